@@ -1,0 +1,63 @@
+"""auxsearch: search auxiliary losses on intermediate layers of Keras models.
+
+Which layers of a model should get an auxiliary loss, and with what weight?
+auxsearch attaches the candidates to the model as a multi-output model,
+searches them with Keras Tuner's Hyperband on the main output's validation
+metric, and ranks the trials in a CSV leaderboard.
+
+The names below load on first use, so that `python -m auxsearch --help`
+does not wait for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AuxLossHyperModel": "auxsearch.hypermodel",
+    "AuxSearchError": "auxsearch.errors",
+    "BaselineHyperbandOracle": "auxsearch.tuner",
+    "Dataset": "auxsearch.data",
+    "Hyperband": "auxsearch.tuner",
+    "ModelError": "auxsearch.errors",
+    "Search": "auxsearch.search",
+    "SearchResult": "auxsearch.search",
+    "SearchSpace": "auxsearch.space",
+    "SpaceError": "auxsearch.errors",
+    "Tap": "auxsearch.taps",
+    "TapError": "auxsearch.errors",
+    "find_taps": "auxsearch.taps",
+    "hyperband_budget": "auxsearch.tuner",
+    "leaderboard": "auxsearch.leaderboards",
+    "load_space": "auxsearch.space",
+    "run_search": "auxsearch.search",
+    "select_taps": "auxsearch.taps",
+    "write_leaderboard": "auxsearch.leaderboards",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from auxsearch.data import Dataset
+    from auxsearch.errors import AuxSearchError, ModelError, SpaceError, TapError
+    from auxsearch.hypermodel import AuxLossHyperModel
+    from auxsearch.leaderboards import leaderboard, write_leaderboard
+    from auxsearch.search import Search, SearchResult, run_search
+    from auxsearch.space import SearchSpace, load_space
+    from auxsearch.taps import Tap, find_taps, select_taps
+    from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'auxsearch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

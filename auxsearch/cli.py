@@ -1,0 +1,214 @@
+"""The command line: `python -m auxsearch run|taps ...`.
+
+Only this module prints; the library logs. Errors that auxsearch raises on
+purpose end the command with one `error: ...` line and exit code 2 (a
+traceback only with `--debug`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from auxsearch.errors import AuxSearchError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+_TOP = 5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        _load_backend(quiet=not (args.verbose or args.debug))
+        return args.command(args)
+    except AuxSearchError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # a failed search: say why in one line
+        if args.debug:
+            raise
+        print(f"error: {type(err).__name__}: {err} (--debug shows the traceback)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="show Keras' per-epoch output and library logs")
+    common.add_argument("--debug", action="store_true",
+                        help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="auxsearch",
+        description="Search which intermediate layers of a Keras model "
+        "should get an auxiliary loss, and with what weight.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="run a Hyperband search, write leaderboard.csv",
+        description="Run the Hyperband search a space file describes and write "
+        "a ranked leaderboard.csv. An existing run directory is resumed.",
+    )
+    run.add_argument("space", nargs="?", type=Path,
+                     help="search-space TOML file (default: the embedded "
+                     "digits_cnn space)")
+    run.add_argument("--out", type=Path, metavar="DIR",
+                     help="run directory (default: results/<space name>)")
+    run.add_argument("--seed", type=int, metavar="N",
+                     help="override the space's seed")
+    run.add_argument("--max-epochs", type=int, metavar="N",
+                     help="override hyperband.max_epochs")
+    run.add_argument("--overwrite", action="store_true",
+                     help="discard an existing search in the run directory")
+    run.set_defaults(command=_run)
+
+    taps = commands.add_parser(
+        "taps", parents=[common], help="list the layers a space can tap",
+        description="List the model's candidate tap layers with their output "
+        "shapes, and which of them the space selects.",
+    )
+    taps.add_argument("space", type=Path, help="search-space TOML file")
+    taps.set_defaults(command=_taps)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from auxsearch.progress import SearchProgress
+    from auxsearch.search import Search
+
+    _check_overrides(args)
+    space = _space(args.space)
+    band = space.hyperband
+    if args.max_epochs is not None:
+        band = dataclasses.replace(band, max_epochs=args.max_epochs)
+    space = dataclasses.replace(
+        space,
+        hyperband=band,
+        seed=space.seed if args.seed is None else args.seed,
+    )
+    search = Search(space, args.out or Path("results") / space.name)
+    trials, epochs = search.planned
+    print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
+          f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "
+          f"writing {search.run_dir}", file=sys.stderr)
+    progress = SearchProgress(trials, epochs, sys.stderr)
+    progress.start()
+    try:
+        result = search.run(args.overwrite, args.verbose, on_trial_end=progress)
+    finally:
+        progress.close()
+    board = result.leaderboard
+    print(f"\n{len(board)} trials in {result.seconds:.0f}s; top {_TOP} by "
+          f"{board['objective'].iloc[0] if len(board) else 'score'}:")
+    print(_summary(board))
+    print(f"\nleaderboard: {result.leaderboard_path}")
+    return 0
+
+
+def _taps(args: argparse.Namespace) -> int:
+    from auxsearch.search import load_dataset, make_hypermodel
+    from auxsearch.taps import find_taps
+
+    space = _space(args.space)
+    hypermodel = make_hypermodel(space, load_dataset(space))
+    model = hypermodel.build_model()
+    selected = {tap.name for tap in hypermodel.taps}
+    candidates = find_taps(model)
+    print(f"{space.name}: model {model.name!r}, {len(model.layers)} layers, "
+          f"{len(candidates)} candidate taps, {len(selected)} selected by the space")
+    width = max([len(tap.name) for tap in candidates] + [5])
+    print(f"{'pos':>4}  {'layer':<{width}}  {'output shape':<20}  selected")
+    for tap in candidates:
+        mark = "yes" if tap.name in selected else "-"
+        print(f"{tap.position:>4}  {tap.name:<{width}}  {str(tap.shape):<20}  {mark}")
+    return 0
+
+
+def _space(path: Path | None):  # -> SearchSpace
+    from auxsearch.space import load_space
+
+    return load_space(path)
+
+
+def _check_overrides(args: argparse.Namespace) -> None:
+    from auxsearch.errors import SpaceError
+
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise SpaceError(f"--max-epochs must be >= 1; got {args.max_epochs}")
+    if args.seed is not None and args.seed < 0:
+        raise SpaceError(f"--seed must be >= 0; got {args.seed}")
+
+
+def _summary(board) -> str:  # board: pandas.DataFrame
+    """The top rows and, if it is not among them, the baseline row."""
+    import pandas as pd
+
+    columns = ["rank", "trial_id", "taps", "score", "epochs", "total_epochs",
+               "wall_seconds"]
+    done = board[board["status"] == "COMPLETED"]
+    rows = done.head(_TOP)
+    baseline = done[done["n_taps"] == 0]
+    if len(baseline) and baseline.index[0] not in rows.index:
+        rows = pd.concat([rows, baseline.head(1)])
+    table = rows[columns].copy()
+    table["taps"] = table["taps"].fillna("").replace("", "(baseline: no taps)")
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _load_backend(quiet: bool) -> None:
+    """Imports TensorFlow and Keras Tuner, without their start-up noise."""
+    if quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced(quiet):
+        import keras
+        import keras_tuner  # noqa: F401
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # probes for GPUs, noisily
+    if quiet:
+        # Expected on every Hyperband promotion: Keras Tuner reloads the
+        # parent's weights but, by design, not its optimizer state.
+        warnings.filterwarnings("ignore", message="Skipping variable loading")
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool) -> Iterator[None]:
+    # TensorFlow's C++ start-up messages bypass Python; mute file descriptor 2.
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

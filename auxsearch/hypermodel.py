@@ -1,0 +1,297 @@
+"""The tap-search HyperModel: auxiliary losses attached to a user's model."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Any, Callable, Sequence
+
+import keras
+import keras_tuner as kt
+
+from auxsearch.errors import ModelError
+from auxsearch.heads import attach_head, head_name
+from auxsearch.taps import Tap, select_taps
+
+MAIN = "main"
+
+
+class AuxLossHyperModel(kt.HyperModel):
+    """Searches which layers of a model get an auxiliary loss, and its weight.
+
+    For every candidate layer the search space holds a boolean `tap/<layer>`
+    and, active only while that tap is on, a log-sampled `weight/<layer>`.
+    `build(hp)` calls the model builder for a fresh model, gives each active
+    tap an auxiliary classifier head named `aux_<layer>` that predicts the
+    main labels, names the model's own output `main`, and compiles one loss
+    per output, weighted by its tap's weight (the main loss by 1.0).
+
+    `fit()` sends the one label array to every head, so the search is run
+    with plain labels, like any Keras model.
+
+    Example:
+
+    ```python
+    hm = AuxLossHyperModel(build_model, taps=["conv*"], weight_range=(0.01, 1.0))
+    tuner = keras_tuner.Hyperband(hm, objective=hm.objective, max_epochs=9,
+                                  directory="runs", project_name="demo")
+    tuner.search(x_train, y_train, validation_data=(x_val, y_val))
+    ```
+
+    Args:
+        build_model: A callable that returns a new, uncompiled Keras model
+            (functional, or Sequential with an `Input`) on every call, with
+            one softmax output of shape `(batch, num_classes)`.
+        taps: Layer names or glob patterns of the candidate taps. Defaults
+            to every layer that can be tapped.
+        weight_range: Tuple `(low, high)` of the auxiliary loss weights,
+            sampled log-uniformly; `0 < low <= high`. Defaults to
+            `(0.01, 1.0)`.
+        num_classes: Integer, the number of classes. Defaults to the last
+            dimension of the model's output.
+        optimizer: String, the name of a Keras optimizer. Defaults to "adam".
+        learning_rate: Float, the optimizer's learning rate. Defaults to 1e-3.
+        batch_size: Optional integer, the batch size `fit()` uses unless the
+            search passes one.
+        seed: Integer, the seed from which each trial's initial weights are
+            drawn. Defaults to 0.
+        name: Optional string, the HyperModel's name.
+
+    Raises:
+        TapError: If a tap names or matches no candidate layer.
+        ModelError: If the builder breaks its contract.
+    """
+
+    def __init__(
+        self,
+        build_model: Callable[[], keras.Model],
+        taps: Sequence[str] | None = None,
+        weight_range: tuple[float, float] = (0.01, 1.0),
+        num_classes: int | None = None,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        batch_size: int | None = None,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        low, high = weight_range
+        if not 0 < low <= high:
+            raise ValueError(
+                "Expected 0 < low <= high for weight_range. "
+                f"Received: weight_range={weight_range!r}"
+            )
+        self.build_model = build_model
+        self.weight_range = (float(low), float(high))
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.seed = seed
+
+        model = self._fresh_model()
+        if build_model() is model:
+            raise ModelError(
+                "the model builder returned the same model object twice; it "
+                "must build a new model on every call so trials never share "
+                "weights"
+            )
+        self.num_classes = _check_output(model, num_classes)
+        self.taps: list[Tap] = select_taps(model, taps)
+        self._build_started = time.perf_counter()
+
+    @property
+    def objective(self) -> kt.Objective:
+        """The main output's validation accuracy, to maximise."""
+        return kt.Objective(f"val_{MAIN}_accuracy", "max")
+
+    def sample_taps(self, hp: kt.HyperParameters) -> dict[str, float]:
+        """Declares the tap hyperparameters and returns the active taps.
+
+        Args:
+            hp: The trial's `HyperParameters`.
+
+        Returns:
+            A dict from each active tap's layer name to its loss weight.
+        """
+        low, high = self.weight_range
+        active = {}
+        for tap in self.taps:
+            switch = f"tap/{tap.name}"
+            on = hp.Boolean(switch, default=False)
+            with hp.conditional_scope(switch, [True]):
+                weight = hp.Float(
+                    f"weight/{tap.name}", low, high, sampling="log"
+                )
+            if on:
+                active[tap.name] = weight
+        return active
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        """Builds and compiles the trial's multi-output model."""
+        self._build_started = time.perf_counter()
+        weights = self.sample_taps(hp)
+        keras.utils.set_random_seed(self._trial_seed(hp))
+        base = self._fresh_model()
+        outputs = {MAIN: _named(base.outputs[0], MAIN)}
+        loss_weights = {MAIN: 1.0}
+        for layer_name, weight in weights.items():
+            name = head_name(layer_name)
+            outputs[name] = attach_head(
+                base.get_layer(layer_name).output, self.num_classes, name
+            )
+            loss_weights[name] = weight
+        model = keras.Model(base.inputs, outputs, name=base.name)
+        model.compile(
+            optimizer=keras.optimizers.get(
+                {"class_name": self.optimizer,
+                 "config": {"learning_rate": self.learning_rate}}
+            ),
+            loss={name: "sparse_categorical_crossentropy" for name in outputs},
+            loss_weights=loss_weights,
+            metrics={name: ["accuracy"] for name in outputs},
+        )
+        return model
+
+    def fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        x: Any,
+        y: Any = None,
+        validation_data: Any = None,
+        callbacks: list[keras.callbacks.Callback] | None = None,
+        **kwargs: Any,
+    ) -> keras.callbacks.History:
+        """Trains the model with the labels routed to every output.
+
+        Besides Keras' logs, the returned history holds `epochs_trained`,
+        `fit_seconds` and `trial_seconds` (build and fit), constant over the
+        epochs, so that Keras Tuner keeps them with the trial's metrics.
+        """
+        names = list(model.output_names)
+        if _is_dataset(x):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        elif self.batch_size:
+            kwargs.setdefault("batch_size", self.batch_size)
+        callbacks = [MainMetricAliases()] + list(callbacks or [])
+        started = time.perf_counter()
+        history = model.fit(
+            *route_labels(x, y, names),
+            validation_data=_route_validation(validation_data, names),
+            callbacks=callbacks,
+            **kwargs,
+        )
+        done = time.perf_counter()
+        epochs = len(history.epoch)
+        history.history["epochs_trained"] = [epochs] * epochs
+        history.history["fit_seconds"] = [done - started] * epochs
+        history.history["trial_seconds"] = [done - self._build_started] * epochs
+        return history
+
+    def _fresh_model(self) -> keras.Model:
+        model = self.build_model()
+        if not isinstance(model, keras.Model):
+            raise ModelError(
+                "the model builder must return a keras.Model; "
+                f"it returned {type(model).__name__}"
+            )
+        return model
+
+    def _trial_seed(self, hp: kt.HyperParameters) -> int:
+        # One seed per configuration: reproducible, and the same across the
+        # Hyperband rounds of one configuration.
+        config = sorted(
+            (key, value) for key, value in hp.values.items()
+            if not key.startswith("tuner/")
+        )
+        return zlib.crc32(f"{self.seed}:{config}".encode()) % 2**31
+
+
+def active_taps(values: dict[str, Any]) -> dict[str, float]:
+    """Returns the active taps of a trial's hyperparameter values.
+
+    Args:
+        values: A `HyperParameters.values` dict, as a trial records it.
+
+    Returns:
+        A dict from each active tap's layer name to its loss weight.
+    """
+    return {
+        key[len("tap/"):]: values[f"weight/{key[len('tap/'):]}"]
+        for key, on in values.items()
+        if key.startswith("tap/") and on
+    }
+
+
+class MainMetricAliases(keras.callbacks.Callback):
+    """Names a single-output model's logs like a multi-output model's.
+
+    Keras drops the output prefix when a model has one output, so a baseline
+    with no taps logs `val_accuracy` where a tapped model logs
+    `val_main_accuracy`. Placed first among the callbacks, this adds the
+    `main_` names to the logs dict that the later callbacks (checkpoints,
+    Keras Tuner, History) read.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None or len(self.model.output_names) != 1:
+            return
+        for key in [k for k in logs if not k.startswith(("main_", "val_main_"))]:
+            if key.startswith("val_"):
+                logs.setdefault(f"val_{MAIN}_{key[4:]}", logs[key])
+            else:
+                logs.setdefault(f"{MAIN}_{key}", logs[key])
+
+
+def route_labels(x: Any, y: Any, names: list[str]) -> tuple[Any, ...]:
+    """Returns fit's `(x, y)` with the one label array sent to every output.
+
+    A `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` elements is
+    mapped the same way; its label tensor is shared, not copied.
+    """
+    if _is_dataset(x):
+        return (x.map(lambda features, labels, *rest: (
+            features, {name: labels for name in names}, *rest
+        )),)
+    return x, {name: y for name in names}
+
+
+def _route_validation(data: Any, names: list[str]) -> Any:
+    if data is None:
+        return None
+    if _is_dataset(data):
+        return route_labels(data, None, names)[0]
+    x, y, *rest = data
+    return (*route_labels(x, y, names), *rest)
+
+
+def _is_dataset(data: Any) -> bool:
+    return hasattr(data, "element_spec") and hasattr(data, "map")
+
+
+def _named(tensor: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    # Keras names an output's losses and metrics after its layer, so the main
+    # output must come from a layer named `main`.
+    if tensor._keras_history.operation.name == name:
+        return tensor
+    return keras.layers.Identity(name=name)(tensor)
+
+
+def _check_output(model: keras.Model, num_classes: int | None) -> int:
+    if len(model.outputs) != 1:
+        raise ModelError(
+            f"model {model.name!r} must have exactly one output; "
+            f"it has {len(model.outputs)}"
+        )
+    shape = tuple(model.outputs[0].shape)
+    if len(shape) != 2 or shape[-1] is None:
+        raise ModelError(
+            f"model {model.name!r} must output class probabilities of shape "
+            f"(batch, num_classes); its output has shape {shape}"
+        )
+    if num_classes is not None and num_classes != shape[-1]:
+        raise ModelError(
+            f"num_classes={num_classes}, but model {model.name!r} outputs "
+            f"{shape[-1]} classes"
+        )
+    return shape[-1]

@@ -1,0 +1,100 @@
+"""The CLI's live view of a search: a progress bar and a line per trial."""
+
+from __future__ import annotations
+
+import time
+from typing import IO
+
+import keras_tuner as kt
+
+from auxsearch.hypermodel import active_taps
+from auxsearch.leaderboards import format_taps
+
+_FINISHED = ("COMPLETED", "FAILED", "INVALID")
+
+
+class SearchProgress:
+    """Prints one line per finished trial and a bar over the whole search.
+
+    The estimate of the time left assumes the remaining epochs cost what the
+    epochs trained so far in this process did. On a terminal the bar is
+    redrawn in place under the trial lines; elsewhere (a log file) each trial
+    line carries the same figures instead.
+
+    Args:
+        total_trials: Integer, the trials the Hyperband settings imply.
+        total_epochs: Integer, the epochs they imply.
+        stream: A text stream, usually `sys.stderr`.
+    """
+
+    def __init__(self, total_trials: int, total_epochs: int, stream: IO[str]) -> None:
+        self.total_trials = total_trials
+        self.total_epochs = total_epochs
+        self.stream = stream
+        self.live = stream.isatty()
+        self.started = time.monotonic()
+        self.epochs_here = 0
+
+    def __call__(self, trial: kt.engine.trial.Trial, oracle: kt.Oracle) -> None:
+        """Reports a finished trial (a `tuner.Hyperband` `on_trial_end` hook)."""
+        values = trial.hyperparameters.values
+        epochs = values.get("tuner/epochs", 0) - values.get("tuner/initial_epoch", 0)
+        self.epochs_here += epochs
+        finished = [t for t in oracle.trials.values() if t.status in _FINISHED]
+        epochs_done = sum(
+            t.hyperparameters.values.get("tuner/epochs", 0)
+            - t.hyperparameters.values.get("tuner/initial_epoch", 0)
+            for t in finished
+        )
+        status = self._status(len(finished), epochs_done)
+        line = describe_trial(trial, oracle.objective.name, epochs)
+        if self.live:
+            self.stream.write(f"\r\033[K{line}\n{self._bar(len(finished))} {status}")
+        else:
+            self.stream.write(f"[{status}] {line}\n")
+        self.stream.flush()
+
+    def start(self) -> None:
+        """Draws the empty bar (on a terminal)."""
+        if self.live:
+            self.stream.write(f"{self._bar(0)} {self._status(0, 0)}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Ends the bar's line."""
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _bar(self, trials_done: int) -> str:
+        total = max(self.total_trials, trials_done, 1)
+        filled = round(20 * trials_done / total)
+        return f"[{'#' * filled}{'.' * (20 - filled)}]"
+
+    def _status(self, trials_done: int, epochs_done: int) -> str:
+        elapsed = time.monotonic() - self.started
+        left = "?"
+        if self.epochs_here:
+            remaining = max(self.total_epochs - epochs_done, 0)
+            left = _clock(elapsed / self.epochs_here * remaining)
+        total = max(self.total_trials, trials_done)
+        return (f"{trials_done}/{total} trials  {_clock(elapsed)} elapsed  "
+                f"~{left} left")
+
+
+def describe_trial(trial: kt.engine.trial.Trial, objective: str, epochs: int) -> str:
+    """Returns one line on a finished trial: id, taps, score, epochs, time."""
+    taps = format_taps(active_taps(trial.hyperparameters.values))
+    taps = taps or "(baseline: no taps)"
+    if trial.status == "COMPLETED":
+        score = f"{objective} {trial.score:.4f}"
+    else:
+        score = trial.status.lower()
+    seconds = trial.metrics.get_last_value("trial_seconds")
+    wall = f"  {seconds:.1f}s" if seconds is not None else ""
+    return f"trial {trial.trial_id}  {taps}  {score}  {epochs} ep{wall}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"

@@ -1,0 +1,164 @@
+"""Runs the search a space describes and writes its leaderboard."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from auxsearch.data import BUILTIN_DATA, Dataset
+from auxsearch.files import atomic_open
+from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.leaderboards import PROJECT, leaderboard, write_leaderboard
+from auxsearch.models import BUILTIN_MODELS
+from auxsearch.space import SearchSpace
+from auxsearch.tuner import Hyperband, TrialHook, hyperband_budget
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a finished search leaves behind.
+
+    Attributes:
+        run_dir: The run directory.
+        leaderboard_path: Its `leaderboard.csv`.
+        leaderboard: The same table, as a `pandas.DataFrame`.
+        seconds: The wall time of the search.
+    """
+
+    run_dir: Path
+    leaderboard_path: Path
+    leaderboard: pd.DataFrame
+    seconds: float
+
+
+def load_dataset(space: SearchSpace) -> Dataset:
+    """Loads and splits the space's data."""
+    spec = space.data
+    return BUILTIN_DATA[spec.builtin](
+        space.seed, spec.validation_fraction, spec.test_fraction
+    )
+
+
+def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
+    """Builds the space's `AuxLossHyperModel` for the data's shapes."""
+    builder = functools.partial(
+        BUILTIN_MODELS[space.model.builtin], data.input_shape, data.num_classes
+    )
+    return AuxLossHyperModel(
+        builder,
+        taps=space.taps.candidates,
+        weight_range=space.taps.weight_range,
+        num_classes=data.num_classes,
+        optimizer=space.training.optimizer,
+        learning_rate=space.training.learning_rate,
+        batch_size=space.training.batch_size,
+        seed=space.seed,
+        name=space.name,
+    )
+
+
+def make_tuner(
+    space: SearchSpace,
+    hypermodel: AuxLossHyperModel,
+    run_dir: Path,
+    overwrite: bool = False,
+    on_trial_end: TrialHook | None = None,
+) -> Hyperband:
+    """Creates (or reloads, unless `overwrite`) the run's Hyperband tuner."""
+    band = space.hyperband
+    return Hyperband(
+        hypermodel,
+        max_epochs=band.max_epochs,
+        factor=band.factor,
+        hyperband_iterations=band.hyperband_iterations,
+        seed=space.seed,
+        directory=str(run_dir),
+        project_name=PROJECT,
+        overwrite=overwrite,
+        on_trial_end=on_trial_end,
+    )
+
+
+class Search:
+    """A search, checked and ready to run: data loaded, taps resolved.
+
+    Everything that can be wrong with the space (data, model, taps) fails
+    here, before a run directory is created or a trial is trained.
+
+    Args:
+        space: The validated search space.
+        run_dir: Where the tuner's project, `space.toml` and the leaderboard go.
+
+    Raises:
+        AuxSearchError: If the model or the taps are not usable.
+    """
+
+    def __init__(self, space: SearchSpace, run_dir: str | Path) -> None:
+        self.space = space
+        self.run_dir = Path(run_dir)
+        self.data = load_dataset(space)
+        self.hypermodel = make_hypermodel(space, self.data)
+
+    @property
+    def planned(self) -> tuple[int, int]:
+        """The trials and epochs the space's Hyperband settings imply."""
+        band = self.space.hyperband
+        return hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations)
+
+    def run(
+        self,
+        overwrite: bool = False,
+        verbose: bool = False,
+        on_trial_end: TrialHook | None = None,
+    ) -> SearchResult:
+        """Runs the search and writes `leaderboard.csv` into the run directory.
+
+        An existing run directory is resumed: finished trials are kept. With
+        `overwrite`, its search is discarded first.
+
+        Args:
+            overwrite: Boolean, whether to discard an existing search.
+            verbose: Boolean, whether Keras prints its per-epoch progress.
+            on_trial_end: Called with each finished `Trial` and the oracle.
+
+        Returns:
+            The `SearchResult`.
+        """
+        started = time.perf_counter()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
+                           on_trial_end)
+        with atomic_open(self.run_dir / "space.toml") as stream:
+            stream.write(self.space.source)
+        logger.info("searching %s: %d candidate taps, run directory %s",
+                    self.space.name, len(self.hypermodel.taps), self.run_dir)
+        tuner.search(
+            self.data.x_train,
+            self.data.y_train,
+            validation_data=(self.data.x_val, self.data.y_val),
+            verbose=1 if verbose else 0,
+        )
+        table = leaderboard(self.run_dir, self.hypermodel.objective)
+        path = write_leaderboard(self.run_dir, table=table)
+        return SearchResult(self.run_dir, path, table, time.perf_counter() - started)
+
+
+def run_search(
+    space: SearchSpace,
+    run_dir: str | Path,
+    overwrite: bool = False,
+    verbose: bool = False,
+    on_trial_end: TrialHook | None = None,
+) -> SearchResult:
+    """Searches the space and writes `leaderboard.csv` into `run_dir`.
+
+    A shortcut for `Search(space, run_dir).run(...)`; see `Search.run`.
+    """
+    return Search(space, run_dir).run(overwrite, verbose, on_trial_end)

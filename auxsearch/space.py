@@ -1,0 +1,276 @@
+"""Search spaces: TOML files that say what to search, on what, and how long.
+
+A space file has a few top-level keys and one table per concern; every key
+is optional except where noted, and every value is checked before anything
+is built or trained::
+
+    name = "digits_cnn"          # the run's name; defaults to the file's stem
+    seed = 1                     # sampling, data split and initial weights
+
+    [model]
+    builtin = "digits_cnn"       # required: a built-in model
+
+    [data]
+    builtin = "digits"           # required: a built-in data set
+    validation_fraction = 0.2
+    test_fraction = 0.2
+
+    [taps]
+    candidates = ["conv*"]       # names or glob patterns; default: all
+    weight_range = [0.01, 1.0]   # log-uniform auxiliary loss weights
+
+    [training]
+    optimizer = "adam"
+    learning_rate = 0.001
+    batch_size = 64
+
+    [hyperband]
+    max_epochs = 9
+    factor = 3
+    hyperband_iterations = 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from auxsearch.errors import SpaceError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where the model comes from. `builtin`: a name in `BUILTIN_MODELS`."""
+
+    builtin: str = ""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data comes from, and how it is split."""
+
+    builtin: str = ""
+    validation_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class TapSpec:
+    """Which layers may be tapped, and the range of their loss weights."""
+
+    candidates: tuple[str, ...] | None = None
+    weight_range: tuple[float, float] = (0.01, 1.0)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """How each trial trains."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class HyperbandSpec:
+    """Keras Tuner's Hyperband settings."""
+
+    max_epochs: int = 9
+    factor: int = 3
+    hyperband_iterations: int = 1
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space, as read from a TOML file."""
+
+    name: str
+    model: ModelSpec
+    data: DataSpec
+    seed: int = 1
+    taps: TapSpec = field(default_factory=TapSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    hyperband: HyperbandSpec = field(default_factory=HyperbandSpec)
+    source: str = field(default="", compare=False, repr=False)
+    path: Path | None = field(default=None, compare=False)
+
+
+_SECTIONS = {
+    "model": ModelSpec,
+    "data": DataSpec,
+    "taps": TapSpec,
+    "training": TrainingSpec,
+    "hyperband": HyperbandSpec,
+}
+_REQUIRED_SECTIONS = ("model", "data")
+_TOP_LEVEL = ("name", "seed", *_SECTIONS)
+
+
+def default_space_path() -> Path:
+    """Returns the path of the embedded default space, `digits_cnn.toml`."""
+    return Path(str(resources.files("auxsearch") / "spaces" / "digits_cnn.toml"))
+
+
+def load_space(path: str | Path | None = None) -> SearchSpace:
+    """Reads and validates a search-space file.
+
+    Args:
+        path: The TOML file. Defaults to the embedded default space.
+
+    Returns:
+        The validated `SearchSpace`.
+
+    Raises:
+        SpaceError: If the file cannot be read or parsed, or a key or value in
+            it is not allowed. The message names the file and the key.
+    """
+    path = Path(path) if path is not None else default_space_path()
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: no such search-space file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpaceError(f"{path}: cannot read the file ({err})") from None
+    return parse_space(source, name=path.stem, where=str(path), path=path)
+
+
+def parse_space(
+    source: str, name: str, where: str = "<string>", path: Path | None = None
+) -> SearchSpace:
+    """Validates the text of a search-space file; see `load_space`."""
+    try:
+        table = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as err:
+        raise SpaceError(f"{where}: invalid TOML: {err}") from None
+    _check_keys(table, _TOP_LEVEL, where, "")
+    for section in _REQUIRED_SECTIONS:
+        if section not in table:
+            raise SpaceError(f"{where}: the [{section}] table is required")
+    sections = {
+        key: _section(cls, table.get(key, {}), where, key)
+        for key, cls in _SECTIONS.items()
+    }
+    space = SearchSpace(
+        name=_typed(table.get("name", name), str, where, "name"),
+        seed=_typed(table.get("seed", 1), int, where, "seed"),
+        source=source,
+        path=path,
+        **sections,
+    )
+    _check_values(space, where)
+    return space
+
+
+def _section(cls: type, table: Any, where: str, key: str) -> Any:
+    if not isinstance(table, dict):
+        raise SpaceError(f"{where}: {key!r} must be a table ([{key}])")
+    names = [f.name for f in dataclasses.fields(cls)]
+    _check_keys(table, names, where, f"{key}.")
+    hints = get_type_hints(cls)
+    values = {
+        name: _typed(value, hints[name], where, f"{key}.{name}")
+        for name, value in table.items()
+    }
+    return cls(**values)
+
+
+def _check_keys(table: dict, allowed: Any, where: str, prefix: str) -> None:
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            place = f"in [{prefix.rstrip('.')}]" if prefix else "at the top level"
+            raise SpaceError(
+                f"{where}: unknown key '{prefix}{key}'{hint}; allowed keys "
+                f"{place}: {', '.join(allowed)}"
+            )
+
+
+def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
+    """Checks `value` against a field's type hint and converts lists."""
+    text = str(hint)
+    if hint is str or text == "str":
+        ok = isinstance(value, str)
+        kind = "a string"
+    elif hint is int or text == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "an integer"
+    elif hint is float or text == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+        kind = "a number"
+    elif "tuple[float, float]" in text:
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      for v in value))
+        value = tuple(float(v) for v in value) if ok else value
+        kind = "a list of two numbers, [low, high]"
+    else:  # tuple[str, ...] | None
+        ok = (isinstance(value, list) and value
+              and all(isinstance(v, str) for v in value))
+        value = tuple(value) if ok else value
+        kind = "a non-empty list of strings"
+    if not ok:
+        raise SpaceError(f"{where}: {key} must be {kind}; got {value!r}")
+    return value
+
+
+def _check_values(space: SearchSpace, where: str) -> None:
+    from auxsearch.data import BUILTIN_DATA
+    from auxsearch.models import BUILTIN_MODELS
+
+    _choice(space.model.builtin, BUILTIN_MODELS, where, "model.builtin")
+    _choice(space.data.builtin, BUILTIN_DATA, where, "data.builtin")
+    _choice(space.training.optimizer, OPTIMIZERS, where, "training.optimizer")
+    low, high = space.taps.weight_range
+    _require(0 < low <= high, where, "taps.weight_range",
+             "0 < low <= high (weights are sampled log-uniformly)",
+             list(space.taps.weight_range))
+    data = space.data
+    _require(0 < data.validation_fraction < 1, where,
+             "data.validation_fraction", "a fraction in (0, 1)",
+             data.validation_fraction)
+    _require(0 <= data.test_fraction < 1, where, "data.test_fraction",
+             "a fraction in [0, 1)", data.test_fraction)
+    _require(data.validation_fraction + data.test_fraction < 1, where,
+             "data.test_fraction", "validation_fraction + test_fraction < 1",
+             data.test_fraction)
+    _require(space.training.learning_rate > 0, where, "training.learning_rate",
+             "> 0", space.training.learning_rate)
+    _require(space.training.batch_size >= 1, where, "training.batch_size",
+             ">= 1", space.training.batch_size)
+    band = space.hyperband
+    _require(band.max_epochs >= 1, where, "hyperband.max_epochs", ">= 1",
+             band.max_epochs)
+    _require(band.factor >= 2, where, "hyperband.factor", ">= 2", band.factor)
+    _require(band.hyperband_iterations >= 1, where,
+             "hyperband.hyperband_iterations", ">= 1",
+             band.hyperband_iterations)
+    _require(space.seed >= 0, where, "seed", ">= 0", space.seed)
+
+
+def _choice(value: str, allowed: Any, where: str, key: str) -> None:
+    if not value:
+        raise SpaceError(
+            f"{where}: {key} is required; allowed: {', '.join(allowed)}"
+        )
+    if value not in allowed:
+        close = difflib.get_close_matches(value, list(allowed), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpaceError(
+            f"{where}: {key} = {value!r} is not allowed{hint}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+
+
+def _require(ok: bool, where: str, key: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise SpaceError(f"{where}: {key} must be {rule}; got {value!r}")

@@ -1,0 +1,128 @@
+"""Hyperband that always trains the no-tap baseline to the full budget."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras_tuner as kt
+
+from auxsearch.hypermodel import AuxLossHyperModel
+
+# Called after each trial with the finished trial and the oracle (all trials).
+TrialHook = Callable[[kt.engine.trial.Trial, kt.Oracle], None]
+
+
+class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
+    """A `HyperbandOracle` whose search always includes the baseline.
+
+    The baseline is the configuration with every hyperparameter at its
+    default, for `AuxLossHyperModel` the one with no tap active. It takes the
+    first place of the last bracket of the first iteration, the bracket whose
+    trials all train for `max_epochs`, so every search answers "do taps help
+    at all?" at the full budget. Random sampling never proposes it again.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.baseline_scheduled = False
+
+    def baseline_values(self) -> dict[str, Any]:
+        """Returns the baseline: every active hyperparameter at its default."""
+        hps = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+        return dict(hps.values)
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        # Reserve the baseline so that random sampling never picks it.
+        self._tried_so_far.add(self._compute_values_hash(self.baseline_values()))
+        return super().populate_space(trial_id)
+
+    def _random_trial(self, trial_id: str, bracket: dict) -> dict[str, Any]:
+        if bracket["bracket_num"] != 0 or self.baseline_scheduled:
+            return super()._random_trial(trial_id, bracket)
+        self.baseline_scheduled = True
+        values = self.baseline_values()
+        values["tuner/epochs"] = self._get_epochs(0, 0)
+        values["tuner/initial_epoch"] = 0
+        values["tuner/bracket"] = self._current_bracket
+        values["tuner/round"] = 0
+        bracket["rounds"][0].append({"past_id": None, "id": trial_id})
+        return {"status": "RUNNING", "values": values}
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["baseline_scheduled"] = self.baseline_scheduled
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.baseline_scheduled = state.get("baseline_scheduled", False)
+
+
+class Hyperband(kt.Hyperband):
+    """Keras Tuner's `Hyperband`, with the baseline always trained in full.
+
+    Takes the arguments of `keras_tuner.Hyperband`; the objective defaults to
+    the HyperModel's. `on_trial_end`, when given, is called with each
+    finished `Trial` and the oracle (for progress reports).
+    """
+
+    def __init__(
+        self,
+        hypermodel: AuxLossHyperModel,
+        objective: kt.Objective | None = None,
+        max_epochs: int = 9,
+        factor: int = 3,
+        hyperband_iterations: int = 1,
+        seed: int | None = None,
+        on_trial_end: TrialHook | None = None,
+        **kwargs: Any,
+    ) -> None:
+        oracle = BaselineHyperbandOracle(
+            objective or hypermodel.objective,
+            max_epochs=max_epochs,
+            factor=factor,
+            hyperband_iterations=hyperband_iterations,
+            seed=seed,
+        )
+        # Skip kt.Hyperband.__init__, which would build a plain oracle.
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self._on_trial_end = on_trial_end
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)
+        if self._on_trial_end:
+            self._on_trial_end(self.oracle.get_trial(trial.trial_id), self.oracle)
+
+
+def hyperband_budget(
+    max_epochs: int, factor: int, hyperband_iterations: int = 1
+) -> tuple[int, int]:
+    """Returns the trials and epochs a Keras Tuner Hyperband search plans.
+
+    Follows `keras_tuner.oracles.HyperbandOracle`: bracket `b` has `b + 1`
+    rounds, each rounded up on its own; a promoted trial trains only the
+    epochs its parent did not.
+
+    Args:
+        max_epochs: Integer, the most epochs one configuration trains.
+        factor: Integer, Hyperband's reduction factor, at least 2.
+        hyperband_iterations: Integer, how often the brackets are repeated.
+
+    Returns:
+        A tuple `(trials, epochs)` for the whole search.
+    """
+    oracle = kt.oracles.HyperbandOracle(
+        kt.Objective("score", "max"), max_epochs=max_epochs, factor=factor
+    )
+    trials = epochs = 0
+    for bracket in range(oracle._get_num_brackets()):
+        for round_num in range(bracket + 1):
+            size = oracle._get_size(bracket, round_num)
+            start = oracle._get_epochs(bracket, round_num - 1) if round_num else 0
+            trials += size
+            epochs += size * (oracle._get_epochs(bracket, round_num) - start)
+    return trials * hyperband_iterations, epochs * hyperband_iterations
+
+

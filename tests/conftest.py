@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny named-layer models and data made in memory."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+TINY_SPACE = """
+name = "tiny"
+seed = 3
+
+[model]
+builtin = "digits_cnn"
+
+[data]
+builtin = "digits"
+
+[taps]
+candidates = ["conv2", "conv5"]
+
+[training]
+batch_size = 128
+
+[hyperband]
+max_epochs = 2
+factor = 3
+"""
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+
+
+def functional_mlp() -> keras.Model:
+    """Input -> d1 -> d2 -> d3 -> 3-class softmax `out`."""
+    inputs = keras.Input((6,), name="x")
+    h = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+    h = keras.layers.Dense(8, activation="relu", name="d2")(h)
+    h = keras.layers.Dense(8, activation="relu", name="d3")(h)
+    outputs = keras.layers.Dense(3, activation="softmax", name="out")(h)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def sequential_cnn() -> keras.Model:
+    """A Sequential model with rank-4, rank-3 and rank-2 intermediate outputs."""
+    return keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3, padding="same", name="conv_a"),
+            keras.layers.Reshape((36, 4), name="seq"),
+            keras.layers.Conv1D(4, 3, name="conv_b"),
+            keras.layers.GlobalAveragePooling1D(name="pool"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ],
+        name="seqcnn",
+    )
+
+
+@pytest.fixture
+def tiny_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
+    return x[:32], y[:32], x[32:], y[32:]
+
+
+@pytest.fixture
+def tiny_space(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SPACE)
+    return path

@@ -1,0 +1,71 @@
+import pytest
+
+from auxsearch.cli import main
+
+
+def test_run_end_to_end(tiny_space, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", str(tiny_space), "--out", str(out), "--max-epochs", "1", "--seed", "5"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "1 trials, 1 epochs planned" in captured.err
+    assert "[1/1 trials" in captured.err and "(baseline: no taps)" in captured.err
+    assert "top 5 by val_main_accuracy" in captured.out
+    assert f"leaderboard: {out / 'leaderboard.csv'}" in captured.out
+    assert (out / "leaderboard.csv").exists() and (out / "search" / "oracle.json").exists()
+    assert "seed = 3" in (out / "space.toml").read_text()
+
+
+def test_default_run_directory_is_results_slash_name(tiny_space, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(tiny_space), "--max-epochs", "1"]) == 0
+    assert (tmp_path / "results" / "tiny" / "leaderboard.csv").exists()
+
+
+def test_taps_lists_candidates_and_selection(tiny_space, capsys):
+    assert main(["taps", str(tiny_space)]) == 0
+    out = capsys.readouterr().out
+    assert "7 candidate taps, 2 selected by the space" in out
+    lines = {line.split()[1]: line.split()[-1] for line in out.splitlines()[2:]}
+    assert lines["conv2"] == "yes" and lines["conv1"] == "-" and lines["flatten"] == "-"
+    assert "(None, 8, 8, 16)" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "{missing}"], "no such search-space file"),
+        (["taps", "{bad}"], "unknown key 'taps.candidate' (did you mean 'taps.candidates'?)"),
+        (["run", "{bad}"], "unknown key 'taps.candidate'"),
+        (["run", "{unknown_layer}"], "no layer named 'conv9' in model 'digits_cnn'; did you mean"),
+        (["run", "{tiny}", "--max-epochs", "0"], "--max-epochs must be >= 1; got 0"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, tiny_space, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(tiny_space.read_text().replace("candidates", "candidate"))
+    unknown = tmp_path / "unknown_layer.toml"
+    unknown.write_text(tiny_space.read_text().replace('"conv5"', '"conv9"'))
+    paths = {"missing": tmp_path / "nope.toml", "bad": bad, "unknown_layer": unknown,
+             "tiny": tiny_space}
+    argv = [arg.format(**paths) for arg in argv]
+    out = tmp_path / "run"
+    assert main(argv + ["--out", str(out)] if argv[0] == "run" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from auxsearch.errors import SpaceError
+
+    with pytest.raises(SpaceError):
+        main(["run", str(tmp_path / "nope.toml"), "--debug"])
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    assert "--max-epochs" in capsys.readouterr().out

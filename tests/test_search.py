@@ -1,0 +1,41 @@
+import pandas as pd
+
+from auxsearch.leaderboards import FILENAME
+from auxsearch.search import Search, run_search
+from auxsearch.space import load_space
+
+
+def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tmp_path):
+    space = load_space(tiny_space)
+    seen = []
+    result = run_search(space, tmp_path / "run", on_trial_end=lambda t, o: seen.append(t.trial_id))
+    board = result.leaderboard
+    assert result.leaderboard_path == tmp_path / "run" / FILENAME
+    assert len(board) == Search(space, tmp_path).planned[0] == len(seen) == 2
+    assert set(board["status"]) == {"COMPLETED"}
+    assert list(board["rank"]) == [1, 2]
+    assert board["score"].is_monotonic_decreasing
+    baseline = board[board["n_taps"] == 0]
+    assert len(baseline) == 1 and baseline["total_epochs"].item() == 2
+    assert baseline["epochs"].item() == 2
+    tapped = board[board["n_taps"] > 0].iloc[0]
+    for layer in tapped["taps"].split(";"):
+        name = layer.split(":")[0]
+        assert 0 <= tapped[f"val_aux_{name}_accuracy"] <= 1
+    assert (tmp_path / "run" / "space.toml").read_text() == tiny_space.read_text()
+    on_disk = pd.read_csv(result.leaderboard_path, dtype={"trial_id": str})
+    assert list(on_disk["trial_id"]) == list(board["trial_id"])
+
+    # Running again resumes the finished search: no trial is redone.
+    again = run_search(space, tmp_path / "run")
+    assert list(again.leaderboard["trial_id"]) == list(board["trial_id"])
+    assert list(again.leaderboard["score"]) == list(board["score"])
+
+
+def test_hypermodel_follows_the_space(tiny_space):
+    search = Search(load_space(tiny_space), "unused")
+    hypermodel = search.hypermodel
+    assert search.planned == (2, 4) and not search.run_dir.exists()
+    assert [tap.name for tap in hypermodel.taps] == ["conv2", "conv5"]
+    assert hypermodel.num_classes == 10 and hypermodel.batch_size == 128
+    assert hypermodel.seed == 3

@@ -1,0 +1,75 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from auxsearch.errors import SpaceError
+from auxsearch.space import default_space_path, load_space, parse_space
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL = '[model]\nbuiltin = "digits_cnn"\n[data]\nbuiltin = "digits"\n'
+
+
+def test_default_space_is_the_repo_file():
+    assert default_space_path().read_text() == (REPO / "search_spaces/digits_cnn.toml").read_text()
+    space = load_space()
+    assert space.name == "digits_cnn" and space.seed == 1
+    assert space.model.builtin == "digits_cnn" and space.data.builtin == "digits"
+    assert space.taps.candidates == ("conv*",) and space.taps.weight_range == (0.01, 1.0)
+    assert (space.hyperband.max_epochs, space.hyperband.factor,
+            space.hyperband.hyperband_iterations) == (9, 3, 1)
+    assert dataclasses.astuple(space.training) == ("adam", 0.001, 64)
+
+
+def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL)
+    space = load_space(path)
+    assert space.name == "mine" and space.taps.candidates is None
+    assert space.source == MINIMAL and space.path == path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sed = 2\n" + MINIMAL, r"unknown key 'sed' \(did you mean 'seed'\?\); allowed keys at the top level: name, seed, model, data, taps, training, hyperband$"),
+        (MINIMAL + "[taps]\ncandidate = ['a']\n", r"unknown key 'taps.candidate' \(did you mean 'taps.candidates'\?\); allowed keys in \[taps\]: candidates, weight_range$"),
+        (MINIMAL + "[hyperband]\nmax_epoch = 3\n", r"unknown key 'hyperband.max_epoch' \(did you mean 'hyperband.max_epochs'\?\); allowed keys in \[hyperband\]: max_epochs, factor, hyperband_iterations$"),
+        (MINIMAL + "[trainig]\n", r"unknown key 'trainig' \(did you mean 'training'\?\)"),
+        (MINIMAL + "[data]\nzzz = 1\n", r"invalid TOML"),
+        (MINIMAL.replace('[data]', '[data]\nzzz = 1'), r"unknown key 'data.zzz'; allowed keys in \[data\]: builtin, validation_fraction, test_fraction$"),
+        ('[data]\nbuiltin = "digits"\n', r"the \[model\] table is required"),
+        (MINIMAL.replace("digits_cnn", "digit_cnn"), r"model.builtin = 'digit_cnn' is not allowed \(did you mean 'digits_cnn'\?\); allowed: digits_cnn$"),
+        (MINIMAL + "[hyperband]\nmax_epochs = 'nine'\n", r"hyperband.max_epochs must be an integer; got 'nine'"),
+        (MINIMAL + "[hyperband]\nmax_epochs = 0\n", r"hyperband.max_epochs must be >= 1; got 0"),
+        (MINIMAL + "[hyperband]\nfactor = 1\n", r"hyperband.factor must be >= 2; got 1"),
+        (MINIMAL + "[taps]\nweight_range = [0.0, 1.0]\n", r"taps.weight_range must be 0 < low <= high"),
+        (MINIMAL + "[taps]\nweight_range = [1.0, 0.1]\n", r"taps.weight_range must be 0 < low <= high"),
+        (MINIMAL + "[taps]\nweight_range = 0.5\n", r"taps.weight_range must be a list of two numbers"),
+        (MINIMAL + "[taps]\ncandidates = 'conv*'\n", r"taps.candidates must be a non-empty list of strings; got 'conv\*'"),
+        (MINIMAL + "[training]\noptimizer = 'adan'\n", r"training.optimizer = 'adan' is not allowed \(did you mean 'adam'\?\); allowed: adam, adamw"),
+        (MINIMAL + "[training]\nbatch_size = true\n", r"training.batch_size must be an integer; got True"),
+        (MINIMAL + "[training]\nlearning_rate = -1\n", r"training.learning_rate must be > 0; got -1.0"),
+        (MINIMAL + "[data]\n", r"invalid TOML"),
+        ("model = 3\n[data]\nbuiltin='digits'\n", r"'model' must be a table"),
+        (MINIMAL.replace('builtin = "digits"\n', 'builtin = "digits"\nvalidation_fraction = 0.6\ntest_fraction = 0.5\n'),
+         r"data.test_fraction must be validation_fraction \+ test_fraction < 1"),
+        ("[model]\n[data]\nbuiltin = 'digits'\n", r"model.builtin is required; allowed: digits_cnn$"),
+    ],
+)
+def test_bad_spaces_name_the_file_and_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SpaceError, match=message) as info:
+        load_space(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpaceError, match=r"nope.toml: no such search-space file"):
+        load_space(tmp_path / "nope.toml")
+
+
+def test_parse_space_from_text():
+    assert parse_space(MINIMAL, name="inline").name == "inline"

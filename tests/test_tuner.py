@@ -1,0 +1,84 @@
+"""The baseline oracle, driven by hand as keras-tuner's own tests do."""
+
+import keras_tuner as kt
+import pytest
+
+from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
+from auxsearch.hypermodel import AuxLossHyperModel
+from conftest import functional_mlp
+
+
+def _oracle(tmp_path, max_epochs=9, factor=3, iterations=1):
+    hp = kt.HyperParameters()
+    AuxLossHyperModel(functional_mlp).sample_taps(hp)
+    oracle = BaselineHyperbandOracle(
+        kt.Objective("score", "max"), max_epochs=max_epochs, factor=factor,
+        hyperband_iterations=iterations, hyperparameters=hp, seed=1)
+    oracle._set_project_dir(str(tmp_path), "p")
+    return oracle
+
+
+def _run_all(oracle):
+    """Plays a whole search, scoring each trial by its total weight."""
+    trials = []
+    while True:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            return trials
+        values = trial.hyperparameters.values
+        score = sum(v for k, v in values.items() if k.startswith("weight/"))
+        oracle.update_trial(trial.trial_id, {"score": score})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        trials.append(trial)
+
+
+def _is_baseline(trial):
+    return not any(v for k, v in trial.hyperparameters.values.items() if k.startswith("tap/"))
+
+
+@pytest.mark.parametrize("max_epochs, factor, iterations", [(9, 3, 1), (3, 3, 1), (10, 3, 2), (2, 3, 1), (1, 3, 1), (27, 3, 1)])
+def test_baseline_trains_once_to_the_full_budget(tmp_path, max_epochs, factor, iterations):
+    trials = _run_all(_oracle(tmp_path, max_epochs, factor, iterations))
+    baselines = [t for t in trials if _is_baseline(t)]
+    assert len(baselines) == 1
+    values = baselines[0].hyperparameters.values
+    assert values["tuner/epochs"] == max_epochs and values["tuner/initial_epoch"] == 0
+    assert values["tuner/bracket"] == 0
+    assert len(trials) == hyperband_budget(max_epochs, factor, iterations)[0]
+
+
+def test_baseline_survives_a_reload(tmp_path):
+    oracle = _oracle(tmp_path)
+    trials = _run_all(oracle)
+    state = oracle.get_state()
+    assert state["baseline_scheduled"] is True
+    fresh = _oracle(tmp_path)
+    fresh.set_state(state)
+    assert fresh.baseline_scheduled is True
+    assert sum(map(_is_baseline, trials)) == 1
+
+
+@pytest.mark.parametrize(
+    "max_epochs, factor, iterations, expected",
+    [(9, 3, 1, (23, 75)), (3, 3, 1, (6, 11)), (10, 3, 1, (30, 120)),
+     (27, 3, 1, (70, 375)), (81, 3, 1, (211, 1767)), (81, 4, 1, (161, 1617)),
+     (9, 3, 2, (46, 150)), (1, 3, 1, (1, 1))],
+)
+def test_budget_matches_keras_tuner(max_epochs, factor, iterations, expected):
+    assert hyperband_budget(max_epochs, factor, iterations) == expected
+
+
+def test_tuner_reports_each_finished_trial(tiny_data, tmp_path):
+    x, y, xv, yv = tiny_data
+    seen = []
+    tuner = Hyperband(AuxLossHyperModel(functional_mlp, taps=["d2"], batch_size=16),
+                      max_epochs=2, seed=1, directory=tmp_path, project_name="p",
+                      on_trial_end=lambda trial, oracle: seen.append(
+                          (trial.trial_id, trial.status, len(oracle.trials))))
+    assert tuner.oracle.objective.name == "val_main_accuracy"
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    assert seen == [("0000", "COMPLETED", 1), ("0001", "COMPLETED", 2)]
+    baseline = tuner.oracle.trials["0000"]
+    assert baseline.hyperparameters.values["tap/d2"] is False
+    assert baseline.metrics.get_last_value("epochs_trained") == 2
