@@ -6,6 +6,8 @@ import re
 
 import keras
 
+MAIN = "main"  # the name of the model's own output
+
 _POOLING = {
     3: keras.layers.GlobalAveragePooling1D,
     4: keras.layers.GlobalAveragePooling2D,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import time
 import zlib
 from typing import Any, Callable, Sequence
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from auxsearch.errors import ModelError
-from auxsearch.heads import attach_head, head_name
+from auxsearch.heads import MAIN, attach_head, head_name
 from auxsearch.taps import Tap, select_taps
+from auxsearch.traced import TracedModel
 
-MAIN = "main"
 
 
 class AuxLossHyperModel(kt.HyperModel):
@@ -98,6 +100,8 @@ class AuxLossHyperModel(kt.HyperModel):
         self.num_classes = _check_output(model, num_classes)
         self.taps: list[Tap] = select_taps(model, taps)
         self._build_started = time.perf_counter()
+        self._traced: TracedModel | None = None
+        self._reusable = False
 
     @property
     def objective(self) -> kt.Objective:
@@ -127,30 +131,33 @@ class AuxLossHyperModel(kt.HyperModel):
         return active
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        """Builds and compiles the trial's multi-output model."""
+        """Returns the trial's compiled model, starting from fresh weights.
+
+        The model holds a head for every candidate tap; an inactive tap's
+        loss weight is 0, so it has no effect on training. The first build
+        compiles the model; later builds reuse it once `fit()` has trained
+        it (Keras then does not trace its training step again), resetting
+        every weight to a freshly built model's, seeded per configuration,
+        and the optimizer to its initial state. A model handed out and not
+        trained since (e.g. by `tuner.get_best_models()`) is never reused.
+        """
         self._build_started = time.perf_counter()
         weights = self.sample_taps(hp)
-        keras.utils.set_random_seed(self._trial_seed(hp))
-        base = self._fresh_model()
-        outputs = {MAIN: _named(base.outputs[0], MAIN)}
-        loss_weights = {MAIN: 1.0}
-        for layer_name, weight in weights.items():
-            name = head_name(layer_name)
-            outputs[name] = attach_head(
-                base.get_layer(layer_name).output, self.num_classes, name
-            )
-            loss_weights[name] = weight
-        model = keras.Model(base.inputs, outputs, name=base.name)
-        model.compile(
-            optimizer=keras.optimizers.get(
-                {"class_name": self.optimizer,
-                 "config": {"learning_rate": self.learning_rate}}
-            ),
-            loss={name: "sparse_categorical_crossentropy" for name in outputs},
-            loss_weights=loss_weights,
-            metrics={name: ["accuracy"] for name in outputs},
+        # Python's and NumPy's generators drive Keras' initializers. Seeding
+        # TensorFlow here would clear its kernel caches in every trial.
+        seed = self._trial_seed(hp)
+        random.seed(seed)
+        np.random.seed(seed)
+        fresh = self._full_model()
+        if self._traced is None or not self._reusable:
+            self._traced = TracedModel(fresh, self._compile_args())
+        else:
+            self._traced.reset(fresh)
+        self._reusable = False
+        self._traced.set_loss_weights(
+            {head_name(layer): weight for layer, weight in weights.items()}
         )
-        return model
+        return self._traced.model
 
     def fit(
         self,
@@ -164,29 +171,65 @@ class AuxLossHyperModel(kt.HyperModel):
     ) -> keras.callbacks.History:
         """Trains the model with the labels routed to every output.
 
-        Besides Keras' logs, the returned history holds `epochs_trained`,
-        `fit_seconds` and `trial_seconds` (build and fit), constant over the
-        epochs, so that Keras Tuner keeps them with the trial's metrics.
+        Arrays are batched and shuffled with a seed of the configuration, so
+        a trial trains the same way whatever ran before it. Besides Keras'
+        logs, the returned history holds `epochs_trained`, `fit_seconds` and
+        `trial_seconds` (build and fit), constant over the epochs, so that
+        Keras Tuner keeps them with the trial's metrics.
         """
         names = list(model.output_names)
-        if _is_dataset(x):
-            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
-        elif self.batch_size:
-            kwargs.setdefault("batch_size", self.batch_size)
-        callbacks = [MainMetricAliases()] + list(callbacks or [])
+        active = [MAIN] + [head_name(layer) for layer in self.sample_taps(hp)]
+        callbacks = [TrialLogs(active)] + [
+            BestEpochCheckpoint.replacing(callback) for callback in callbacks or []
+        ]
+        batch_size = kwargs.pop("batch_size", None) or self.batch_size or 32
+        if _is_dataset(x) or "validation_split" in kwargs:
+            kwargs.setdefault("shuffle", not _is_dataset(x))
+            if not _is_dataset(x):
+                kwargs["batch_size"] = batch_size
+            data = route_labels(x, y, names)
+        else:
+            seed = self._trial_seed(hp) if kwargs.pop("shuffle", True) else None
+            data = (batched(x, y, names, batch_size, shuffle_seed=seed),)
+            kwargs["shuffle"] = False  # the dataset shuffles itself
         started = time.perf_counter()
         history = model.fit(
-            *route_labels(x, y, names),
-            validation_data=_route_validation(validation_data, names),
+            *data,
+            # Validation needs no small batches: fewer, larger calls.
+            validation_data=_route_validation(
+                validation_data, names, max(batch_size, 512)),
             callbacks=callbacks,
             **kwargs,
         )
+        if self._traced is not None and model is self._traced.model:
+            self._reusable = True
         done = time.perf_counter()
         epochs = len(history.epoch)
         history.history["epochs_trained"] = [epochs] * epochs
         history.history["fit_seconds"] = [done - started] * epochs
         history.history["trial_seconds"] = [done - self._build_started] * epochs
         return history
+
+    def _full_model(self) -> keras.Model:
+        """Builds the user's model with a head on every candidate tap."""
+        base = self._fresh_model()
+        outputs = {MAIN: _named(base.outputs[0], MAIN)}
+        for tap in self.taps:
+            name = head_name(tap.name)
+            outputs[name] = attach_head(
+                base.get_layer(tap.name).output, self.num_classes, name
+            )
+        return keras.Model(base.inputs, outputs, name=base.name)
+
+    def _compile_args(self) -> dict[str, Any]:
+        return {
+            "optimizer": keras.optimizers.get(
+                {"class_name": self.optimizer,
+                 "config": {"learning_rate": self.learning_rate}}
+            ),
+            "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"],
+        }
 
     def _fresh_model(self) -> keras.Model:
         model = self.build_model()
@@ -223,24 +266,109 @@ def active_taps(values: dict[str, Any]) -> dict[str, float]:
     }
 
 
-class MainMetricAliases(keras.callbacks.Callback):
-    """Names a single-output model's logs like a multi-output model's.
+class TrialLogs(keras.callbacks.Callback):
+    """Keeps a trial's logs to its active outputs, named consistently.
 
-    Keras drops the output prefix when a model has one output, so a baseline
-    with no taps logs `val_accuracy` where a tapped model logs
-    `val_main_accuracy`. Placed first among the callbacks, this adds the
-    `main_` names to the logs dict that the later callbacks (checkpoints,
-    Keras Tuner, History) read.
+    Placed first among the callbacks, it edits the logs dict that the later
+    callbacks (checkpoints, Keras Tuner, History) read: it drops the metrics
+    of inactive heads, and gives a single-output model's logs the `main_`
+    names that Keras leaves out when a model has one output (`val_accuracy`
+    is also logged as `val_main_accuracy`).
+
+    Args:
+        active: The names of the outputs whose loss counts.
     """
 
+    def __init__(self, active: list[str]) -> None:
+        super().__init__()
+        self.active = set(active)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is None or len(self.model.output_names) != 1:
+        if logs is None:
             return
-        for key in [k for k in logs if not k.startswith(("main_", "val_main_"))]:
-            if key.startswith("val_"):
-                logs.setdefault(f"val_{MAIN}_{key[4:]}", logs[key])
-            else:
-                logs.setdefault(f"{MAIN}_{key}", logs[key])
+        if len(self.model.output_names) == 1:
+            for key in list(logs):
+                if key.startswith("val_"):
+                    logs.setdefault(f"val_{MAIN}_{key[4:]}", logs[key])
+                else:
+                    logs.setdefault(f"{MAIN}_{key}", logs[key])
+            return
+        inactive = [name for name in self.model.output_names
+                    if name not in self.active]
+        for key in list(logs):
+            bare = key[4:] if key.startswith("val_") else key
+            if any(bare.startswith(f"{name}_") for name in inactive):
+                del logs[key]
+
+
+class BestEpochCheckpoint(keras.callbacks.Callback):
+    """Keras Tuner's best-epoch checkpoint, written once when training ends.
+
+    Keras Tuner's `SaveBestEpoch` writes the weights file on every epoch
+    that improves the objective; this keeps the best epoch's weights and
+    optimizer state in memory and writes the same file once. The model ends
+    training at its best epoch.
+
+    Args:
+        objective: The `keras_tuner.Objective` that decides the best epoch.
+        filepath: The checkpoint's path (`*.weights.h5`).
+    """
+
+    def __init__(self, objective: Any, filepath: str) -> None:
+        super().__init__()
+        self.objective = objective
+        self.filepath = filepath
+        self.best: float | None = None
+        self.state: list[np.ndarray] | None = None
+
+    @classmethod
+    def replacing(cls, callback: keras.callbacks.Callback) -> keras.callbacks.Callback:
+        """Returns a replacement for Keras Tuner's `SaveBestEpoch`, else `callback`."""
+        if type(callback).__name__ != "SaveBestEpoch":
+            return callback
+        return cls(callback.objective, callback.filepath)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if self.objective.has_value(logs):
+            value = self.objective.get_value(logs)
+            if self.best is not None and not self.objective.better_than(value, self.best):
+                return
+            self.best = value
+        # Like SaveBestEpoch, an epoch without the objective is kept as well.
+        self.state = [v.numpy() for v in self._variables()]
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.state is None:
+            return
+        for variable, value in zip(self._variables(), self.state):
+            variable.assign(value)
+        self.model.save_weights(self.filepath)
+
+    def _variables(self) -> list[Any]:
+        return list(self.model.weights) + list(self.model.optimizer.variables)
+
+
+def batched(
+    x: Any, y: Any, names: list[str], batch_size: int, shuffle_seed: int | None
+) -> Any:
+    """Returns arrays as a batched `tf.data.Dataset` with routed labels.
+
+    Args:
+        x, y: The features and the one label array.
+        names: The model's output names; each gets the labels.
+        batch_size: Integer, examples per batch.
+        shuffle_seed: Integer seed of a reshuffle every epoch, or `None` to
+            keep the order.
+    """
+    import tensorflow as tf
+
+    # Labels are routed before slicing: a `map` would be traced anew per call.
+    labels = tf.convert_to_tensor(y)
+    data = tf.data.Dataset.from_tensor_slices((x, {name: labels for name in names}))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def route_labels(x: Any, y: Any, names: list[str]) -> tuple[Any, ...]:
@@ -256,13 +384,15 @@ def route_labels(x: Any, y: Any, names: list[str]) -> tuple[Any, ...]:
     return x, {name: y for name in names}
 
 
-def _route_validation(data: Any, names: list[str]) -> Any:
+def _route_validation(data: Any, names: list[str], batch_size: int) -> Any:
     if data is None:
         return None
     if _is_dataset(data):
         return route_labels(data, None, names)[0]
     x, y, *rest = data
-    return (*route_labels(x, y, names), *rest)
+    if rest:  # sample weights: let Keras batch them
+        return (*route_labels(x, y, names), *rest)
+    return batched(x, y, names, batch_size, shuffle_seed=None)
 
 
 def _is_dataset(data: Any) -> bool:

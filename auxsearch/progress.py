@@ -17,7 +17,8 @@ class SearchProgress:
     """Prints one line per finished trial and a bar over the whole search.
 
     The estimate of the time left assumes the remaining epochs cost what the
-    epochs trained so far in this process did. On a terminal the bar is
+    epochs trained in this process since its first trial did (the first
+    trial also pays for tracing the model, once per search). On a terminal the bar is
     redrawn in place under the trial lines; elsewhere (a log file) each trial
     line carries the same figures instead.
 
@@ -34,6 +35,7 @@ class SearchProgress:
         self.live = stream.isatty()
         self.started = time.monotonic()
         self.epochs_here = 0
+        self._first: tuple[float, int] | None = None  # time and epochs then
 
     def __call__(self, trial: kt.engine.trial.Trial, oracle: kt.Oracle) -> None:
         """Reports a finished trial (a `tuner.Hyperband` `on_trial_end` hook)."""
@@ -46,6 +48,8 @@ class SearchProgress:
             - t.hyperparameters.values.get("tuner/initial_epoch", 0)
             for t in finished
         )
+        if self._first is None:
+            self._first = (time.monotonic(), self.epochs_here)
         status = self._status(len(finished), epochs_done)
         line = describe_trial(trial, oracle.objective.name, epochs)
         if self.live:
@@ -72,11 +76,13 @@ class SearchProgress:
         return f"[{'#' * filled}{'.' * (20 - filled)}]"
 
     def _status(self, trials_done: int, epochs_done: int) -> str:
-        elapsed = time.monotonic() - self.started
-        left = "?"
-        if self.epochs_here:
-            remaining = max(self.total_epochs - epochs_done, 0)
-            left = _clock(elapsed / self.epochs_here * remaining)
+        now = time.monotonic()
+        elapsed = now - self.started
+        remaining = max(self.total_epochs - epochs_done, 0)
+        left = "?" if remaining else "0:00"
+        if self._first and self.epochs_here > self._first[1] and remaining:
+            rate = (now - self._first[0]) / (self.epochs_here - self._first[1])
+            left = _clock(rate * remaining)
         total = max(self.total_trials, trials_done)
         return (f"{trials_done}/{total} trials  {_clock(elapsed)} elapsed  "
                 f"~{left} left")

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import pandas as pd
 
 from auxsearch.data import BUILTIN_DATA, Dataset
@@ -132,6 +133,7 @@ class Search:
             The `SearchResult`.
         """
         started = time.perf_counter()
+        keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
                            on_trial_end)

@@ -90,6 +90,12 @@ class Hyperband(kt.Hyperband):
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         self._on_trial_end = on_trial_end
 
+    def _try_build(self, hp: kt.HyperParameters) -> Any:
+        # Keras Tuner clears the Keras session before every build, which also
+        # empties TensorFlow's kernel caches; the HyperModel reuses its traced
+        # model across trials, so there is nothing to clear.
+        return self._build_hypermodel(hp)
+
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
         if self._on_trial_end:

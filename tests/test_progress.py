@@ -42,5 +42,5 @@ def test_progress_lines_in_a_log():
     progress.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("[1/4 trials  0:00 elapsed  ~0:00 left] trial 0000  (baseline")
-    assert lines[1].startswith("[2/4 trials") and "c1:0.5" in lines[1]
+    assert lines[0].startswith("[1/4 trials  0:00 elapsed  ~? left] trial 0000  (baseline")
+    assert lines[1].startswith("[2/4 trials  0:00 elapsed  ~0:00 left]") and "c1:0.5" in lines[1]
