@@ -57,6 +57,9 @@ class AuxLossHyperModel(kt.HyperModel):
             search passes one.
         seed: Integer, the seed from which each trial's initial weights are
             drawn. Defaults to 0.
+        steps_per_execution: Integer, training steps per call into the traced
+            step function; fewer calls cost less Python time, with the same
+            arithmetic. Defaults to 16.
         name: Optional string, the HyperModel's name.
 
     Raises:
@@ -74,6 +77,7 @@ class AuxLossHyperModel(kt.HyperModel):
         learning_rate: float = 1e-3,
         batch_size: int | None = None,
         seed: int = 0,
+        steps_per_execution: int = 16,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -89,6 +93,7 @@ class AuxLossHyperModel(kt.HyperModel):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.seed = seed
+        self.steps_per_execution = steps_per_execution
 
         model = self._fresh_model()
         if build_model() is model:
@@ -99,6 +104,7 @@ class AuxLossHyperModel(kt.HyperModel):
             )
         self.num_classes = _check_output(model, num_classes)
         self.taps: list[Tap] = select_taps(model, taps)
+        self._n_layers = len(model.layers)
         self._build_started = time.perf_counter()
         self._traced: TracedModel | None = None
         self._reusable = False
@@ -214,11 +220,17 @@ class AuxLossHyperModel(kt.HyperModel):
         """Builds the user's model with a head on every candidate tap."""
         base = self._fresh_model()
         outputs = {MAIN: _named(base.outputs[0], MAIN)}
-        for tap in self.taps:
-            name = head_name(tap.name)
-            outputs[name] = attach_head(
-                base.get_layer(tap.name).output, self.num_classes, name
+        if len(base.layers) != self._n_layers:
+            raise ModelError(
+                f"the model builder first built {self._n_layers} layers, then "
+                f"{len(base.layers)}; it must build the same architecture on "
+                "every call"
             )
+        for tap in self.taps:
+            # By position: Keras numbers unnamed layers anew in every build.
+            layer = base.layers[tap.position]
+            name = head_name(tap.name)
+            outputs[name] = attach_head(layer.output, self.num_classes, name)
         return keras.Model(base.inputs, outputs, name=base.name)
 
     def _compile_args(self) -> dict[str, Any]:
@@ -229,6 +241,7 @@ class AuxLossHyperModel(kt.HyperModel):
             ),
             "loss": "sparse_categorical_crossentropy",
             "metrics": ["accuracy"],
+            "steps_per_execution": self.steps_per_execution,
         }
 
     def _fresh_model(self) -> keras.Model:

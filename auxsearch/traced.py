@@ -22,8 +22,8 @@ class TracedModel:
 
     Args:
         model: The model with every head, freshly initialised, uncompiled.
-        compile_args: `optimizer`, and the `loss` and `metrics` that every
-            output gets.
+        compile_args: `optimizer`, the `loss` and `metrics` that every output
+            gets, and optionally `steps_per_execution`.
     """
 
     def __init__(self, model: keras.Model, compile_args: dict[str, Any]) -> None:
@@ -38,6 +38,7 @@ class TracedModel:
             loss={name: compile_args["loss"] for name in names},
             loss_weights={MAIN: 1.0, **self.loss_weights},
             metrics={name: list(compile_args["metrics"]) for name in names},
+            steps_per_execution=compile_args.get("steps_per_execution", 1),
         )
         model.optimizer.build(model.trainable_variables)
         self._optimizer_start = [v.numpy() for v in model.optimizer.variables]

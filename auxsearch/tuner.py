@@ -90,6 +90,14 @@ class Hyperband(kt.Hyperband):
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         self._on_trial_end = on_trial_end
 
+    def _populate_initial_space(self) -> None:
+        # Keras Tuner builds the model once per conditional scope to discover
+        # the space; `sample_taps` declares every hyperparameter, the
+        # conditional weights included, without building anything.
+        hp = self.oracle.get_space()
+        self.hypermodel.sample_taps(hp)
+        self.oracle.update_space(hp)
+
     def _try_build(self, hp: kt.HyperParameters) -> Any:
         # Keras Tuner clears the Keras session before every build, which also
         # empties TensorFlow's kernel caches; the HyperModel reuses its traced

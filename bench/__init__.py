@@ -1,0 +1,1 @@
+"""Benchmarks of auxsearch against a plain Keras Tuner search: `python -m bench`."""

@@ -1,0 +1,151 @@
+"""One measurement per function, each run in a fresh process by `bench`.
+
+Usage: python -m bench.measures NAME [ARGS...]; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.search import Search
+from auxsearch.space import load_space
+from auxsearch.taps import find_taps
+
+
+def search(run_dir: str, max_epochs: str = "") -> dict:
+    """auxsearch's default search, timed like the reference: tuner and search."""
+    space = load_space()
+    if max_epochs:
+        import dataclasses
+
+        space = dataclasses.replace(space, hyperband=dataclasses.replace(
+            space.hyperband, max_epochs=int(max_epochs)))
+    prepared = Search(space, run_dir)
+    started = time.perf_counter()
+    result = prepared.run(overwrite=True)
+    wall = time.perf_counter() - started
+    board = result.leaderboard
+    return {"wall_seconds": wall, "trials": len(board),
+            "epochs": int(board["epochs"].sum()), "best": float(board["score"].max())}
+
+
+def epoch(reps: str = "5") -> dict:
+    """Steady-state seconds per epoch (training and validation), 2 taps on."""
+    prepared = Search(load_space(), tempfile.mkdtemp())
+    hm, data = prepared.hypermodel, prepared.data
+    hp = _taps(hm, ["conv2", "conv5"])
+    model = hm.build(hp)
+    times = _epoch_times(hm, hp, model, data, int(reps), validation=True)
+    return {"epoch_seconds": statistics.median(times)}
+
+
+def steps(reps: str = "5") -> dict:
+    """Steady-state seconds per training step with 0, 2 and all taps active,
+    and for the plain model (no heads at all, compiled by hand)."""
+    prepared = Search(load_space(), tempfile.mkdtemp())
+    hm, data = prepared.hypermodel, prepared.data
+    n_steps = -(-len(data.x_train) // hm.batch_size)
+    result = {}
+    for label, names in [("0", []), ("2", ["conv2", "conv5"]),
+                         ("all", [t.name for t in hm.taps])]:
+        hp = _taps(hm, names)
+        model = hm.build(hp)
+        times = _epoch_times(hm, hp, model, data, int(reps), validation=False)
+        result[label] = statistics.median(times) / n_steps
+    plain = hm.build_model()
+    plain.compile(keras.optimizers.Adam(hm.learning_rate), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    plain.fit(data.x_train, data.y_train, batch_size=hm.batch_size, epochs=1, verbose=0)
+    times = []
+    for _ in range(int(reps)):
+        started = time.perf_counter()
+        plain.fit(data.x_train, data.y_train, batch_size=hm.batch_size, epochs=1, verbose=0)
+        times.append(time.perf_counter() - started)
+    result["plain"] = statistics.median(times) / n_steps
+    return {"step_seconds": result}
+
+
+def graph() -> dict:
+    """Tap discovery and a trial-model build on a 150+-layer model."""
+    def builder():
+        return keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
+
+    model = builder()
+    started = time.perf_counter()
+    candidates = find_taps(model)
+    discovery = time.perf_counter() - started
+    hm = AuxLossHyperModel(builder, taps=["block_*_add"])
+    hp = _taps(hm, [hm.taps[0].name, hm.taps[-1].name])
+    first = hm.build(hp)
+    hm._reusable = True  # as after a trial's fit(): the next build reuses it
+    started = time.perf_counter()
+    again = hm.build(hp)
+    build = time.perf_counter() - started
+    assert again is first
+    return {"model": "MobileNetV2(weights=None), 32x32x3", "layers": len(model.layers),
+            "candidates": len(candidates), "taps": len(hm.taps),
+            "discovery_seconds": discovery, "build_seconds": build}
+
+
+def memory(trials: str = "30") -> dict:
+    """Resident memory after each trial of a search of `trials` trials."""
+    import dataclasses
+
+    space = load_space()
+    # max_epochs=3: 6 trials per Hyperband iteration.
+    iterations = -(-int(trials) // 6)
+    space = dataclasses.replace(space, hyperband=dataclasses.replace(
+        space.hyperband, max_epochs=3, hyperband_iterations=iterations))
+    rss = []
+    Search(space, tempfile.mkdtemp()).run(on_trial_end=lambda trial, oracle: rss.append(_rss()))
+    return {"trials": len(rss), "rss_mb": rss}
+
+
+def _taps(hm: AuxLossHyperModel, names: list[str]) -> kt.HyperParameters:
+    hp = kt.HyperParameters()
+    hm.sample_taps(hp)
+    for tap in hm.taps:
+        hp.values[f"tap/{tap.name}"] = tap.name in names
+        if tap.name in names:
+            hp.values[f"weight/{tap.name}"] = 0.3
+    return hp
+
+
+def _epoch_times(hm, hp, model, data, reps: int, validation: bool) -> list[float]:
+    times: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.started)
+
+    validation_data = (data.x_val, data.y_val) if validation else None
+    hm.fit(hp, model, data.x_train, data.y_train, validation_data=validation_data,
+           epochs=reps + 1, verbose=0, callbacks=[Clock()])
+    return times[1:]  # the first epoch traces
+
+
+def _rss() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    name, *args = sys.argv[1:]
+    print(json.dumps(globals()[name](*args)))
