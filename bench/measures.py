@@ -45,34 +45,34 @@ def epoch(reps: str = "5") -> dict:
     hm, data = prepared.hypermodel, prepared.data
     hp = _taps(hm, ["conv2", "conv5"])
     model = hm.build(hp)
-    times = _epoch_times(hm, hp, model, data, int(reps), validation=True)
-    return {"epoch_seconds": statistics.median(times)}
+    times = _epoch_times(hm, hp, model, data, int(reps) + 1, validation=True)
+    return {"epoch_seconds": statistics.median(times[1:])}  # the first traces
 
 
 def steps(reps: str = "5") -> dict:
     """Steady-state seconds per training step with 0, 2 and all taps active,
-    and for the plain model (no heads at all, compiled by hand)."""
+    and for the plain model (no heads at all) on the same data pipeline."""
+    import tensorflow as tf
+
     prepared = Search(load_space(), tempfile.mkdtemp())
     hm, data = prepared.hypermodel, prepared.data
     n_steps = -(-len(data.x_train) // hm.batch_size)
-    result = {}
-    for label, names in [("0", []), ("2", ["conv2", "conv5"]),
-                         ("all", [t.name for t in hm.taps])]:
-        hp = _taps(hm, names)
-        model = hm.build(hp)
-        times = _epoch_times(hm, hp, model, data, int(reps), validation=False)
-        result[label] = statistics.median(times) / n_steps
+    configs = {"0": [], "2": ["conv2", "conv5"], "all": [t.name for t in hm.taps]}
     plain = hm.build_model()
     plain.compile(keras.optimizers.Adam(hm.learning_rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    plain.fit(data.x_train, data.y_train, batch_size=hm.batch_size, epochs=1, verbose=0)
-    times = []
-    for _ in range(int(reps)):
+                  metrics=["accuracy"], steps_per_execution=hm.steps_per_execution)
+    plain_data = tf.data.Dataset.from_tensor_slices(
+        (data.x_train, data.y_train)).shuffle(len(data.x_train), seed=1).batch(hm.batch_size)
+    times: dict[str, list[float]] = {name: [] for name in [*configs, "plain"]}
+    for round_ in range(int(reps) + 1):  # round 0 traces
+        for name, taps in configs.items():
+            hp = _taps(hm, taps)
+            times[name] += _epoch_times(hm, hp, hm.build(hp), data, 1, validation=False)
         started = time.perf_counter()
-        plain.fit(data.x_train, data.y_train, batch_size=hm.batch_size, epochs=1, verbose=0)
-        times.append(time.perf_counter() - started)
-    result["plain"] = statistics.median(times) / n_steps
-    return {"step_seconds": result}
+        plain.fit(plain_data, epochs=1, verbose=0)
+        times["plain"].append(time.perf_counter() - started)
+    return {"step_seconds": {name: statistics.median(values[1:]) / n_steps
+                             for name, values in times.items()}}
 
 
 def graph() -> dict:
@@ -102,10 +102,11 @@ def memory(trials: str = "30") -> dict:
     import dataclasses
 
     space = load_space()
-    # max_epochs=3: 6 trials per Hyperband iteration.
-    iterations = -(-int(trials) // 6)
+    # max_epochs=3: 6 trials per Hyperband iteration; max_epochs=2: 2.
+    per_iteration, max_epochs = (6, 3) if int(trials) >= 6 else (2, 2)
+    iterations = -(-int(trials) // per_iteration)
     space = dataclasses.replace(space, hyperband=dataclasses.replace(
-        space.hyperband, max_epochs=3, hyperband_iterations=iterations))
+        space.hyperband, max_epochs=max_epochs, hyperband_iterations=iterations))
     rss = []
     Search(space, tempfile.mkdtemp()).run(on_trial_end=lambda trial, oracle: rss.append(_rss()))
     return {"trials": len(rss), "rss_mb": rss}
@@ -122,6 +123,7 @@ def _taps(hm: AuxLossHyperModel, names: list[str]) -> kt.HyperParameters:
 
 
 def _epoch_times(hm, hp, model, data, reps: int, validation: bool) -> list[float]:
+    """Seconds of each epoch of a fit of `reps` epochs (all of them)."""
     times: list[float] = []
 
     class Clock(keras.callbacks.Callback):
@@ -133,8 +135,8 @@ def _epoch_times(hm, hp, model, data, reps: int, validation: bool) -> list[float
 
     validation_data = (data.x_val, data.y_val) if validation else None
     hm.fit(hp, model, data.x_train, data.y_train, validation_data=validation_data,
-           epochs=reps + 1, verbose=0, callbacks=[Clock()])
-    return times[1:]  # the first epoch traces
+           epochs=reps, verbose=0, callbacks=[Clock()])
+    return times
 
 
 def _rss() -> float:

@@ -69,7 +69,7 @@ class AuxHyperModel(kt.HyperModel):
                          validation_data=(x_val, {n: y_val for n in names}), **kwargs)
 
 
-def main(run_dir: str, max_epochs: int | None = None) -> dict:
+def main(run_dir: str, max_epochs: str | int | None = None) -> dict:
     space = load_space()
     band = space.hyperband
     data = load_digits(space.seed, space.data.validation_fraction, space.data.test_fraction)
@@ -77,7 +77,7 @@ def main(run_dir: str, max_epochs: int | None = None) -> dict:
     tuner = kt.Hyperband(
         AuxHyperModel(*space.taps.weight_range, space.training.learning_rate),
         objective=kt.Objective("val_main_accuracy", "max"),
-        max_epochs=max_epochs or band.max_epochs,
+        max_epochs=int(max_epochs) if max_epochs else band.max_epochs,
         factor=band.factor,
         seed=space.seed,
         directory=run_dir,
@@ -98,4 +98,4 @@ def main(run_dir: str, max_epochs: int | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)))
+    print(json.dumps(main(*sys.argv[1:3])))

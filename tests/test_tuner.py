@@ -82,3 +82,14 @@ def test_tuner_reports_each_finished_trial(tiny_data, tmp_path):
     baseline = tuner.oracle.trials["0000"]
     assert baseline.hyperparameters.values["tap/d2"] is False
     assert baseline.metrics.get_last_value("epochs_trained") == 2
+
+
+def test_space_is_declared_without_building(tmp_path, monkeypatch):
+    hm = AuxLossHyperModel(functional_mlp)
+    monkeypatch.setattr(hm, "build", lambda hp: pytest.fail("built to declare the space"))
+    tuner = Hyperband(hm, max_epochs=2, directory=tmp_path, project_name="p")
+    space = tuner.oracle.get_space()
+    assert [p.name for p in space.space] == [
+        "tap/d1", "weight/d1", "tap/d2", "weight/d2", "tap/d3", "weight/d3"]
+    weight = space.space[1]
+    assert [c.name for c in weight.conditions] == ["tap/d1"]

@@ -1,0 +1,151 @@
+"""`python -m bench`: auxsearch against a plain Keras Tuner search, on this machine.
+
+Every measurement runs in a fresh Python process; searches alternate between
+the reference and auxsearch so that both see the same machine. Writes
+`bench/results.md` (or `--out`) and prints the same table.
+
+    python -m bench              # the full benchmark: about 20 minutes on 2 cores
+    python -m bench --smoke      # every measurement, tiny: under a minute (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {"ratio": 0.35, "overhead": 0.25, "two_taps": 1.10, "graph": 2.0, "memory": 0.10}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each search (default 3)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny settings, one repetition: checks that the benchmark runs")
+    parser.add_argument("--out", type=Path, help="results file (default bench/results.md; "
+                        "with --smoke, a temporary file)")
+    args = parser.parse_args(argv)
+    reps = 1 if args.smoke else args.reps
+    max_epochs = "1" if args.smoke else ""
+    inner = "1" if args.smoke else "10"
+    out = args.out or (Path(tempfile.mkdtemp()) / "results.md" if args.smoke else HERE / "results.md")
+
+    searches: dict[str, list[dict]] = {"reference": [], "auxsearch": []}
+    for rep in range(reps):
+        order = ["reference", "auxsearch"] if rep % 2 == 0 else ["auxsearch", "reference"]
+        for name in order:
+            run_dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+            if name == "reference":
+                result = _run(args.smoke, "reference", "main", run_dir, max_epochs)
+            else:
+                result = _run(args.smoke, "measures", "search", run_dir, max_epochs)
+            searches[name].append(result)
+            print(f"  {name} search {rep + 1}/{reps}: {result['wall_seconds']:.1f} s, "
+                  f"{result['trials']} trials, {result['epochs']} epochs, "
+                  f"best {result['best']:.4f}", file=sys.stderr)
+    epoch = _run(args.smoke, "measures", "epoch", inner)["epoch_seconds"]
+    steps = _run(args.smoke, "measures", "steps", inner)["step_seconds"]
+    graph = _run(args.smoke, "measures", "graph")
+    memory = _run(args.smoke, "measures", "memory", "2" if args.smoke else "30")
+
+    report = _report(searches, epoch, steps, graph, memory, reps, args.smoke)
+    out.write_text(report)
+    print(report)
+    print(f"written: {out}", file=sys.stderr)
+    return 0
+
+
+def _run(in_process: bool, module: str, function: str, *args: str) -> dict:
+    """Runs `bench.<module>.<function>(*args)`, in a fresh process unless told."""
+    if in_process:  # the smoke run: one TensorFlow start-up instead of seven
+        import importlib
+
+        return getattr(importlib.import_module(f"bench.{module}"), function)(*args)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    command = [sys.executable, "-m", "bench.measures", function, *args]
+    if module == "reference":
+        command = [sys.executable, "-m", "bench.reference", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=HERE.parent)
+    if done.returncode:
+        sys.exit(f"bench: {' '.join(command[2:])} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
+
+
+def _report(searches, epoch, steps, graph, memory, reps, smoke) -> str:
+    ref, aux = searches["reference"], searches["auxsearch"]
+    ref_wall, aux_wall = _median(ref, "wall_seconds"), _median(aux, "wall_seconds")
+    ratio = aux_wall / ref_wall
+    aux_epochs = _median(aux, "epochs")
+    training = epoch * aux_epochs
+    overhead = 1 - training / aux_wall
+    two, every, plain = (steps[k] / steps["0"] for k in ("2", "all", "plain"))
+    graph_seconds = graph["discovery_seconds"] + graph["build_seconds"]
+    rss = memory["rss_mb"]
+    growth = (rss[-1] - rss[0]) / rss[0]
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    import keras
+    import keras_tuner
+    import tensorflow
+
+    rows = [
+        ("search wall, reference (plain Keras Tuner)", f"{ref_wall:.1f} s; {ref[0]['trials']} trials, "
+         f"{ref[0]['epochs']} epochs, best {_median(ref, 'best'):.4f}", "", ""),
+        ("search wall, auxsearch", f"{aux_wall:.1f} s; {aux[0]['trials']} trials, "
+         f"{aux[0]['epochs']} epochs, best {_median(aux, 'best'):.4f}", "", ""),
+        ("search speed: auxsearch / reference", f"{ratio:.2f}", f"<= {TARGETS['ratio']}",
+         met(ratio <= TARGETS["ratio"])),
+        ("overhead: 1 - epoch time x epochs / search wall",
+         f"{overhead:.0%} ({epoch:.3f} s/epoch x {aux_epochs:.0f} epochs = {training:.1f} s "
+         f"of {aux_wall:.1f} s)", f"<= {TARGETS['overhead']:.0%}", met(overhead <= TARGETS["overhead"])),
+        ("step time, 2 taps / 0 taps", f"{two:.2f} ({steps['2'] * 1000:.1f} / {steps['0'] * 1000:.1f} ms)",
+         f"<= {TARGETS['two_taps']}", met(two <= TARGETS["two_taps"])),
+        ("step time, all 6 taps / 0 taps", f"{every:.2f}", "", ""),
+        ("step time, 0 taps / plain model without heads (the cost of tracing once)",
+         f"{1 / plain:.2f} ({steps['0'] * 1000:.1f} / {steps['plain'] * 1000:.1f} ms)", "", ""),
+        (f"graph scale: {graph['model']}, {graph['layers']} layers",
+         f"{graph_seconds:.2f} s ({graph['candidates']} candidates found in "
+         f"{graph['discovery_seconds'] * 1000:.1f} ms; trial build with {graph['taps']} taps "
+         f"{graph['build_seconds']:.2f} s)", f"< {TARGETS['graph']:.0f} s",
+         met(graph_seconds < TARGETS["graph"])),
+        (f"memory: resident growth over {memory['trials']} trials",
+         f"{growth:+.1%} ({rss[0]:.0f} MB after trial 1, {rss[-1]:.0f} MB after trial "
+         f"{memory['trials']})", f"< {TARGETS['memory']:.0%}", met(growth < TARGETS["memory"])),
+        ("workers: trials per minute with 1 and 2 local workers",
+         "not measured: `run --workers` comes with the scale-out issue", "", ""),
+    ]
+    table = ["| measure | value | target | met |", "|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    header = [
+        "# Benchmark results" + (" (smoke run: tiny settings, not a measurement)" if smoke else ""),
+        "",
+        f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+        f"- versions: Python {platform.python_version()}, TensorFlow {tensorflow.__version__}, "
+        f"Keras {keras.__version__}, keras-tuner {keras_tuner.__version__}",
+        f"- command: `python -m bench{' --smoke' if smoke else ''}`; searches: median of {reps} "
+        "(reference and auxsearch alternating); step and epoch times: median of the steady-state "
+        "epochs after a first, tracing one",
+        "",
+    ]
+    return "\n".join(header + table + ["", f"ratio: {ratio:.2f}", ""])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
