@@ -28,6 +28,10 @@ _EXPORTS = {
     "SearchSpace": "auxsearch.space",
     "SpaceError": "auxsearch.errors",
     "Tap": "auxsearch.taps",
+    "confirm": "auxsearch.confirmation",
+    "export_model": "auxsearch.export",
+    "open_run": "auxsearch.search",
+    "plot_run": "auxsearch.plots",
     "TapError": "auxsearch.errors",
     "find_taps": "auxsearch.taps",
     "hyperband_budget": "auxsearch.tuner",
@@ -35,17 +39,21 @@ _EXPORTS = {
     "load_space": "auxsearch.space",
     "run_search": "auxsearch.search",
     "select_taps": "auxsearch.taps",
-    "write_leaderboard": "auxsearch.leaderboards",
+    "trials": "auxsearch.leaderboards",
+    "write_leaderboards": "auxsearch.leaderboards",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from auxsearch.confirmation import confirm
     from auxsearch.data import Dataset
     from auxsearch.errors import AuxSearchError, ModelError, SpaceError, TapError
     from auxsearch.hypermodel import AuxLossHyperModel
-    from auxsearch.leaderboards import leaderboard, write_leaderboard
-    from auxsearch.search import Search, SearchResult, run_search
+    from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
+    from auxsearch.export import export_model
+    from auxsearch.plots import plot_run
+    from auxsearch.search import Search, SearchResult, open_run, run_search
     from auxsearch.space import SearchSpace, load_space
     from auxsearch.taps import Tap, find_taps, select_taps
     from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget

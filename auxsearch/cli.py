@@ -82,7 +82,64 @@ def _parser() -> argparse.ArgumentParser:
                      help="override hyperband.max_epochs")
     run.add_argument("--overwrite", action="store_true",
                      help="discard an existing search in the run directory")
+    run.add_argument("--tensorboard", type=Path, metavar="DIR",
+                     help="log every trial to DIR, with its hyperparameters (HParams)")
     run.set_defaults(command=_run)
+
+    show = commands.add_parser(
+        "show", parents=[common], help="print a run's leaderboard as a table",
+        description="Print the leaderboard of a run directory as a table: taps "
+        "and weights, score, difference from the baseline, epochs.",
+    )
+    show.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    show.add_argument("--top", type=int, default=10, metavar="N",
+                      help="rows to show (default 10; the baseline is always shown)")
+    show.set_defaults(command=_show)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="rebuild a run's CSVs from its saved state",
+        description="Rebuild leaderboard.csv and trials.csv from the saved search "
+        "state: during a search, after a crash, after a resume.",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    export.set_defaults(command=_export)
+
+    confirm = commands.add_parser(
+        "confirm", parents=[common], help="retrain the best configurations, test them",
+        description="Retrain the top configurations and the baseline from scratch "
+        "at the full epoch budget with several seeds, score them on the test "
+        "split the search never saw, and write confirmed.csv.",
+    )
+    confirm.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    confirm.add_argument("--top", type=int, default=3, metavar="K",
+                         help="configurations to confirm besides the baseline (default 3)")
+    confirm.add_argument("--seeds", type=int, default=3, metavar="S",
+                         help="trainings per configuration (default 3)")
+    confirm.set_defaults(command=_confirm)
+
+    export_model = commands.add_parser(
+        "export-model", parents=[common], help="save a configuration's model, heads removed",
+        description="Save the deployable model of a leaderboard row: the main "
+        "output only, with the weights of its checkpoint, as a .keras file that "
+        "plain keras.models.load_model reads.",
+    )
+    export_model.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    export_model.add_argument("--rank", type=int, default=1, metavar="N",
+                              help="the leaderboard rank to export (default 1)")
+    export_model.add_argument("--out", type=Path, required=True, metavar="PATH",
+                              help="the .keras file to write")
+    export_model.set_defaults(command=_export_model)
+
+    plot = commands.add_parser(
+        "plot", parents=[common], help="draw a run's results as a PNG",
+        description="Draw the top configurations against the baseline (with the "
+        "confirmed intervals when present) and which layers and weights the good "
+        "configurations tap.",
+    )
+    plot.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    plot.add_argument("--out", type=Path, metavar="PATH",
+                      help="the PNG to write (default RUN/leaderboard.png)")
+    plot.set_defaults(command=_plot)
 
     taps = commands.add_parser(
         "taps", parents=[common], help="list the layers a space can tap",
@@ -116,15 +173,86 @@ def _run(args: argparse.Namespace) -> int:
     progress = SearchProgress(trials, epochs, sys.stderr)
     progress.start()
     try:
-        result = search.run(args.overwrite, args.verbose, on_trial_end=progress)
+        result = search.run(args.overwrite, args.verbose, on_trial_end=progress,
+                            tensorboard=args.tensorboard)
     finally:
         progress.close()
     board = result.leaderboard
-    print(f"\n{len(board)} trials in {result.seconds:.0f}s; top {_TOP} by "
+    print(f"\n{len(result.trials)} trials, {len(board)} configurations in "
+          f"{result.seconds:.0f}s; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
-    print(_summary(board))
+    print(_summary(board, _TOP))
     print(f"\nleaderboard: {result.leaderboard_path}")
     return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from auxsearch.leaderboards import leaderboard
+
+    board = leaderboard(_run_dir(args.run_dir))
+    done = board[board["status"] == "COMPLETED"]
+    print(f"{args.run_dir}: {len(board)} configurations, "
+          f"{int(done['full_budget'].sum())} trained for the full budget; "
+          f"by {board['objective'].iloc[0] if len(board) else 'score'}")
+    print(_summary(board, args.top))
+    failed = board[board["status"] != "COMPLETED"]
+    for row in failed.itertuples():
+        print(f"  {row.status.lower()}: config {row.config} ({row.taps or 'baseline'}): "
+              f"{row.message}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from auxsearch.leaderboards import write_leaderboards
+
+    for path in write_leaderboards(_run_dir(args.run_dir)):
+        print(path)
+    return 0
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    from auxsearch.confirmation import FILENAME, confirm
+
+    def report(config: str, seed: int, score: float) -> None:
+        print(f"  config {config} seed {seed}: {score:.4f}", file=sys.stderr)
+
+    table = confirm(_run_dir(args.run_dir), args.top, args.seeds, on_score=report)
+    columns = ["config", "taps", "seeds", "mean", "std", "ci_low", "ci_high",
+               "delta_vs_baseline", "p_value", "significant"]
+    shown = table[columns].copy()
+    shown["taps"] = shown["taps"].fillna("").replace("", "(baseline: no taps)")
+    print(f"{table['metric'].iloc[0]}, {args.seeds} seeds each, Welch's t-test "
+          "against the baseline:")
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nconfirmed: {args.run_dir / FILENAME}")
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from auxsearch.export import export_model
+
+    path = export_model(_run_dir(args.run_dir), args.out, args.rank)
+    print(f"model of rank {args.rank}, auxiliary heads removed, weights from its "
+          f"checkpoint: {path}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from auxsearch.plots import plot_run
+
+    print(plot_run(_run_dir(args.run_dir), args.out))
+    return 0
+
+
+def _run_dir(path: Path) -> Path:
+    from auxsearch.errors import AuxSearchError
+    from auxsearch.search import SPACE_FILENAME
+
+    if not (path / SPACE_FILENAME).exists():
+        raise AuxSearchError(
+            f"{path}: not a run directory of `auxsearch run` (no {SPACE_FILENAME})"
+        )
+    return path
 
 
 def _taps(args: argparse.Namespace) -> int:
@@ -161,20 +289,25 @@ def _check_overrides(args: argparse.Namespace) -> None:
         raise SpaceError(f"--seed must be >= 0; got {args.seed}")
 
 
-def _summary(board) -> str:  # board: pandas.DataFrame
+def _summary(board, top: int) -> str:  # board: pandas.DataFrame
     """The top rows and, if it is not among them, the baseline row."""
     import pandas as pd
 
-    columns = ["rank", "trial_id", "taps", "score", "epochs", "total_epochs",
-               "wall_seconds"]
+    columns = ["rank", "config", "taps", "score", "delta_vs_baseline", "epochs",
+               "trials"]
     done = board[board["status"] == "COMPLETED"]
-    rows = done.head(_TOP)
+    rows = done.head(top)
     baseline = done[done["n_taps"] == 0]
     if len(baseline) and baseline.index[0] not in rows.index:
         rows = pd.concat([rows, baseline.head(1)])
     table = rows[columns].copy()
     table["taps"] = table["taps"].fillna("").replace("", "(baseline: no taps)")
-    return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    table["epochs"] = [f"{e}" if full else f"{e} (partial)"
+                       for e, full in zip(table["epochs"], rows["full_budget"])]
+    return table.to_string(index=False, formatters={
+        "score": "{:.4f}".format,
+        "delta_vs_baseline": lambda v: "" if v != v else f"{v:+.4f}",  # NaN: none
+    })
 
 
 def _load_backend(quiet: bool) -> None:

@@ -18,6 +18,10 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """
     path = Path(path)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # mkstemp makes the file private (0600); give it the usual permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
     try:
         with os.fdopen(handle, mode, newline="" if "b" not in mode else None) as stream:
             yield stream

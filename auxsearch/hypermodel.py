@@ -179,9 +179,10 @@ class AuxLossHyperModel(kt.HyperModel):
 
         Arrays are batched and shuffled with a seed of the configuration, so
         a trial trains the same way whatever ran before it. Besides Keras'
-        logs, the returned history holds `epochs_trained`, `fit_seconds` and
-        `trial_seconds` (build and fit), constant over the epochs, so that
-        Keras Tuner keeps them with the trial's metrics.
+        logs, the returned history holds `epochs_trained`, `fit_seconds`,
+        `trial_seconds` (build and fit) and `at_epoch/<n>` (the objective at
+        absolute epoch n), constant over the epochs, so that Keras Tuner keeps
+        them with the trial's metrics.
         """
         names = list(model.output_names)
         active = [MAIN] + [head_name(layer) for layer in self.sample_taps(hp)]
@@ -211,6 +212,11 @@ class AuxLossHyperModel(kt.HyperModel):
             self._reusable = True
         done = time.perf_counter()
         epochs = len(history.epoch)
+        # Keras Tuner keeps each metric at the best epoch only: constants
+        # survive, so the objective's curve is kept one epoch per key.
+        first = kwargs.get("initial_epoch", 0) + 1
+        for epoch, value in enumerate(history.history.get(self.objective.name, []), first):
+            history.history[f"at_epoch/{epoch}"] = [value] * epochs
         history.history["epochs_trained"] = [epochs] * epochs
         history.history["fit_seconds"] = [done - started] * epochs
         history.history["trial_seconds"] = [done - self._build_started] * epochs

@@ -1,11 +1,11 @@
-"""Leaderboards: the trials of a search as a ranked table and a CSV file."""
+"""Leaderboards: a search's trials and configurations as ranked tables and CSVs."""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras_tuner as kt
 import pandas as pd
@@ -15,28 +15,34 @@ from auxsearch.hypermodel import MAIN, active_taps
 
 PROJECT = "search"  # the Keras Tuner project directory inside a run directory
 FILENAME = "leaderboard.csv"
+TRIALS_FILENAME = "trials.csv"
+CURVE = "at_epoch/"  # per-epoch objective values kept with each trial's metrics
 _DEFAULT_OBJECTIVE = kt.Objective(f"val_{MAIN}_accuracy", "max")
-_HEAD = ["rank", "trial_id", "status", "objective", "score", "n_taps", "taps"]
 _PER_OUTPUT = (f"val_{MAIN}_", "val_aux_")  # not val_loss: its weights vary
-_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
-         "wall_seconds", "message"]
+_TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
+               "n_taps", "taps"]
+_TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
+               "wall_seconds", "message"]
+_CONFIG_HEAD = ["rank", "config", "status", "objective", "score", "full_budget",
+                "delta_vs_baseline", "n_taps", "taps"]
+_CONFIG_TAIL = ["epochs", "trials", "wall_seconds", "message"]
 
 
-def leaderboard(
-    run_dir: str | Path, objective: kt.Objective | None = None
-) -> pd.DataFrame:
+def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.DataFrame:
     """Reads a search's trials into a ranked table, one row per trial.
 
     Completed trials come first, best score first (ties: the longer-trained
-    trial first); the others follow with their status and message.
+    trial first); the others follow with their status and message. A
+    configuration that Hyperband promoted appears once per round.
 
-    Columns: `rank, trial_id, status, objective, score, n_taps, taps`
-    (`conv2:0.31;conv5:0.05`, empty for the baseline), each hyperparameter
-    (`tap/<layer>`, `weight/<layer>`), the validation metrics of every output
-    at the trial's best epoch (`val_main_accuracy`, `val_aux_<layer>_loss`, ...),
-    then `epochs` (trained in this trial), `total_epochs` (with its parent's),
-    Hyperband's `bracket`, `round` and `parent_trial`, `wall_seconds` (build and
-    fit) and `message`.
+    Columns: `rank, trial_id, config` (the first trial of its configuration),
+    `status, objective, score, n_taps, taps` (`conv2:0.31;conv5:0.05`, empty
+    for the baseline), each hyperparameter (`tap/<layer>`, `weight/<layer>`),
+    the validation metrics of every active output at the trial's best epoch
+    (`val_main_accuracy`, `val_aux_<layer>_accuracy`, ...), then `epochs`
+    (trained in this trial), `total_epochs` (with its parents'), Hyperband's
+    `bracket`, `round` and `parent_trial`, `wall_seconds` (build and fit) and
+    `message`.
 
     Args:
         run_dir: A run directory (holding `search/`) or a Keras Tuner project
@@ -48,43 +54,159 @@ def leaderboard(
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
     objective = objective or _DEFAULT_OBJECTIVE
-    states = _trial_states(Path(run_dir))
-    rows = [_row(state, objective) for state in states]
-    table = pd.DataFrame(rows, columns=_columns(states, rows))
+    table = _trial_table(_trial_states(Path(run_dir)), objective)
     done = table["status"] == "COMPLETED"
     ranked = table[done].sort_values(
         ["score", "total_epochs", "trial_id"],
         ascending=[objective.direction == "min", False, True],
         kind="stable",
     )
+    return _with_rank(ranked, table[~done].sort_values("trial_id"))
+
+
+def leaderboard(
+    run_dir: str | Path, objective: kt.Objective | None = None
+) -> pd.DataFrame:
+    """Reads a search into a ranked table, one row per configuration.
+
+    Hyperband trains a configuration in up to one trial per round; its row
+    holds the result of its longest-trained completed trial. Configurations
+    that reached the full epoch budget come first, best score first; then
+    the others, longest-trained first (marked `full_budget = False`); then
+    those that never completed.
+
+    Columns: `rank, config` (its first trial), `status, objective, score`,
+    `full_budget` (reached `max_epochs`), `delta_vs_baseline` (score minus the
+    no-tap baseline's best score within the same number of epochs; positive:
+    higher than the baseline), `n_taps, taps`, each hyperparameter, the
+    validation metrics of every active output (each head's own accuracy says
+    how much its layer already knows), then `epochs` (reached), `trials` (the
+    chain of trial ids that trained it, `0002>0011>0012`), `wall_seconds`
+    (over the chain) and `message`.
+
+    Args:
+        run_dir: As for `trials()`.
+        objective: As for `trials()`.
+
+    Returns:
+        A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
+    """
+    objective = objective or _DEFAULT_OBJECTIVE
+    states = _trial_states(Path(run_dir))
+    table = _trial_table(states, objective)
+    columns = _CONFIG_HEAD[1:] + [
+        c for c in table.columns if c not in _TRIAL_HEAD + _TRIAL_TAIL
+    ] + _CONFIG_TAIL
+    configs = pd.DataFrame(
+        [_config_row(group) for _, group in table.groupby("config", sort=True)],
+        columns=columns,
+    )
+    baseline = _baseline_curve(states, table, objective)
+    configs["full_budget"] = configs["epochs"] == _max_epochs(Path(run_dir), table)
+    configs["delta_vs_baseline"] = [
+        _delta(row.score, baseline(row.epochs)) for row in configs.itertuples()
+    ]
+    done = configs["status"] == "COMPLETED"
+    ranked = configs[done].sort_values(
+        ["full_budget", "epochs", "score", "config"],
+        ascending=[False, False, objective.direction == "min", True],
+        kind="stable",
+    )
+    return _with_rank(ranked, configs[~done].sort_values("config"))
+
+
+def write_leaderboards(
+    run_dir: str | Path, objective: kt.Objective | None = None
+) -> tuple[Path, Path]:
+    """Writes `leaderboard.csv` and `trials.csv` into the run directory.
+
+    Both are rebuilt from the saved search state, so this works during a
+    search, after a crash and after a resume. Each file is written to a
+    temporary file and renamed: a reader never sees half a file.
+
+    Returns:
+        The paths of `leaderboard.csv` and `trials.csv`.
+    """
+    run_dir = Path(run_dir)
+    paths = run_dir / FILENAME, run_dir / TRIALS_FILENAME
+    tables = leaderboard(run_dir, objective), trials(run_dir, objective)
+    for path, table in zip(paths, tables):
+        with atomic_open(path) as stream:
+            table.to_csv(stream, index=False)
+    return paths
+
+
+def _with_rank(ranked: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
+    ranked, rest = ranked.copy(), rest.copy()
     ranked.insert(0, "rank", pd.array(range(1, len(ranked) + 1), dtype="Int64"))
-    rest = table[~done].sort_values("trial_id")
     rest.insert(0, "rank", pd.array([pd.NA] * len(rest), dtype="Int64"))
     table = pd.concat([ranked, rest]) if len(rest) else ranked
     return table.reset_index(drop=True)
 
 
-def write_leaderboard(
-    run_dir: str | Path,
-    objective: kt.Objective | None = None,
-    table: pd.DataFrame | None = None,
-) -> Path:
-    """Writes `leaderboard.csv` into the run directory, atomically.
+def _trial_table(
+    states: list[dict[str, Any]], objective: kt.Objective
+) -> pd.DataFrame:
+    rows = [_row(state, objective) for state in states]
+    parents = {row["trial_id"]: row["parent_trial"] for row in rows}
+    for row in rows:  # a configuration is named after its first trial
+        root = row["trial_id"]
+        while parents.get(root):
+            root = parents[root]
+        row["config"] = root
+    return pd.DataFrame(rows, columns=_columns(states, rows)[1:])
 
-    Args:
-        run_dir: The run directory.
-        objective: As for `leaderboard()`.
-        table: The table to write, if already read with `leaderboard()`.
 
-    Returns:
-        The path of the CSV file.
-    """
-    path = Path(run_dir) / FILENAME
-    if table is None:
-        table = leaderboard(run_dir, objective)
-    with atomic_open(path) as stream:
-        table.to_csv(stream, index=False)
-    return path
+def _config_row(group: pd.DataFrame) -> dict[str, Any]:
+    group = group.sort_values(["total_epochs", "trial_id"])
+    done = group[group["status"] == "COMPLETED"]
+    best = (done if len(done) else group).iloc[-1]
+    messages = [m for m in group["message"] if isinstance(m, str)]
+    return {
+        **best.to_dict(),
+        "status": group.iloc[-1]["status"],
+        "epochs": best["total_epochs"],
+        "trials": ">".join(group["trial_id"]),
+        "wall_seconds": group["wall_seconds"].sum(min_count=1),
+        "message": messages[-1] if messages else None,
+    }
+
+
+def _max_epochs(run_dir: Path, table: pd.DataFrame) -> Any:
+    oracle = project_dir(run_dir) / "oracle.json"
+    if oracle.exists():
+        with open(oracle) as stream:
+            return json.load(stream).get("max_epochs")
+    return table["total_epochs"].max() if len(table) else None
+
+
+def _baseline_curve(
+    states: list[dict[str, Any]], table: pd.DataFrame, objective: kt.Objective
+) -> Callable[[Any], float | None]:
+    """Returns `epochs -> the baseline's best score within those epochs`."""
+    baseline = set(table.loc[(table["n_taps"] == 0)
+                             & (table["status"] == "COMPLETED"), "trial_id"])
+    curve: dict[int, float] = {}
+    for state in states:
+        if state["trial_id"] in baseline:
+            for name, value in _metrics(state).items():
+                if name.startswith(CURVE):
+                    curve[int(name[len(CURVE):])] = value
+    pick = max if objective.direction == "max" else min
+
+    def best_within(epochs: Any) -> float | None:
+        if pd.isna(epochs):
+            return None
+        values = [value for epoch, value in curve.items() if epoch <= epochs]
+        return pick(values) if values else None
+
+    return best_within
+
+
+def _delta(score: Any, reference: float | None) -> float:
+    if reference is None or score is None or pd.isna(score):
+        return float("nan")
+    return float(score) - reference
 
 
 def project_dir(run_dir: Path) -> Path:
@@ -102,11 +224,7 @@ def _trial_states(run_dir: Path) -> list[dict[str, Any]]:
 
 def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
     values = state["hyperparameters"]["values"]
-    metrics = {
-        name: history["observations"][-1]["value"][0]
-        for name, history in state["metrics"]["metrics"].items()
-        if history["observations"]
-    }
+    metrics = _metrics(state)
     weights = active_taps(values)
     epochs = metrics.get("epochs_trained")
     score = state.get("score")
@@ -128,6 +246,15 @@ def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
         "message": _last_line(state.get("message")),
     }
     return row
+
+
+def _metrics(state: dict[str, Any]) -> dict[str, float]:
+    """A trial's metrics, each at its best epoch (all Keras Tuner keeps)."""
+    return {
+        name: history["observations"][-1]["value"][0]
+        for name, history in state["metrics"]["metrics"].items()
+        if history["observations"]
+    }
 
 
 def format_taps(weights: dict[str, float]) -> str:
@@ -153,4 +280,4 @@ def _columns(states: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[s
         {key for row in rows for key in row if key.startswith(_PER_OUTPUT)},
         key=lambda name: (not name.startswith(f"val_{MAIN}_"), name),
     )
-    return [c for c in _HEAD if c != "rank"] + params + metrics + _TAIL
+    return _TRIAL_HEAD + params + metrics + _TRIAL_TAIL

@@ -14,12 +14,15 @@ import pandas as pd
 from auxsearch.data import BUILTIN_DATA, Dataset
 from auxsearch.files import atomic_open
 from auxsearch.hypermodel import AuxLossHyperModel
-from auxsearch.leaderboards import PROJECT, leaderboard, write_leaderboard
+from auxsearch.leaderboards import PROJECT, leaderboard, trials, write_leaderboards
 from auxsearch.models import BUILTIN_MODELS
-from auxsearch.space import SearchSpace
+from auxsearch.errors import AuxSearchError
+from auxsearch.space import SearchSpace, dump_space, load_space
 from auxsearch.tuner import Hyperband, TrialHook, hyperband_budget
 
 logger = logging.getLogger(__name__)
+
+SPACE_FILENAME = "space.toml"  # the space a run directory was searched with
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,16 @@ class SearchResult:
 
     Attributes:
         run_dir: The run directory.
-        leaderboard_path: Its `leaderboard.csv`.
-        leaderboard: The same table, as a `pandas.DataFrame`.
+        leaderboard_path: Its `leaderboard.csv` (`trials.csv` lies beside it).
+        leaderboard: The same table, one row per configuration.
+        trials: The table of `trials.csv`, one row per trial.
         seconds: The wall time of the search.
     """
 
     run_dir: Path
     leaderboard_path: Path
     leaderboard: pd.DataFrame
+    trials: pd.DataFrame
     seconds: float
 
 
@@ -118,6 +123,7 @@ class Search:
         overwrite: bool = False,
         verbose: bool = False,
         on_trial_end: TrialHook | None = None,
+        tensorboard: str | Path | None = None,
     ) -> SearchResult:
         """Runs the search and writes `leaderboard.csv` into the run directory.
 
@@ -128,6 +134,8 @@ class Search:
             overwrite: Boolean, whether to discard an existing search.
             verbose: Boolean, whether Keras prints its per-epoch progress.
             on_trial_end: Called with each finished `Trial` and the oracle.
+            tensorboard: A log directory: every trial is logged there, with
+                its hyperparameters for TensorBoard's HParams dashboard.
 
         Returns:
             The `SearchResult`.
@@ -137,8 +145,8 @@ class Search:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
                            on_trial_end)
-        with atomic_open(self.run_dir / "space.toml") as stream:
-            stream.write(self.space.source)
+        with atomic_open(self.run_dir / SPACE_FILENAME) as stream:
+            stream.write(dump_space(self.space))
         logger.info("searching %s: %d candidate taps, run directory %s",
                     self.space.name, len(self.hypermodel.taps), self.run_dir)
         tuner.search(
@@ -146,10 +154,15 @@ class Search:
             self.data.y_train,
             validation_data=(self.data.x_val, self.data.y_val),
             verbose=1 if verbose else 0,
+            # Keras Tuner gives each trial its own log directory and HParams.
+            callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
         )
-        table = leaderboard(self.run_dir, self.hypermodel.objective)
-        path = write_leaderboard(self.run_dir, table=table)
-        return SearchResult(self.run_dir, path, table, time.perf_counter() - started)
+        objective = self.hypermodel.objective
+        path, _ = write_leaderboards(self.run_dir, objective)
+        return SearchResult(
+            self.run_dir, path, leaderboard(self.run_dir, objective),
+            trials(self.run_dir, objective), time.perf_counter() - started,
+        )
 
 
 def run_search(
@@ -164,3 +177,13 @@ def run_search(
     A shortcut for `Search(space, run_dir).run(...)`; see `Search.run`.
     """
     return Search(space, run_dir).run(overwrite, verbose, on_trial_end)
+
+
+def open_run(run_dir: str | Path) -> Search:
+    """Returns the `Search` of an existing run directory, as it was run."""
+    path = Path(run_dir) / SPACE_FILENAME
+    if not path.exists():
+        raise AuxSearchError(
+            f"{run_dir}: not a run directory of `auxsearch run` (no {SPACE_FILENAME})"
+        )
+    return Search(load_space(path), run_dir)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -166,6 +167,32 @@ def parse_space(
     )
     _check_values(space, where)
     return space
+
+
+def dump_space(space: SearchSpace) -> str:
+    """Returns the TOML text of a space, as `parse_space` reads it back.
+
+    A run directory keeps the space it ran with in this form, command-line
+    overrides included.
+    """
+    lines = [f"name = {_toml(space.name)}", f"seed = {_toml(space.seed)}"]
+    for key in _SECTIONS:
+        lines += ["", f"[{key}]"]
+        for spec in dataclasses.fields(getattr(space, key)):
+            value = getattr(getattr(space, key), spec.name)
+            if value is not None:
+                lines.append(f"{spec.name} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    return repr(value)
 
 
 def _section(cls: type, table: Any, where: str, key: str) -> Any:

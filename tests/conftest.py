@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -75,3 +76,21 @@ def tiny_space(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SPACE)
     return path
+
+
+@pytest.fixture(scope="session")
+def _tiny_run(tmp_path_factory):
+    from auxsearch.search import run_search
+    from auxsearch.space import parse_space
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    run_search(parse_space(TINY_SPACE, name="tiny"), run_dir)
+    return run_dir
+
+
+@pytest.fixture
+def tiny_run(_tiny_run, tmp_path):
+    """A finished tiny search (baseline + 1 configuration), copied per test."""
+    import shutil
+
+    return Path(shutil.copytree(_tiny_run, tmp_path / "run"))

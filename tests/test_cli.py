@@ -13,7 +13,9 @@ def test_run_end_to_end(tiny_space, tmp_path, capsys):
     assert "top 5 by val_main_accuracy" in captured.out
     assert f"leaderboard: {out / 'leaderboard.csv'}" in captured.out
     assert (out / "leaderboard.csv").exists() and (out / "search" / "oracle.json").exists()
-    assert "seed = 3" in (out / "space.toml").read_text()
+    assert (out / "trials.csv").exists()
+    kept = (out / "space.toml").read_text()  # the space as run, overrides included
+    assert "seed = 5" in kept and "max_epochs = 1" in kept
 
 
 def test_default_run_directory_is_results_slash_name(tiny_space, tmp_path, monkeypatch, capsys):
@@ -69,3 +71,42 @@ def test_help(capsys):
         main(["run", "--help"])
     assert info.value.code == 0
     assert "--max-epochs" in capsys.readouterr().out
+
+
+def test_show_export_and_plot(tiny_run, capsys):
+    assert main(["show", str(tiny_run), "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 configurations, 2 trained for the full budget" in out
+    assert "(baseline: no taps)" in out  # shown even when not in the top rows
+    (tiny_run / "leaderboard.csv").unlink()
+    assert main(["export", str(tiny_run)]) == 0
+    assert (tiny_run / "leaderboard.csv").exists() and (tiny_run / "trials.csv").exists()
+    assert main(["plot", str(tiny_run)]) == 0
+    assert (tiny_run / "leaderboard.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_confirm_and_export_model(tiny_run, capsys):
+    assert main(["confirm", str(tiny_run), "--top", "1", "--seeds", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "test_main_accuracy, 2 seeds each, Welch's t-test" in captured.out
+    assert (tiny_run / "confirmed.csv").exists() and "seed 1:" in captured.err
+    assert main(["export-model", str(tiny_run), "--out", str(tiny_run / "m.keras")]) == 0
+    assert "auxiliary heads removed" in capsys.readouterr().out
+    assert (tiny_run / "m.keras").exists()
+
+
+@pytest.mark.parametrize("command", [["show"], ["export"], ["plot"], ["confirm"],
+                                     ["export-model", "--out", "x.keras"]])
+def test_run_commands_need_a_run_directory(command, tmp_path, capsys):
+    assert main([command[0], str(tmp_path), *command[1:]]) == 2
+    assert "not a run directory of `auxsearch run` (no space.toml)" in capsys.readouterr().err
+
+
+def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
+    logs = tmp_path / "tb"
+    assert main(["run", str(tiny_space), "--out", str(tmp_path / "run"), "--max-epochs", "1",
+                 "--tensorboard", str(logs)]) == 0
+    assert list(logs.rglob("train/events.out.tfevents.*"))
+    # Keras Tuner writes each trial's hyperparameters for the HParams plugin.
+    trial_events = list(logs.glob("*/execution0/events.out.tfevents.*"))
+    assert trial_events and all(b"hparams" in p.read_bytes() for p in trial_events)

@@ -21,3 +21,15 @@ def test_interrupted_write_leaves_the_old_file(tmp_path):
             raise KeyboardInterrupt
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_written_file_has_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "out.csv"
+    with atomic_open(path) as stream:
+        stream.write("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -5,11 +5,12 @@ import keras_tuner as kt
 import pandas as pd
 import pytest
 
-from auxsearch.leaderboards import FILENAME, format_taps, leaderboard, write_leaderboard
+from auxsearch.leaderboards import (
+    FILENAME, TRIALS_FILENAME, format_taps, leaderboard, trials, write_leaderboards)
 
 
 def _trial(project, trial_id, status, score, taps, epochs=3, initial=0, parent=None,
-           message=None):
+           message=None, curve=()):
     values = {}
     for layer in ["c1", "c2"]:
         values[f"tap/{layer}"] = layer in taps
@@ -28,6 +29,7 @@ def _trial(project, trial_id, status, score, taps, epochs=3, initial=0, parent=N
         observed = {"val_main_accuracy": score, "val_main_loss": 1 - score, "val_loss": 9.0,
                     "epochs_trained": epochs - initial, "trial_seconds": 2.5}
         observed.update({f"val_aux_{layer}_accuracy": 0.5 for layer in taps})
+        observed.update({f"at_epoch/{initial + i + 1}": v for i, v in enumerate(curve)})
         metrics = {name: {"direction": "min", "observations": [{"value": [v], "step": 1}]}
                    for name, v in observed.items()}
     state = {"trial_id": trial_id, "status": status, "score": score,
@@ -44,15 +46,15 @@ def run_dir(tmp_path):
     _trial(project, "0000", "COMPLETED", 0.90, {"c1": 0.31, "c2": 0.054}, epochs=1)
     _trial(project, "0001", "FAILED", float("nan"), {"c2": 0.2}, epochs=1,
            message="Traceback (most recent call last):\n  ...\nValueError: boom")
-    _trial(project, "0002", "COMPLETED", 0.95, {}, epochs=3)
+    _trial(project, "0002", "COMPLETED", 0.95, {}, epochs=3, curve=(0.5, 0.95, 0.9))
     _trial(project, "0003", "COMPLETED", 0.96, {"c1": 0.31, "c2": 0.054}, epochs=3,
            initial=1, parent="0000")
     _trial(project, "0004", "COMPLETED", 0.80, {"c2": 0.5}, epochs=1)
     return tmp_path
 
 
-def test_rows_are_ranked_best_first_with_failures_last(run_dir):
-    table = leaderboard(run_dir)
+def test_trials_are_ranked_best_first_with_failures_last(run_dir):
+    table = trials(run_dir)
     assert list(table["trial_id"]) == ["0003", "0002", "0000", "0004", "0001"]
     assert list(table["rank"][:4]) == [1, 2, 3, 4] and pd.isna(table["rank"][4])
     failed = table.iloc[4]
@@ -60,10 +62,10 @@ def test_rows_are_ranked_best_first_with_failures_last(run_dir):
     assert failed["message"] == "ValueError: boom"
 
 
-def test_columns(run_dir):
-    table = leaderboard(run_dir)
+def test_trial_columns(run_dir):
+    table = trials(run_dir)
     assert list(table.columns) == [
-        "rank", "trial_id", "status", "objective", "score", "n_taps", "taps",
+        "rank", "trial_id", "config", "status", "objective", "score", "n_taps", "taps",
         "tap/c1", "weight/c1", "tap/c2", "weight/c2",
         "val_main_accuracy", "val_main_loss", "val_aux_c1_accuracy", "val_aux_c2_accuracy",
         "epochs", "total_epochs", "bracket", "round", "parent_trial", "wall_seconds", "message",
@@ -71,6 +73,7 @@ def test_columns(run_dir):
     top = table.iloc[0]
     assert top["taps"] == "c1:0.31;c2:0.054" and top["n_taps"] == 2
     assert top["parent_trial"] == "0000" and top["epochs"] == 2 and top["total_epochs"] == 3
+    assert top["config"] == "0000"
     assert top["objective"] == "val_main_accuracy"
     baseline = table[table["trial_id"] == "0002"].iloc[0]
     assert baseline["n_taps"] == 0 and baseline["taps"] == ""
@@ -78,24 +81,50 @@ def test_columns(run_dir):
 
 
 def test_min_objective_ranks_lowest_first(run_dir):
-    table = leaderboard(run_dir, kt.Objective("val_main_loss", "min"))
+    table = trials(run_dir, kt.Objective("val_main_loss", "min"))
     assert list(table["trial_id"][:3]) == ["0004", "0000", "0002"]
 
 
-def test_csv_is_the_same_table(run_dir):
-    path = write_leaderboard(run_dir)
-    assert path == run_dir / FILENAME
+def test_leaderboard_has_one_row_per_configuration(run_dir):
+    table = leaderboard(run_dir)
+    assert list(table["config"]) == ["0000", "0002", "0004", "0001"]
+    assert list(table.columns[:9]) == [
+        "rank", "config", "status", "objective", "score", "full_budget",
+        "delta_vs_baseline", "n_taps", "taps"]
+    assert list(table.columns[-4:]) == ["epochs", "trials", "wall_seconds", "message"]
+    promoted = table.iloc[0]
+    assert promoted["trials"] == "0000>0003" and promoted["epochs"] == 3
+    assert promoted["score"] == 0.96 and promoted["full_budget"]
+    assert promoted["wall_seconds"] == 5.0 and promoted["taps"] == "c1:0.31;c2:0.054"
+    # Against the baseline's best within the same epochs: 0.95 in 3, 0.5 in 1.
+    assert promoted["delta_vs_baseline"] == pytest.approx(0.01)
+    partial = table.iloc[2]
+    assert not partial["full_budget"] and partial["rank"] == 3
+    assert partial["delta_vs_baseline"] == pytest.approx(0.30)
+    assert table.iloc[1]["delta_vs_baseline"] == 0 and table.iloc[1]["n_taps"] == 0
+    failed = table.iloc[3]
+    assert failed["status"] == "FAILED" and pd.isna(failed["rank"])
+    assert failed["message"] == "ValueError: boom"
+
+
+def test_csvs_are_the_same_tables(run_dir):
+    paths = write_leaderboards(run_dir)
+    assert paths == (run_dir / FILENAME, run_dir / TRIALS_FILENAME)
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
-    from_csv = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str, "rank": "Int64"})
-    from_csv["taps"] = from_csv["taps"].fillna("")  # CSV cannot tell "" from NA
-    pd.testing.assert_frame_equal(
-        from_csv, leaderboard(run_dir), check_dtype=False)
+    for path, table in zip(paths, (leaderboard(run_dir), trials(run_dir))):
+        from_csv = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str,
+                                            "config": str, "rank": "Int64"})
+        from_csv["taps"] = from_csv["taps"].fillna("")  # CSV cannot tell "" from NA
+        pd.testing.assert_frame_equal(from_csv, table, check_dtype=False)
 
 
-def test_no_trials_gives_a_header_only_table(tmp_path):
-    write_leaderboard(tmp_path)
+def test_no_trials_gives_header_only_tables(tmp_path):
+    write_leaderboards(tmp_path)
+    text = (tmp_path / TRIALS_FILENAME).read_text().strip()
+    assert text.startswith("rank,trial_id,config,status,objective,score,n_taps,taps,")
+    assert len(text.splitlines()) == 1
     text = (tmp_path / FILENAME).read_text().strip()
-    assert text.startswith("rank,trial_id,status,objective,score,n_taps,taps,")
+    assert text.startswith("rank,config,status,objective,score,full_budget,")
     assert len(text.splitlines()) == 1
 
 

@@ -16,19 +16,20 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
     assert list(board["rank"]) == [1, 2]
     assert board["score"].is_monotonic_decreasing
     baseline = board[board["n_taps"] == 0]
-    assert len(baseline) == 1 and baseline["total_epochs"].item() == 2
-    assert baseline["epochs"].item() == 2
+    assert len(baseline) == 1 and baseline["epochs"].item() == 2
+    assert baseline["full_budget"].item() and baseline["delta_vs_baseline"].item() == 0
     tapped = board[board["n_taps"] > 0].iloc[0]
     for layer in tapped["taps"].split(";"):
         name = layer.split(":")[0]
         assert 0 <= tapped[f"val_aux_{name}_accuracy"] <= 1
-    assert (tmp_path / "run" / "space.toml").read_text() == tiny_space.read_text()
-    on_disk = pd.read_csv(result.leaderboard_path, dtype={"trial_id": str})
-    assert list(on_disk["trial_id"]) == list(board["trial_id"])
+    assert load_space(tmp_path / "run" / "space.toml") == space
+    assert len(result.trials) == 2 and set(result.trials["config"]) == set(board["config"])
+    on_disk = pd.read_csv(result.leaderboard_path, dtype={"config": str})
+    assert list(on_disk["config"]) == list(board["config"])
 
     # Running again resumes the finished search: no trial is redone.
     again = run_search(space, tmp_path / "run")
-    assert list(again.leaderboard["trial_id"]) == list(board["trial_id"])
+    assert list(again.leaderboard["config"]) == list(board["config"])
     assert list(again.leaderboard["score"]) == list(board["score"])
 
 
