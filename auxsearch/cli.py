@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from auxsearch.errors import AuxSearchError
 
@@ -66,10 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", required=True)
 
-    run = commands.add_parser(
-        "run", parents=[common], help="run a Hyperband search, write leaderboard.csv",
-        description="Run the Hyperband search a space file describes and write "
-        "a ranked leaderboard.csv. An existing run directory is resumed.",
+    run = _command(
+        commands, common, "run", _run, "run a Hyperband search, write the leaderboards",
+        "Run the Hyperband search a space file describes and write a ranked "
+        "leaderboard.csv (one row per configuration) and trials.csv. An "
+        "existing run directory is resumed.",
     )
     run.add_argument("space", nargs="?", type=Path,
                      help="search-space TOML file (default: the embedded "
@@ -84,70 +85,77 @@ def _parser() -> argparse.ArgumentParser:
                      help="discard an existing search in the run directory")
     run.add_argument("--tensorboard", type=Path, metavar="DIR",
                      help="log every trial to DIR, with its hyperparameters (HParams)")
-    run.set_defaults(command=_run)
 
-    show = commands.add_parser(
-        "show", parents=[common], help="print a run's leaderboard as a table",
-        description="Print the leaderboard of a run directory as a table: taps "
-        "and weights, score, difference from the baseline, epochs.",
+    taps = _command(
+        commands, common, "taps", _taps, "list the layers a space can tap",
+        "List the model's candidate tap layers with their output shapes, and "
+        "which of them the space selects.",
     )
-    show.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
+    taps.add_argument("space", type=Path, help="search-space TOML file")
+
+    show = _command(
+        commands, common, "show", _show, "print a run's leaderboard as a table",
+        "Print the leaderboard of a run directory as a table: taps and weights, "
+        "score, difference from the baseline, epochs.", run_dir=True,
+    )
     show.add_argument("--top", type=int, default=10, metavar="N",
                       help="rows to show (default 10; the baseline is always shown)")
-    show.set_defaults(command=_show)
 
-    export = commands.add_parser(
-        "export", parents=[common], help="rebuild a run's CSVs from its saved state",
-        description="Rebuild leaderboard.csv and trials.csv from the saved search "
-        "state: during a search, after a crash, after a resume.",
+    _command(
+        commands, common, "export", _export, "rebuild a run's CSVs from its saved state",
+        "Rebuild leaderboard.csv and trials.csv from the saved search state: "
+        "during a search, after a crash, after a resume.", run_dir=True,
     )
-    export.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
-    export.set_defaults(command=_export)
 
-    confirm = commands.add_parser(
-        "confirm", parents=[common], help="retrain the best configurations, test them",
-        description="Retrain the top configurations and the baseline from scratch "
-        "at the full epoch budget with several seeds, score them on the test "
-        "split the search never saw, and write confirmed.csv.",
+    confirm = _command(
+        commands, common, "confirm", _confirm, "retrain the best configurations, test them",
+        "Retrain the top configurations and the baseline from scratch at the "
+        "full epoch budget with several seeds, score them on the test split the "
+        "search never saw, and write confirmed.csv.", run_dir=True,
     )
-    confirm.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
     confirm.add_argument("--top", type=int, default=3, metavar="K",
                          help="configurations to confirm besides the baseline (default 3)")
     confirm.add_argument("--seeds", type=int, default=3, metavar="S",
                          help="trainings per configuration (default 3)")
-    confirm.set_defaults(command=_confirm)
 
-    export_model = commands.add_parser(
-        "export-model", parents=[common], help="save a configuration's model, heads removed",
-        description="Save the deployable model of a leaderboard row: the main "
-        "output only, with the weights of its checkpoint, as a .keras file that "
-        "plain keras.models.load_model reads.",
+    export_model = _command(
+        commands, common, "export-model", _export_model,
+        "save a configuration's model, heads removed",
+        "Save the deployable model of a leaderboard row: the main output only, "
+        "with the weights of its checkpoint, as a .keras file that plain "
+        "keras.models.load_model reads.", run_dir=True,
     )
-    export_model.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
     export_model.add_argument("--rank", type=int, default=1, metavar="N",
                               help="the leaderboard rank to export (default 1)")
     export_model.add_argument("--out", type=Path, required=True, metavar="PATH",
                               help="the .keras file to write")
-    export_model.set_defaults(command=_export_model)
 
-    plot = commands.add_parser(
-        "plot", parents=[common], help="draw a run's results as a PNG",
-        description="Draw the top configurations against the baseline (with the "
-        "confirmed intervals when present) and which layers and weights the good "
-        "configurations tap.",
+    plot = _command(
+        commands, common, "plot", _plot, "draw a run's results as a PNG",
+        "Draw the top configurations against the baseline (with the confirmed "
+        "intervals when present) and which layers and weights the good "
+        "configurations tap.", run_dir=True,
     )
-    plot.add_argument("run_dir", type=Path, metavar="RUN", help="a run directory")
     plot.add_argument("--out", type=Path, metavar="PATH",
                       help="the PNG to write (default RUN/leaderboard.png)")
-    plot.set_defaults(command=_plot)
+    return parser
 
-    taps = commands.add_parser(
-        "taps", parents=[common], help="list the layers a space can tap",
-        description="List the model's candidate tap layers with their output "
-        "shapes, and which of them the space selects.",
-    )
-    taps.add_argument("space", type=Path, help="search-space TOML file")
-    taps.set_defaults(command=_taps)
+
+def _command(
+    commands: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str,
+    run_dir: bool = False,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, parents=[common], help=summary,
+                                 description=description)
+    if run_dir:
+        parser.add_argument("run_dir", type=Path, metavar="RUN",
+                            help="a run directory of `auxsearch run`")
+    parser.set_defaults(command=handler)
     return parser
 
 
@@ -245,13 +253,9 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _run_dir(path: Path) -> Path:
-    from auxsearch.errors import AuxSearchError
-    from auxsearch.search import SPACE_FILENAME
+    from auxsearch.search import run_space
 
-    if not (path / SPACE_FILENAME).exists():
-        raise AuxSearchError(
-            f"{path}: not a run directory of `auxsearch run` (no {SPACE_FILENAME})"
-        )
+    run_space(path)  # refuses anything but a run directory
     return path
 
 

@@ -74,9 +74,8 @@ def main_model(model: keras.Model) -> keras.Model:
 
 
 def _best_trial(row: pd.Series) -> str:
-    # The leaderboard row holds its longest-trained completed trial: the last
-    # of its chain that reached `epochs`.
-    return str(row["trials"]).split(">")[-1] if row["status"] == "COMPLETED" else ""
+    # A ranked row completed its chain: its result is the chain's last trial.
+    return str(row["trials"]).split(">")[-1]
 
 
 def _hyperparameters(search, trial_dir: Path) -> kt.HyperParameters:

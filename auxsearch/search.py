@@ -181,9 +181,18 @@ def run_search(
 
 def open_run(run_dir: str | Path) -> Search:
     """Returns the `Search` of an existing run directory, as it was run."""
+    return Search(load_space(run_space(run_dir)), run_dir)
+
+
+def run_space(run_dir: str | Path) -> Path:
+    """Returns the space file of a run directory.
+
+    Raises:
+        AuxSearchError: If `run_dir` is not a run directory of `auxsearch run`.
+    """
     path = Path(run_dir) / SPACE_FILENAME
     if not path.exists():
         raise AuxSearchError(
             f"{run_dir}: not a run directory of `auxsearch run` (no {SPACE_FILENAME})"
         )
-    return Search(load_space(path), run_dir)
+    return path
