@@ -69,7 +69,7 @@ def steps(reps: str = "5") -> dict:
             hp = _taps(hm, taps)
             times[name] += _epoch_times(hm, hp, hm.build(hp), data, 1, validation=False)
         started = time.perf_counter()
-        plain.fit(plain_data, epochs=1, verbose=0)
+        plain.fit(plain_data, epochs=1, verbose=0, shuffle=False)
         times["plain"].append(time.perf_counter() - started)
     return {"step_seconds": {name: statistics.median(values[1:]) / n_steps
                              for name, values in times.items()}}
