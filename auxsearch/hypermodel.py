@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import zlib
@@ -177,6 +178,8 @@ class AuxLossHyperModel(kt.HyperModel):
     ) -> keras.callbacks.History:
         """Trains the model with the labels routed to every output.
 
+        A loss that becomes NaN or infinite stops training at once and fails
+        the trial (`keras_tuner.errors.FailedTrialError`, with the epoch).
         Arrays are batched and shuffled with a seed of the configuration, so
         a trial trains the same way whatever ran before it. Besides Keras'
         logs, the returned history holds `epochs_trained`, `fit_seconds`,
@@ -186,7 +189,7 @@ class AuxLossHyperModel(kt.HyperModel):
         """
         names = list(model.output_names)
         active = [MAIN] + [head_name(layer) for layer in self.sample_taps(hp)]
-        callbacks = [TrialLogs(active)] + [
+        callbacks = [TrialLogs(active), keras.callbacks.TerminateOnNaN()] + [
             BestEpochCheckpoint.replacing(callback) for callback in callbacks or []
         ]
         batch_size = kwargs.pop("batch_size", None) or self.batch_size or 32
@@ -209,7 +212,8 @@ class AuxLossHyperModel(kt.HyperModel):
             **kwargs,
         )
         if self._traced is not None and model is self._traced.model:
-            self._reusable = True
+            self._reusable = True  # the next build assigns fresh weights anyway
+        _check_finite(history, kwargs.get("initial_epoch", 0))
         done = time.perf_counter()
         epochs = len(history.epoch)
         # Keras Tuner keeps each metric at the best epoch only: constants
@@ -267,6 +271,15 @@ class AuxLossHyperModel(kt.HyperModel):
             if not key.startswith("tuner/")
         )
         return zlib.crc32(f"{self.seed}:{config}".encode()) % 2**31
+
+
+def _check_finite(history: keras.callbacks.History, initial_epoch: int) -> None:
+    """Fails a trial whose loss diverged (TerminateOnNaN stopped its training)."""
+    for epoch, loss in enumerate(history.history.get("loss", []), initial_epoch + 1):
+        if not math.isfinite(loss):
+            raise kt.errors.FailedTrialError(
+                f"the loss became {loss} in epoch {epoch}; training stopped there"
+            )
 
 
 def active_taps(values: dict[str, Any]) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +128,9 @@ class Search:
     ) -> SearchResult:
         """Runs the search and writes `leaderboard.csv` into the run directory.
 
-        An existing run directory is resumed: finished trials are kept. With
-        `overwrite`, its search is discarded first.
+        An existing run directory is resumed: finished trials are kept. It
+        must have been run with the same space; with `overwrite`, its search
+        is discarded first.
 
         Args:
             overwrite: Boolean, whether to discard an existing search.
@@ -141,6 +143,8 @@ class Search:
             The `SearchResult`.
         """
         started = time.perf_counter()
+        if not overwrite:
+            self._check_resumable()
         keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
@@ -163,6 +167,32 @@ class Search:
             self.run_dir, path, leaderboard(self.run_dir, objective),
             trials(self.run_dir, objective), time.perf_counter() - started,
         )
+
+
+    def _check_resumable(self) -> None:
+        """Refuses to resume a run directory searched with another space."""
+        path = self.run_dir / SPACE_FILENAME
+        if not path.exists():
+            return
+        before = _flat(tomllib.loads(path.read_text(encoding="utf-8")))
+        now = _flat(tomllib.loads(dump_space(self.space)))
+        changed = [f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
+                   for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+        if changed:
+            raise AuxSearchError(
+                f"{self.run_dir} holds a search of another space ({'; '.join(changed)}); "
+                "use --overwrite to discard it, or --out for another directory"
+            )
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def run_search(

@@ -76,6 +76,8 @@ class Hyperband(kt.Hyperband):
         factor: int = 3,
         hyperband_iterations: int = 1,
         seed: int | None = None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
         on_trial_end: TrialHook | None = None,
         **kwargs: Any,
     ) -> None:
@@ -85,6 +87,8 @@ class Hyperband(kt.Hyperband):
             factor=factor,
             hyperband_iterations=hyperband_iterations,
             seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         # Skip kt.Hyperband.__init__, which would build a plain oracle.
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)

@@ -110,3 +110,33 @@ def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
     # Keras Tuner writes each trial's hyperparameters for the HParams plugin.
     trial_events = list(logs.glob("*/execution0/events.out.tfevents.*"))
     assert trial_events and all(b"hparams" in p.read_bytes() for p in trial_events)
+
+
+def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+
+    out = tmp_path / "run"
+    space = tmp_path / "three.toml"
+    space.write_text(tiny_space.read_text().replace("max_epochs = 2", "max_epochs = 3"))
+    command = [sys.executable, "-m", "auxsearch", "run", str(space), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / "search" / "trial_0004" / "trial.json"  # the 5th of 6 trials
+    deadline = time.monotonic() + 120
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert json.loads(state.read_text())["status"] == "RUNNING"  # killed mid-trial
+
+    assert main(["run", str(space), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "trials.csv", dtype={"trial_id": str})
+    assert sorted(table["trial_id"]) == ["0000", "0001", "0002", "0003", "0004", "0005"]
+    assert set(table["status"]) == {"COMPLETED"}
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert (board["n_taps"] == 0).sum() == 1

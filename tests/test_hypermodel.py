@@ -282,3 +282,31 @@ def test_best_epoch_checkpoint_is_written_once_at_the_best_epoch(tiny_data, tmp_
     reloaded.load_weights(path)
     for got, want in zip(reloaded.get_weights(), saved):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_diverging_trial_stops_at_once_and_fails(tiny_data):
+    hm = AuxLossHyperModel(functional_mlp, optimizer="sgd", learning_rate=1e30)
+    hp = _hp(hm, d1=0.5)
+    model = hm.build(hp)
+    with pytest.raises(kt.errors.FailedTrialError,
+                       match=r"the loss became (nan|inf) in epoch (\d); training stopped") as info:
+        _fit(hm, hp, model, tiny_data, epochs=20)
+    epoch = int(str(info.value).split("epoch ")[1].split(";")[0])
+    assert epoch < 20 and int(model.optimizer.iterations) <= 2 * epoch  # no wasted epochs
+    # The next trial reuses the traced model, from fresh weights.
+    again = hm.build(_hp(hm))
+    assert again is model and all(np.isfinite(w).all() for w in again.get_weights())
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(tiny_data, tmp_path):
+    from auxsearch.leaderboards import trials
+    from auxsearch.tuner import Hyperband
+
+    x, y, xv, yv = tiny_data
+    hm = AuxLossHyperModel(functional_mlp, optimizer="sgd", learning_rate=1e30, batch_size=16)
+    tuner = Hyperband(hm, max_epochs=2, seed=1, directory=tmp_path, project_name="search",
+                      max_consecutive_failed_trials=5)
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    table = trials(tmp_path)
+    assert len(table) == 2 and set(table["status"]) == {"FAILED"}
+    assert all("the loss became" in m for m in table["message"])

@@ -1,4 +1,7 @@
+import dataclasses
+
 import pandas as pd
+import pytest
 
 from auxsearch.leaderboards import FILENAME
 from auxsearch.search import Search, run_search
@@ -40,3 +43,17 @@ def test_hypermodel_follows_the_space(tiny_space):
     assert [tap.name for tap in hypermodel.taps] == ["conv2", "conv5"]
     assert hypermodel.num_classes == 10 and hypermodel.batch_size == 128
     assert hypermodel.seed == 3
+
+
+def test_a_run_directory_of_another_space_is_refused(tiny_run):
+    from auxsearch.errors import AuxSearchError
+    from auxsearch.search import open_run
+
+    search = open_run(tiny_run)
+    before = {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()}
+    changed = dataclasses.replace(search.space, seed=9, hyperband=dataclasses.replace(
+        search.space.hyperband, max_epochs=4))
+    with pytest.raises(AuxSearchError, match=r"holds a search of another space "
+                       r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\); use --overwrite"):
+        Search(changed, tiny_run).run()
+    assert {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()} == before
