@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import keras_tuner as kt
 import pandas as pd
 
 from auxsearch.errors import AuxSearchError
@@ -102,9 +101,7 @@ def _values(row: pd.Series) -> dict[str, object]:
 def _train_and_test(search: Search, values: dict, seed: int,
                     on_score: Callable | None, config: str) -> float:
     hypermodel: AuxLossHyperModel = search.hypermodel
-    hp = kt.HyperParameters()
-    hypermodel.sample_taps(hp)
-    hp.values.update(values)
+    hp = hypermodel.hyperparameters(values)
     # A seed of its own for each repetition, none equal to the search's.
     hypermodel.seed = search.space.seed + 1000 * (seed + 1)
     data = search.data

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import keras
-import keras_tuner as kt
 import pandas as pd
 
 from auxsearch.errors import AuxSearchError
@@ -53,7 +52,9 @@ def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
     checkpoint = trial_dir / "checkpoint.weights.h5"
     if not checkpoint.exists():
         raise AuxSearchError(f"{checkpoint}: no checkpoint to export")
-    model = search.hypermodel.build(_hyperparameters(search, trial_dir))
+    with open(trial_dir / "trial.json") as stream:
+        values = json.load(stream)["hyperparameters"]["values"]
+    model = search.hypermodel.build(search.hypermodel.hyperparameters(values))
     model.load_weights(checkpoint)
     deployable = main_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -77,11 +78,3 @@ def _best_trial(row: pd.Series) -> str:
     # A ranked row completed its chain: its result is the chain's last trial.
     return str(row["trials"]).split(">")[-1]
 
-
-def _hyperparameters(search, trial_dir: Path) -> kt.HyperParameters:
-    with open(trial_dir / "trial.json") as stream:
-        values = json.load(stream)["hyperparameters"]["values"]
-    hp = kt.HyperParameters()
-    search.hypermodel.sample_taps(hp)
-    hp.values.update({k: v for k, v in values.items() if not k.startswith("tuner/")})
-    return hp

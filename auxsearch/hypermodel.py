@@ -137,6 +137,17 @@ class AuxLossHyperModel(kt.HyperModel):
                 active[tap.name] = weight
         return active
 
+    def hyperparameters(self, values: dict[str, Any]) -> kt.HyperParameters:
+        """Returns `HyperParameters` of this space holding the given values.
+
+        Args:
+            values: Values by name, e.g. a trial's; `tuner/*` keys are dropped.
+        """
+        hp = kt.HyperParameters()
+        self.sample_taps(hp)
+        hp.values.update({k: v for k, v in values.items() if not k.startswith("tuner/")})
+        return hp
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """Returns the trial's compiled model, starting from fresh weights.
 

@@ -116,7 +116,9 @@ def leaderboard(
 
 
 def write_leaderboards(
-    run_dir: str | Path, objective: kt.Objective | None = None
+    run_dir: str | Path,
+    objective: kt.Objective | None = None,
+    tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[Path, Path]:
     """Writes `leaderboard.csv` and `trials.csv` into the run directory.
 
@@ -124,12 +126,17 @@ def write_leaderboards(
     search, after a crash and after a resume. Each file is written to a
     temporary file and renamed: a reader never sees half a file.
 
+    Args:
+        run_dir: As for `trials()`.
+        objective: As for `trials()`.
+        tables: `(leaderboard(...), trials(...))`, if already read.
+
     Returns:
         The paths of `leaderboard.csv` and `trials.csv`.
     """
     run_dir = Path(run_dir)
     paths = run_dir / FILENAME, run_dir / TRIALS_FILENAME
-    tables = leaderboard(run_dir, objective), trials(run_dir, objective)
+    tables = tables or (leaderboard(run_dir, objective), trials(run_dir, objective))
     for path, table in zip(paths, tables):
         with atomic_open(path) as stream:
             table.to_csv(stream, index=False)

@@ -162,11 +162,9 @@ class Search:
             callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
         )
         objective = self.hypermodel.objective
-        path, _ = write_leaderboards(self.run_dir, objective)
-        return SearchResult(
-            self.run_dir, path, leaderboard(self.run_dir, objective),
-            trials(self.run_dir, objective), time.perf_counter() - started,
-        )
+        tables = leaderboard(self.run_dir, objective), trials(self.run_dir, objective)
+        path, _ = write_leaderboards(self.run_dir, tables=tables)
+        return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started)
 
 
     def _check_resumable(self) -> None:

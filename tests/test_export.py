@@ -21,10 +21,11 @@ def test_exported_model_is_the_main_head_with_trained_weights(tiny_run):
     search = open_run(tiny_run)
     row = leaderboard(tiny_run).iloc[0]
     trial = row["trials"].split(">")[-1]
-    from auxsearch.export import _hyperparameters
+    import json
 
     trial_dir = project_dir(tiny_run) / f"trial_{trial}"
-    full = search.hypermodel.build(_hyperparameters(search, trial_dir))
+    values = json.loads((trial_dir / "trial.json").read_text())["hyperparameters"]["values"]
+    full = search.hypermodel.build(search.hypermodel.hyperparameters(values))
     full.load_weights(trial_dir / "checkpoint.weights.h5")
     x = search.data.x_val[:32]
     np.testing.assert_allclose(exported.predict(x, verbose=0),
