@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keras
 import pandas as pd
 
 from auxsearch.errors import AuxSearchError
+from auxsearch.files import atomic_path
 from auxsearch.hypermodel import MAIN
 from auxsearch.leaderboards import leaderboard, project_dir
 from auxsearch.search import open_run
@@ -58,14 +57,8 @@ def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
     model.load_weights(checkpoint)
     deployable = main_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".keras")
-    os.close(handle)
-    try:
+    with atomic_path(out) as temp:
         deployable.save(temp)
-        os.replace(temp, out)
-    except BaseException:
-        os.unlink(temp)
-        raise
     return out
 
 

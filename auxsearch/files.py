@@ -10,22 +10,37 @@ from typing import IO, Iterator
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Opens a temporary file beside `path` that replaces it on success.
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside `path` that replaces it on success.
 
-    The temporary file is renamed over `path` only when the block ends without
-    an exception; otherwise it is removed and `path` is left as it was.
+    The temporary file has the same suffix (some writers, like Keras' `save`,
+    insist on one) and the usual permissions. It is renamed over `path` only
+    when the block ends without an exception; otherwise it is removed and
+    `path` is left as it was.
     """
     path = Path(path)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                    suffix=path.suffix)
+    os.close(handle)
+    temp = Path(name)
     # mkstemp makes the file private (0600); give it the usual permissions.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(temp, 0o666 & ~umask)
     try:
-        with os.fdopen(handle, mode, newline="" if "b" not in mode else None) as stream:
-            yield stream
+        yield temp
         os.replace(temp, path)
     except BaseException:
-        os.unlink(temp)
+        temp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """Opens a temporary file beside `path` that replaces it on success.
+
+    See `atomic_path`; the file is closed before it is renamed.
+    """
+    with atomic_path(path) as temp:
+        with open(temp, mode, newline="" if "b" not in mode else None) as stream:
+            yield stream

@@ -33,3 +33,18 @@ def test_written_file_has_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_path_keeps_the_suffix_and_cleans_up(tmp_path):
+    from auxsearch.files import atomic_path
+
+    path = tmp_path / "model.keras"
+    with atomic_path(path) as temp:
+        assert temp.suffix == ".keras" and temp.parent == tmp_path
+        temp.write_text("model")
+    assert path.read_text() == "model" and list(tmp_path.iterdir()) == [path]
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as temp:
+            temp.write_text("half")
+            raise RuntimeError
+    assert path.read_text() == "model" and list(tmp_path.iterdir()) == [path]
