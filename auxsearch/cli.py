@@ -85,6 +85,48 @@ def _parser() -> argparse.ArgumentParser:
                      help="discard an existing search in the run directory")
     run.add_argument("--tensorboard", type=Path, metavar="DIR",
                      help="log every trial to DIR, with its hyperparameters (HParams)")
+    # --- distributed: chief and worker (auxsearch.distributed) ---
+    _distributed_options(run)
+    chief = _command(
+        commands, common, "chief", _run, "serve a search to workers, train nothing",
+        "Run a search as Keras Tuner's chief: serve its oracle over gRPC to "
+        "`auxsearch worker` processes sharing the run directory, train "
+        "nothing, and write the leaderboards when every trial ended.",
+    )
+    chief.add_argument("space", nargs="?", type=Path,
+                       help="search-space TOML file (default: the embedded "
+                       "digits_cnn space)")
+    chief.add_argument("--out", type=Path, metavar="DIR", required=True,
+                       help="run directory, on a filesystem every worker shares")
+    chief.add_argument("--host", default="0.0.0.0",
+                       help="address to listen on (default 0.0.0.0: every interface)")
+    chief.add_argument("--port", type=int, default=8000,
+                       help="port to listen on (default 8000; 0: a free one)")
+    for name in ("--seed", "--max-epochs"):
+        chief.add_argument(name, type=int, metavar="N", help=f"as for `run {name}`")
+    chief.add_argument("--overwrite", action="store_true",
+                       help="discard an existing search before serving (the chief only)")
+    chief.add_argument("--tensorboard", type=Path, metavar="DIR",
+                       help="passed on to the local --workers")
+    _distributed_options(chief)
+    worker = _command(
+        commands, common, "worker", _worker, "train a chief's trials",
+        "Train the trials an `auxsearch chief` hands out, into its run "
+        "directory, until it says stop. A worker never overwrites anything.",
+    )
+    worker.add_argument("space", nargs="?", type=Path,
+                        help="search-space TOML file (default: the run "
+                        "directory's space.toml); must be the chief's")
+    worker.add_argument("--out", type=Path, metavar="DIR", required=True,
+                        help="the chief's run directory")
+    worker.add_argument("--chief", required=True, metavar="HOST:PORT",
+                        help="the chief's address")
+    worker.add_argument("--id", metavar="ID", dest="tuner_id",
+                        help="this worker's unique id, e.g. tuner3 (default: "
+                        "from host name and process id)")
+    worker.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="log every trial this worker trains to DIR")
+    # --- end distributed ---
 
     taps = _command(
         commands, common, "taps", _taps, "list the layers a space can tap",
@@ -92,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
         "which of them the space selects.",
     )
     taps.add_argument("space", type=Path, help="search-space TOML file")
+
+    validate = _command(
+        commands, common, "validate", _validate, "check a space without training",
+        "Check a space without training: build the model once, resolve the "
+        "taps, load and check the data, and print the candidates, the size "
+        "of the search space and the Hyperband budget.",
+    )
+    validate.add_argument("space", type=Path, help="search-space TOML file")
 
     show = _command(
         commands, common, "show", _show, "print a run's leaderboard as a table",
@@ -141,6 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _distributed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="train in N worker processes on this machine, "
+                        "served by this one (default 0: train here)")
+    parser.add_argument("--trial-timeout", type=float, default=3600.0, metavar="S",
+                        help="end a trial as failed when its worker sends no "
+                        "result for S seconds (default 3600; 0: never)")
+
+
 def _command(
     commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
@@ -164,6 +223,7 @@ def _run(args: argparse.Namespace) -> int:
     from auxsearch.search import Search
 
     _check_overrides(args)
+    _check_distributed(args)
     space = _space(args.space)
     band = space.hyperband
     if args.max_epochs is not None:
@@ -173,11 +233,26 @@ def _run(args: argparse.Namespace) -> int:
         hyperband=band,
         seed=space.seed if args.seed is None else args.seed,
     )
-    search = Search(space, args.out or Path("results") / space.name)
+    run_dir = args.out or Path("results") / space.name
+    is_chief = hasattr(args, "host")  # `chief`, not `run`
+    if args.workers or is_chief:
+        from auxsearch.distributed import Chief
+
+        search = Chief(space, run_dir, host=getattr(args, "host", "127.0.0.1"),
+                       port=getattr(args, "port", 0), workers=args.workers,
+                       trial_timeout=args.trial_timeout)
+    else:
+        search = Search(space, run_dir)
     trials, epochs = search.planned
     print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
           f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "
           f"writing {search.run_dir}", file=sys.stderr)
+    if is_chief:
+        print(f"serving on {search.address}: start workers with `auxsearch worker "
+              f"--out {search.run_dir} --chief {search.address}`", file=sys.stderr)
+    elif args.workers:
+        print(f"training in {args.workers} worker processes (logs: "
+              f"{search.run_dir / 'logs'})", file=sys.stderr)
     progress = SearchProgress(trials, epochs, sys.stderr)
     progress.start()
     try:
@@ -192,6 +267,27 @@ def _run(args: argparse.Namespace) -> int:
     print(_summary(board, _TOP))
     print(f"\nleaderboard: {result.leaderboard_path}")
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from auxsearch.distributed import run_worker
+
+    space = _space(args.space) if args.space else None
+    ended = run_worker(args.out, args.chief, args.tuner_id, space, args.verbose,
+                       args.tensorboard)
+    print(f"worker: {ended} trials trained; the chief says stop", file=sys.stderr)
+    return 0
+
+
+def _check_distributed(args: argparse.Namespace) -> None:
+    from auxsearch.errors import SpaceError
+
+    if args.workers < 0:
+        raise SpaceError(f"--workers must be >= 0; got {args.workers}")
+    if args.trial_timeout < 0:
+        raise SpaceError(f"--trial-timeout must be >= 0; got {args.trial_timeout:g}")
+    if not 0 <= getattr(args, "port", 0) < 65536:
+        raise SpaceError(f"--port must be in 0..65535; got {args.port}")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -274,7 +370,45 @@ def _taps(args: argparse.Namespace) -> int:
     print(f"{'pos':>4}  {'layer':<{width}}  {'output shape':<20}  selected")
     for tap in candidates:
         mark = "yes" if tap.name in selected else "-"
-        print(f"{tap.position:>4}  {tap.name:<{width}}  {str(tap.shape):<20}  {mark}")
+        print(f"{tap.index:>4}  {tap.name:<{width}}  {str(tap.shape):<20}  {mark}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import time
+
+    from auxsearch.search import load_dataset, make_hypermodel
+    from auxsearch.space import objective_of
+    from auxsearch.taps import find_taps
+    from auxsearch.tuner import hyperband_budget
+
+    started = time.perf_counter()
+    space = _space(args.space)
+    data = load_dataset(space)
+    hypermodel = make_hypermodel(space, data)
+    model = hypermodel.build_model()
+    spec, taps, band = space.model, space.taps, space.hyperband
+    source = spec.builtin or spec.builder or spec.file
+    hints = f"; hint targets for {', '.join(data.hints)}" if data.hints else ""
+    trials, epochs = hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations)
+    slots = f"up to {taps.max_taps} taps per configuration" if taps.max_taps else "any subset"
+    low, high = taps.weight_range
+    print(f"{args.space}: valid ({time.perf_counter() - started:.1f}s)")
+    print(f"  model       {source}: {model.name!r}, {len(model.layers)} layers, "
+          f"output {tuple(model.outputs[0].shape)}")
+    print(f"  data        {space.data.builtin or space.data.file}: {data.task}, "
+          f"{len(data.y_train)} train / {len(data.y_val)} validation / "
+          f"{len(data.y_test)} test examples of shape {data.input_shape}{hints}")
+    print(f"  taps        {len(hypermodel.taps)} candidates of {len(find_taps(model))} "
+          f"tappable layers: {', '.join(tap.name for tap in hypermodel.taps)}")
+    print(f"  space       {hypermodel.count_configurations():,} tap configurations "
+          f"({slots}; kinds {', '.join(taps.kinds)}; schedules "
+          f"{', '.join(taps.schedules)}; head widths "
+          f"{', '.join(map(str, taps.head_units))}), weights log-uniform in "
+          f"[{low:g}, {high:g}]")
+    print(f"  objective   {' '.join(objective_of(space))}")
+    print(f"  hyperband   max_epochs={band.max_epochs} factor={band.factor} "
+          f"iterations={band.hyperband_iterations}: {trials} trials, {epochs} epochs")
     return 0
 
 

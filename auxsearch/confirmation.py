@@ -14,12 +14,13 @@ import math
 from pathlib import Path
 from typing import Callable
 
+import keras
 import pandas as pd
 
 from auxsearch.errors import AuxSearchError
 from auxsearch.files import atomic_open
-from auxsearch.hypermodel import MAIN, AuxLossHyperModel, batched
-from auxsearch.leaderboards import leaderboard
+from auxsearch.hypermodel import MAIN, TASKS, AuxLossHyperModel
+from auxsearch.leaderboards import leaderboard, row_values
 from auxsearch.search import Search, open_run
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def confirm(
 
     Each configuration is trained from fresh weights for `max_epochs` epochs
     on the training split, once per seed, and its main output's accuracy is
-    measured on the test split. Per configuration the table holds the mean,
+    measured on the test split (the search's objective metric). Per configuration the table holds the mean,
     the standard deviation, a 95% t-interval of the mean, the difference
     from the baseline's mean and the p-value of Welch's t-test against the
     baseline's scores (`significant`: p < 0.05).
@@ -77,7 +78,7 @@ def confirm(
     rows = pd.concat([done[done["n_taps"] > 0].head(top), baseline])
     metric = "test_" + search.hypermodel.objective.name.removeprefix("val_")
     scores = {
-        row["config"]: [_train_and_test(search, _values(row), seed, on_score, row["config"])
+        row["config"]: [_train_and_test(search, row_values(row), seed, on_score, row["config"])
                         for seed in range(seeds)]
         for _, row in rows.iterrows()
     }
@@ -85,17 +86,6 @@ def confirm(
     with atomic_open(search.run_dir / FILENAME) as stream:
         table.to_csv(stream, index=False)
     return table
-
-
-def _values(row: pd.Series) -> dict[str, object]:
-    """The hyperparameter values of a leaderboard row."""
-    values: dict[str, object] = {}
-    for key, value in row.items():
-        if str(key).startswith("tap/"):
-            values[key] = bool(value)
-        elif str(key).startswith("weight/") and not pd.isna(value):
-            values[key] = float(value)
-    return values
 
 
 def _train_and_test(search: Search, values: dict, seed: int,
@@ -106,10 +96,15 @@ def _train_and_test(search: Search, values: dict, seed: int,
     hypermodel.seed = search.space.seed + 1000 * (seed + 1)
     data = search.data
     model = hypermodel.build(hp)
-    hypermodel.fit(hp, model, data.x_train, data.y_train,
+    hypermodel.fit(hp, model, data.x_train, data.labels("train"),
                    epochs=search.space.hyperband.max_epochs, verbose=0)
-    test = batched(data.x_test, data.y_test, list(model.output_names), 512, None)
-    score = float(model.evaluate(test, verbose=0, return_dict=True)[f"{MAIN}_accuracy"])
+    # The test split has only the main labels: score the main output alone.
+    main = keras.Model(model.inputs, model.outputs[model.output_names.index(MAIN)])
+    _, loss, metric, _ = TASKS[hypermodel.task]
+    main.compile(loss=loss, metrics=[metric])
+    results = main.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0,
+                            return_dict=True)
+    score = float(results[hypermodel.objective.name.removeprefix(f"val_{MAIN}_")])
     logger.info("confirm %s seed %d: %.4f", config, seed, score)
     if on_score:
         on_score(config, seed, score)

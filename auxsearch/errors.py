@@ -6,7 +6,8 @@ them all at once::
     AuxSearchError          anything auxsearch refuses, with a one-line reason
     ├── SpaceError          a search-space file that is malformed or invalid
     ├── TapError            a tap that names no candidate layer of the model
-    └── ModelError          a model builder that breaks the builder contract
+    ├── ModelError          a model builder that breaks the builder contract
+    └── DataError           data that is missing, malformed or unfit for the task
 """
 
 from __future__ import annotations
@@ -26,3 +27,7 @@ class TapError(AuxSearchError, ValueError):
 
 class ModelError(AuxSearchError, ValueError):
     """A model builder returned something auxsearch cannot search on."""
+
+
+class DataError(AuxSearchError, ValueError):
+    """Data cannot be read, or is malformed or unfit for the task."""

@@ -11,14 +11,14 @@ import keras_tuner as kt
 import pandas as pd
 
 from auxsearch.files import atomic_open
+from auxsearch.heads import AuxLoss
 from auxsearch.hypermodel import MAIN, active_taps
 
 PROJECT = "search"  # the Keras Tuner project directory inside a run directory
 FILENAME = "leaderboard.csv"
 TRIALS_FILENAME = "trials.csv"
 CURVE = "at_epoch/"  # per-epoch objective values kept with each trial's metrics
-_DEFAULT_OBJECTIVE = kt.Objective(f"val_{MAIN}_accuracy", "max")
-_PER_OUTPUT = (f"val_{MAIN}_", "val_aux_")  # not val_loss: its weights vary
+_PER_OUTPUT = (f"val_{MAIN}_", "val_aux_", "val_penalty_", "val_hint_")  # not val_loss: its weights vary
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
                "n_taps", "taps"]
 _TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
@@ -48,12 +48,13 @@ def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.Dat
         run_dir: A run directory (holding `search/`) or a Keras Tuner project
             directory (holding `oracle.json`).
         objective: The objective the trials were scored on. Defaults to the
-            main output's validation accuracy, to maximise.
+            run's (from its `space.toml`), else the main output's validation
+            accuracy, to maximise.
 
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    objective = objective or _DEFAULT_OBJECTIVE
+    objective = objective or run_objective(Path(run_dir))
     table = _trial_table(_trial_states(Path(run_dir)), objective)
     done = table["status"] == "COMPLETED"
     ranked = table[done].sort_values(
@@ -91,7 +92,7 @@ def leaderboard(
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    objective = objective or _DEFAULT_OBJECTIVE
+    objective = objective or run_objective(Path(run_dir))
     states = _trial_states(Path(run_dir))
     table = _trial_table(states, objective)
     columns = _CONFIG_HEAD[1:] + [
@@ -216,6 +217,16 @@ def _delta(score: Any, reference: float | None) -> float:
     return float(score) - reference
 
 
+def run_objective(run_dir: Path) -> kt.Objective:
+    """Returns the objective of a run directory's space (accuracy without one)."""
+    from auxsearch.space import load_space, objective_of
+
+    path = run_dir / "space.toml"
+    if not path.exists():
+        return kt.Objective(f"val_{MAIN}_accuracy", "max")
+    return kt.Objective(*objective_of(load_space(path)))
+
+
 def project_dir(run_dir: Path) -> Path:
     """Returns the Keras Tuner project directory of a run directory."""
     return run_dir if (run_dir / "oracle.json").exists() else run_dir / PROJECT
@@ -232,7 +243,7 @@ def _trial_states(run_dir: Path) -> list[dict[str, Any]]:
 def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
     values = state["hyperparameters"]["values"]
     metrics = _metrics(state)
-    weights = active_taps(values)
+    taps = active_taps(values)
     epochs = metrics.get("epochs_trained")
     score = state.get("score")
     row = {
@@ -240,8 +251,8 @@ def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
         "status": state["status"],
         "objective": objective.name,
         "score": None if score is None or math.isnan(score) else score,
-        "n_taps": len(weights),
-        "taps": format_taps(weights),
+        "n_taps": len(taps),
+        "taps": format_taps(taps),
         **{k: v for k, v in values.items() if not k.startswith("tuner/")},
         **{k: v for k, v in metrics.items() if k.startswith(_PER_OUTPUT)},
         "epochs": int(epochs) if epochs is not None else None,
@@ -264,9 +275,38 @@ def _metrics(state: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def format_taps(weights: dict[str, float]) -> str:
-    """Formats active taps as `conv2:0.31;conv5:0.05` (empty: the baseline)."""
-    return ";".join(f"{layer}:{weight:.2g}" for layer, weight in weights.items())
+def format_taps(taps: dict[str, AuxLoss]) -> str:
+    """Formats active taps as `conv2:0.31;conv5:0.05:penalty` (empty: the baseline).
+
+    Each tap is `layer:weight`, followed by what differs from a constant
+    plain head: its kind, `h<units>` for a hidden layer, its schedule.
+    """
+    return ";".join(str(loss) for loss in taps.values())
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """Returns the hyperparameter values of a leaderboard or trials row.
+
+    The inverse of the CSV's hyperparameter columns: empty cells (inactive
+    hyperparameters) are left out and each value gets its type back.
+
+    Args:
+        row: A row (`pandas.Series` or dict) of `leaderboard.csv` or `trials.csv`.
+    """
+    values: dict[str, Any] = {}
+    for key, value in dict(row).items():
+        prefix = str(key).split("/", 1)[0]
+        if prefix not in _HP_TYPES or value is None or (
+                isinstance(value, float) and math.isnan(value)):
+            continue
+        if prefix == "tap" and str(value) in ("True", "False"):
+            value = str(value) == "True"  # a boolean tap, else a slot's layer
+        values[key] = _HP_TYPES[prefix](value)
+    return values
+
+
+_HP_TYPES = {"tap": lambda v: v, "weight": float, "kind": str, "schedule": str,
+             "units": lambda v: int(float(v))}
 
 
 def _last_line(message: str | None) -> str | None:

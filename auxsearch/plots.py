@@ -177,14 +177,18 @@ def _draw_taps(
     ax: Axes, board: pd.DataFrame, others: pd.DataFrame, objective: str, higher: bool
 ) -> None:
     """Draws each active tap of each configuration at its layer and weight."""
-    layers = [c[len("tap/"):] for c in board.columns if c.startswith("tap/")]
+    from auxsearch.hypermodel import active_taps
+    from auxsearch.leaderboards import row_values
+
+    taps = [active_taps(row_values(row)) for _, row in board.iterrows()]
+    layers = list(dict.fromkeys(layer for config in taps for layer in config))
     ax.set_title("which taps the good configurations use")
     points = []  # (layer index, weight, score, among the top)
     for rank, (_, row) in enumerate(others.iterrows()):
-        for x, layer in enumerate(layers):
-            weight = pd.to_numeric(row.get(f"weight/{layer}", np.nan), errors="coerce")
-            if _true(row[f"tap/{layer}"]) and weight > 0:
-                points.append((x, weight, row["score"], rank < _TOP_POINTS))
+        for layer, loss in active_taps(row_values(row)).items():
+            if loss.weight > 0:
+                points.append((layers.index(layer), loss.weight, row["score"],
+                               rank < _TOP_POINTS))
     if not points:
         _message(ax, "no configuration uses a tap")
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import tomllib
@@ -10,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import keras_tuner as kt
 import pandas as pd
 
-from auxsearch.data import BUILTIN_DATA, Dataset
+from auxsearch.data import Dataset, load_data
 from auxsearch.files import atomic_open
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.leaderboards import PROJECT, leaderboard, trials, write_leaderboards
-from auxsearch.models import BUILTIN_MODELS
+from auxsearch.models import model_builder
 from auxsearch.errors import AuxSearchError
-from auxsearch.space import SearchSpace, dump_space, load_space
+from auxsearch.space import SearchSpace, dump_space, load_space, objective_of, parse_space
 from auxsearch.tuner import Hyperband, TrialHook, hyperband_budget
 
 logger = logging.getLogger(__name__)
@@ -46,23 +46,37 @@ class SearchResult:
 
 
 def load_dataset(space: SearchSpace) -> Dataset:
-    """Loads and splits the space's data."""
+    """Loads, checks and splits the space's data."""
     spec = space.data
-    return BUILTIN_DATA[spec.builtin](
-        space.seed, spec.validation_fraction, spec.test_fraction
-    )
+    return load_data(spec.builtin or spec.file, spec.task, space.seed,
+                     spec.validation_fraction, spec.test_fraction,
+                     label=spec.label or None)
 
 
 def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
-    """Builds the space's `AuxLossHyperModel` for the data's shapes."""
-    builder = functools.partial(
-        BUILTIN_MODELS[space.model.builtin], data.input_shape, data.num_classes
+    """Builds the space's `AuxLossHyperModel` for the data's shapes and task."""
+    spec, taps = space.model, space.taps
+    builder = model_builder(
+        builtin=spec.builtin, builder=spec.builder, file=spec.file, unsafe=spec.unsafe,
+        input_shape=data.input_shape, num_outputs=data.num_outputs,
+        activation=data.activation,
     )
+    objective = kt.Objective(*objective_of(space))
     return AuxLossHyperModel(
         builder,
-        taps=space.taps.candidates,
-        weight_range=space.taps.weight_range,
-        num_classes=data.num_classes,
+        taps=taps.candidates,
+        weight_range=taps.weight_range,
+        task=data.task,
+        kinds=taps.kinds,
+        schedules=taps.schedules,
+        head_units=taps.head_units,
+        penalty=taps.penalty,
+        off_after=taps.off_after,
+        hints={layer: train.shape[1:] for layer, (train, _) in data.hints.items()},
+        max_taps=taps.max_taps or None,
+        max_epochs=space.hyperband.max_epochs,
+        objective=objective,
+        num_classes=data.num_classes if data.task == "multiclass" else None,
         optimizer=space.training.optimizer,
         learning_rate=space.training.learning_rate,
         batch_size=space.training.batch_size,
@@ -153,18 +167,24 @@ class Search:
             stream.write(dump_space(self.space))
         logger.info("searching %s: %d candidate taps, run directory %s",
                     self.space.name, len(self.hypermodel.taps), self.run_dir)
-        tuner.search(
-            self.data.x_train,
-            self.data.y_train,
-            validation_data=(self.data.x_val, self.data.y_val),
-            verbose=1 if verbose else 0,
-            # Keras Tuner gives each trial its own log directory and HParams.
-            callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
-        )
+        self._search(tuner, verbose, tensorboard)
         objective = self.hypermodel.objective
         tables = leaderboard(self.run_dir, objective), trials(self.run_dir, objective)
         path, _ = write_leaderboards(self.run_dir, tables=tables)
         return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started)
+
+    def _search(
+        self, tuner: Hyperband, verbose: bool, tensorboard: str | Path | None
+    ) -> None:
+        """Trains the tuner's trials on the space's data (a `Chief` serves instead)."""
+        tuner.search(
+            self.data.x_train,
+            self.data.labels("train"),
+            validation_data=(self.data.x_val, self.data.labels("val")),
+            verbose=1 if verbose else 0,
+            # Keras Tuner gives each trial its own log directory and HParams.
+            callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
+        )
 
 
     def _check_resumable(self) -> None:
@@ -172,7 +192,14 @@ class Search:
         path = self.run_dir / SPACE_FILENAME
         if not path.exists():
             return
-        before = _flat(tomllib.loads(path.read_text(encoding="utf-8")))
+        try:  # both through the parser: keys left out mean their defaults
+            before = _flat(tomllib.loads(dump_space(parse_space(
+                path.read_text(encoding="utf-8"), self.space.name, str(path)))))
+        except AuxSearchError as err:
+            raise AuxSearchError(
+                f"{self.run_dir} holds a search this version cannot resume ({err}); "
+                "use --overwrite to discard it, or --out for another directory"
+            ) from None
         now = _flat(tomllib.loads(dump_space(self.space)))
         changed = [f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
                    for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]

@@ -7,17 +7,33 @@ is built or trained::
     name = "digits_cnn"          # the run's name; defaults to the file's stem
     seed = 1                     # sampling, data split and initial weights
 
-    [model]
-    builtin = "digits_cnn"       # required: a built-in model
+    [model]                      # required: exactly one of
+    builtin = "digits_cnn"       #   a built-in model,
+    # builder = "pkg.mod:fn"     #   a function that builds one, or
+    # file = "net.keras"         #   a saved model (re-initialised per trial)
+    # unsafe = false             # allow unsafe deserialisation of `file`
 
-    [data]
-    builtin = "digits"           # required: a built-in data set
+    [data]                       # required: exactly one of
+    builtin = "digits"           #   a built-in data set, or
+    # file = "data.npz"          #   an .npz or .csv file
+    # label = "target"           # a CSV file's label column
+    task = "multiclass"          # multiclass, binary or regression
     validation_fraction = 0.2
     test_fraction = 0.2
+
+    [objective]                  # default: the task's, e.g. val_main_accuracy
+    # name = "val_main_loss"
+    # direction = "min"          # inferred from the name when left out
 
     [taps]
     candidates = ["conv*"]       # names or glob patterns; default: all
     weight_range = [0.01, 1.0]   # log-uniform auxiliary loss weights
+    max_taps = 0                 # k > 0: k tap slots instead of a switch per layer
+    kinds = ["head"]             # head, penalty, hint
+    schedules = ["constant"]     # constant, linear_decay, off_after
+    off_after = 0.5              # the share of max_epochs an off_after loss is on
+    head_units = [0]             # a head's hidden widths; 0: none
+    penalty = "l2"               # l2 (mean squared activation) or l1
 
     [training]
     optimizer = "adam"
@@ -48,26 +64,52 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where the model comes from. `builtin`: a name in `BUILTIN_MODELS`."""
+    """Where the model comes from: one of `builtin`, `builder`, `file`.
+
+    A relative `file` is read from the space file's directory.
+    """
 
     builtin: str = ""
+    builder: str = ""
+    file: str = ""
+    unsafe: bool = False
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where the data comes from, and how it is split."""
+    """Where the data comes from (`builtin` or `file`), its task, its splits.
+
+    A relative `file` is read from the space file's directory.
+    """
 
     builtin: str = ""
+    file: str = ""
+    label: str = ""
+    task: str = "multiclass"
     validation_fraction: float = 0.2
     test_fraction: float = 0.2
 
 
 @dataclass(frozen=True)
+class ObjectiveSpec:
+    """The metric the search ranks by; empty: the task's."""
+
+    name: str = ""
+    direction: str = ""
+
+
+@dataclass(frozen=True)
 class TapSpec:
-    """Which layers may be tapped, and the range of their loss weights."""
+    """Which layers may be tapped, with what kinds of loss, how strongly."""
 
     candidates: tuple[str, ...] | None = None
     weight_range: tuple[float, float] = (0.01, 1.0)
+    max_taps: int = 0
+    kinds: tuple[str, ...] = ("head",)
+    schedules: tuple[str, ...] = ("constant",)
+    off_after: float = 0.5
+    head_units: tuple[int, ...] = (0,)
+    penalty: str = "l2"
 
 
 @dataclass(frozen=True)
@@ -96,6 +138,7 @@ class SearchSpace:
     model: ModelSpec
     data: DataSpec
     seed: int = 1
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
     taps: TapSpec = field(default_factory=TapSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     hyperband: HyperbandSpec = field(default_factory=HyperbandSpec)
@@ -106,6 +149,7 @@ class SearchSpace:
 _SECTIONS = {
     "model": ModelSpec,
     "data": DataSpec,
+    "objective": ObjectiveSpec,
     "taps": TapSpec,
     "training": TrainingSpec,
     "hyperband": HyperbandSpec,
@@ -158,6 +202,12 @@ def parse_space(
         key: _section(cls, table.get(key, {}), where, key)
         for key, cls in _SECTIONS.items()
     }
+    # Files are named relative to the space file; a run keeps them absolute.
+    base = path.parent if path is not None else Path.cwd()
+    for key in ("model", "data"):
+        if sections[key].file:
+            absolute = str((base / sections[key].file).resolve())
+            sections[key] = dataclasses.replace(sections[key], file=absolute)
     space = SearchSpace(
         name=_typed(table.get("name", name), str, where, "name"),
         seed=_typed(table.get("seed", 1), int, where, "seed"),
@@ -180,7 +230,7 @@ def dump_space(space: SearchSpace) -> str:
         lines += ["", f"[{key}]"]
         for spec in dataclasses.fields(getattr(space, key)):
             value = getattr(getattr(space, key), spec.name)
-            if value is not None:
+            if value is not None and value != "":
                 lines.append(f"{spec.name} = {_toml(value)}")
     return "\n".join(lines) + "\n"
 
@@ -224,7 +274,10 @@ def _check_keys(table: dict, allowed: Any, where: str, prefix: str) -> None:
 def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
     """Checks `value` against a field's type hint and converts lists."""
     text = str(hint)
-    if hint is str or text == "str":
+    if hint is bool or text == "bool":
+        ok = isinstance(value, bool)
+        kind = "true or false"
+    elif hint is str or text == "str":
         ok = isinstance(value, str)
         kind = "a string"
     elif hint is int or text == "int":
@@ -240,7 +293,12 @@ def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
                       for v in value))
         value = tuple(float(v) for v in value) if ok else value
         kind = "a list of two numbers, [low, high]"
-    else:  # tuple[str, ...] | None
+    elif "tuple[int, ...]" in text:
+        ok = (isinstance(value, list) and value
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+        value = tuple(value) if ok else value
+        kind = "a non-empty list of integers"
+    else:  # tuple[str, ...] (| None)
         ok = (isinstance(value, list) and value
               and all(isinstance(v, str) for v in value))
         value = tuple(value) if ok else value
@@ -251,11 +309,42 @@ def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
 
 
 def _check_values(space: SearchSpace, where: str) -> None:
-    from auxsearch.data import BUILTIN_DATA
+    from auxsearch.data import BUILTIN_DATA, TASKS
+    from auxsearch.heads import KINDS, PENALTIES
     from auxsearch.models import BUILTIN_MODELS
+    from auxsearch.schedules import SCHEDULES
 
-    _choice(space.model.builtin, BUILTIN_MODELS, where, "model.builtin")
-    _choice(space.data.builtin, BUILTIN_DATA, where, "data.builtin")
+    model, data, taps = space.model, space.data, space.taps
+    _one_of(model, ("builtin", "builder", "file"), where, "model")
+    if model.builtin:
+        _choice(model.builtin, BUILTIN_MODELS, where, "model.builtin")
+    if model.builder:
+        _require(":" in model.builder, where, "model.builder",
+                 "'package.module:function'", model.builder)
+    if model.file:
+        _existing(model.file, (".keras",), where, "model.file")
+    _one_of(data, ("builtin", "file"), where, "data")
+    if data.builtin:
+        _choice(data.builtin, BUILTIN_DATA, where, "data.builtin")
+    if data.file:
+        _existing(data.file, (".npz", ".csv"), where, "data.file")
+    csv = data.file.endswith(".csv")
+    _require(bool(data.label) == csv, where, "data.label",
+             "set for a .csv file (its label column), and only then",
+             data.label or None)
+    _choice(data.task, TASKS, where, "data.task")
+    _check_objective(space, where)
+    for key, values, allowed in (("taps.kinds", taps.kinds, KINDS),
+                                 ("taps.schedules", taps.schedules, SCHEDULES)):
+        for value in values:
+            _choice(value, allowed, where, key)
+    _choice(taps.penalty, PENALTIES, where, "taps.penalty")
+    _require(all(u >= 0 for u in taps.head_units), where, "taps.head_units",
+             "widths >= 0 (0: no hidden layer)", list(taps.head_units))
+    _require(0 < taps.off_after <= 1, where, "taps.off_after", "a fraction in (0, 1]",
+             taps.off_after)
+    _require(taps.max_taps >= 0, where, "taps.max_taps",
+             ">= 0 (0: a switch per candidate)", taps.max_taps)
     _choice(space.training.optimizer, OPTIMIZERS, where, "training.optimizer")
     low, high = space.taps.weight_range
     _require(0 < low <= high, where, "taps.weight_range",
@@ -282,6 +371,45 @@ def _check_values(space: SearchSpace, where: str) -> None:
              "hyperband.hyperband_iterations", ">= 1",
              band.hyperband_iterations)
     _require(space.seed >= 0, where, "seed", ">= 0", space.seed)
+
+
+def _one_of(spec: Any, keys: tuple[str, ...], where: str, section: str) -> None:
+    given = [key for key in keys if getattr(spec, key)]
+    if len(given) != 1:
+        got = " and ".join(given) if given else "none"
+        raise SpaceError(
+            f"{where}: [{section}] needs exactly one of {', '.join(keys)}; got {got}"
+        )
+
+
+def _existing(file: str, suffixes: tuple[str, ...], where: str, key: str) -> None:
+    path = Path(file)
+    if path.suffix not in suffixes:
+        raise SpaceError(
+            f"{where}: {key} = {file!r} must be a {' or '.join(suffixes)} file"
+        )
+    if not path.is_file():
+        raise SpaceError(f"{where}: {key} = {file!r}: no such file")
+
+
+# What a task's objective can be: the main output's validation loss or metric.
+_METRICS = {"multiclass": "accuracy", "binary": "accuracy", "regression": "mae"}
+_DIRECTIONS = {"loss": "min", "accuracy": "max", "mae": "min"}
+
+
+def objective_of(space: SearchSpace) -> tuple[str, str]:
+    """Returns the space's objective `(name, direction)`, the task's by default."""
+    name = space.objective.name or f"val_main_{_METRICS[space.data.task]}"
+    direction = space.objective.direction or _DIRECTIONS[name.rsplit("_", 1)[-1]]
+    return name, direction
+
+
+def _check_objective(space: SearchSpace, where: str) -> None:
+    allowed = [f"val_main_{_METRICS[space.data.task]}", "val_main_loss"]
+    if space.objective.name:
+        _choice(space.objective.name, allowed, where, "objective.name")
+    if space.objective.direction:
+        _choice(space.objective.direction, ("max", "min"), where, "objective.direction")
 
 
 def _choice(value: str, allowed: Any, where: str, key: str) -> None:

@@ -2,7 +2,9 @@
 
 A *tap* is a layer whose output tensor an auxiliary loss can read. Taps are
 read from the model's graph (``layer.output``), never by calling a layer a
-second time, so a tapped layer is computed once per forward pass.
+second time, so a tapped layer is computed once per forward pass. A layer
+inside a nested model is addressed as ``outer/inner``; its output is reached
+by having the nested model return it as an extra output (`tap_tensors`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,21 @@ class Tap:
     """A candidate layer for an auxiliary loss.
 
     Attributes:
-        name: The layer's name, as `model.get_layer(name)` finds it.
+        name: The layer's name, as `model.get_layer(name)` finds it; inside a
+            nested model, `outer/inner`.
         shape: The layer's output shape, batch dimension first (`None`).
-        position: The layer's index in `model.layers`.
+        position: The layer's index in `model.layers`, then its index in the
+            nested model's layers, and so on.
     """
 
     name: str
     shape: tuple[int | None, ...]
-    position: int
+    position: tuple[int, ...]
+
+    @property
+    def index(self) -> str:
+        """The position as text: `4`, or `2.1` inside a nested model."""
+        return ".".join(map(str, self.position))
 
 
 def find_taps(model: keras.Model) -> list[Tap]:
@@ -40,7 +49,8 @@ def find_taps(model: keras.Model) -> list[Tap]:
 
     Inputs, the model's output layers, layers called more than once and
     layers whose output is not a single floating-point tensor of rank 2 to 5
-    are left out.
+    are left out. The layers of nested models are listed after the nested
+    model, as `outer/inner`.
 
     Args:
         model: A functional or Sequential Keras model with defined inputs.
@@ -99,7 +109,9 @@ def select_taps(model: keras.Model, patterns: Iterable[str] | None) -> list[Tap]
     return [tap for tap in candidates if tap.name in chosen]
 
 
-def _scan(model: keras.Model) -> tuple[list[Tap], dict[str, str]]:
+def _scan(
+    model: keras.Model, prefix: str = "", path: tuple[int, ...] = ()
+) -> tuple[list[Tap], dict[str, str]]:
     """Splits the model's layers into candidates and excluded ones (why)."""
     try:
         outputs = keras.tree.flatten(model.outputs)
@@ -110,25 +122,117 @@ def _scan(model: keras.Model) -> tuple[list[Tap], dict[str, str]]:
             "keras.Input(shape=...)"
         ) from err
     output_ids = {id(tensor) for tensor in outputs}
+    calls = _calls(model)
     taps: list[Tap] = []
     excluded: dict[str, str] = {}
     for position, layer in enumerate(model.layers):
-        reason = _why_not_tappable(layer, output_ids)
+        name = prefix + layer.name
+        reason = _why_not_tappable(layer, calls.get(id(layer), []), output_ids)
         if reason:
-            excluded[layer.name] = reason
+            excluded[name] = reason
         else:
-            taps.append(Tap(layer.name, tuple(layer.output.shape), position))
+            output = calls[id(layer)][0][0]
+            taps.append(Tap(name, tuple(output.shape), path + (position,)))
+        if _is_nested(layer):
+            inner, inner_excluded = _scan(layer, f"{name}/", path + (position,))
+            if reason:  # e.g. a nested model called twice: so is every layer in it
+                inner_excluded.update({tap.name: reason for tap in inner})
+                inner = []
+            taps += inner
+            excluded.update(inner_excluded)
     return taps, excluded
 
 
-def _why_not_tappable(layer: keras.Layer, output_ids: set[int]) -> str | None:
+def tap_tensors(
+    model: keras.Model, taps: Iterable[Tap]
+) -> tuple[list[keras.KerasTensor], keras.KerasTensor, dict[str, keras.KerasTensor]]:
+    """Returns the model's inputs, its output and the taps' outputs, one graph.
+
+    Top-level taps read `layer.output`. For taps inside nested models the
+    graph is rebuilt with the same layers (no weights are copied), each
+    nested model returning the tapped tensors as extra outputs, so that
+    every layer still runs once per forward pass.
+
+    Args:
+        model: The model the taps were found in.
+        taps: Taps of `model`, from `find_taps` or `select_taps`.
+
+    Returns:
+        `(inputs, output, tensors)`, `tensors` mapping tap names to outputs.
+    """
+    taps = list(taps)
+    if all(len(tap.position) == 1 for tap in taps):
+        calls = _calls(model)
+        return list(model.inputs), model.outputs[0], {
+            tap.name: calls[id(model.layers[tap.position[0]])][0][0] for tap in taps
+        }
+    inside: dict[int, list[Tap]] = {}  # outer position -> taps relative to it
+    for tap in taps:
+        if len(tap.position) > 1:
+            outer = model.layers[tap.position[0]].name
+            inside.setdefault(tap.position[0], []).append(
+                Tap(tap.name[len(outer) + 1:], tap.shape, tap.position[1:]))
+    positions = {id(layer): i for i, layer in enumerate(model.layers)}
+    produced: dict[int, keras.KerasTensor] = {}
+    tensors: dict[str, keras.KerasTensor] = {}
+
+    def call(layer: keras.Layer, *args, **kwargs) -> keras.KerasTensor:
+        position = positions.get(id(layer))
+        if position not in inside:
+            output = layer(*args, **kwargs)
+        else:
+            inputs, output, extra = tap_tensors(layer, inside[position])
+            output, *values = keras.Model(inputs, [output, *extra.values()])(
+                *args, **kwargs)
+            tensors.update({f"{layer.name}/{name}": value
+                            for name, value in zip(extra, values)})
+        produced[position] = output
+        return output
+
+    functional = keras.Model(model.inputs, model.outputs)  # a Sequential, too
+    clone = keras.models.clone_model(
+        functional, clone_function=lambda layer: layer, call_function=call)
+    for tap in taps:
+        if len(tap.position) == 1:
+            tensors[tap.name] = produced[tap.position[0]]
+    return list(clone.inputs), clone.outputs[0], {tap.name: tensors[tap.name] for tap in taps}
+
+
+def _is_nested(layer: keras.Layer) -> bool:
+    """Whether a layer is a model with a graph of layers (not subclassed)."""
+    if not isinstance(layer, keras.Model):
+        return False
+    try:
+        return bool(layer.inputs) and bool(layer.outputs)
+    except (AttributeError, ValueError):
+        return False
+
+
+def _calls(model: keras.Model) -> dict[int, list[list[keras.KerasTensor]]]:
+    """Returns the outputs of each call of each layer in the model's graph.
+
+    A layer's `output` can be ambiguous (a saved Sequential's layers, for
+    one, are called once more when it is rebuilt); the model's own graph
+    says which call is its.
+    """
+    graph = getattr(model, "_functional", None) or model  # a Sequential's graph
+    calls: dict[int, list[list[keras.KerasTensor]]] = {}
+    for nodes in graph._nodes_by_depth.values():
+        for node in nodes:
+            calls.setdefault(id(node.operation), []).append(list(node.outputs))
+    return calls
+
+
+def _why_not_tappable(
+    layer: keras.Layer, calls: list[list[keras.KerasTensor]], output_ids: set[int]
+) -> str | None:
     if isinstance(layer, keras.layers.InputLayer):
         return "it is an input"
-    if len(layer._inbound_nodes) > 1:
+    if len(calls) > 1:
         return "it is called more than once, so its output is ambiguous"
-    output = layer.output
-    if not isinstance(output, keras.KerasTensor):
+    if len(calls) != 1 or len(calls[0]) != 1:
         return "its output is not a single tensor"
+    output = calls[0][0]
     if id(output) in output_ids:
         return "it is the model's output"
     if not keras.backend.is_float_dtype(output.dtype):

@@ -22,8 +22,9 @@ class TracedModel:
 
     Args:
         model: The model with every head, freshly initialised, uncompiled.
-        compile_args: `optimizer`, the `loss` and `metrics` that every output
-            gets, and optionally `steps_per_execution`.
+        compile_args: `optimizer`; `loss` and `metrics`, each one value for
+            every output or a dict by output name (outputs left out of the
+            `metrics` dict get none); optionally `steps_per_execution`.
     """
 
     def __init__(self, model: keras.Model, compile_args: dict[str, Any]) -> None:
@@ -33,11 +34,13 @@ class TracedModel:
             name: keras.Variable(0.0, trainable=False, name=f"{name}_weight")
             for name in names if name != MAIN
         }
+        loss, metrics = compile_args["loss"], compile_args["metrics"]
         model.compile(
             optimizer=compile_args["optimizer"],
-            loss={name: compile_args["loss"] for name in names},
+            loss=loss if isinstance(loss, dict) else dict.fromkeys(names, loss),
             loss_weights={MAIN: 1.0, **self.loss_weights},
-            metrics={name: list(compile_args["metrics"]) for name in names},
+            metrics=metrics if isinstance(metrics, dict)
+            else {name: list(metrics) for name in names},
             steps_per_execution=compile_args.get("steps_per_execution", 1),
         )
         model.optimizer.build(model.trainable_variables)

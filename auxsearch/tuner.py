@@ -20,11 +20,25 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
     first place of the last bracket of the first iteration, the bracket whose
     trials all train for `max_epochs`, so every search answers "do taps help
     at all?" at the full budget. Random sampling never proposes it again.
+
+    Args:
+        *args, **kwargs: Those of `keras_tuner.oracles.HyperbandOracle`.
+        config_key: Optional callable from hyperparameter values to what
+            identifies a configuration (e.g. `AuxLossHyperModel.config_key`),
+            or `None` for values that are not a valid configuration. Values
+            with the same key count as already tried; invalid ones are never
+            proposed.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    _INVALID = "<invalid configuration>"
+
+    def __init__(
+        self, *args: Any, config_key: Callable[[dict], str | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.baseline_scheduled = False
+        self.config_key = config_key
 
     def baseline_values(self) -> dict[str, Any]:
         """Returns the baseline: every active hyperparameter at its default."""
@@ -34,9 +48,17 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
         return dict(hps.values)
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        # Reserve the baseline so that random sampling never picks it.
+        # Reserve the baseline so that random sampling never picks it, and
+        # mark invalid configurations as tried, so it never picks one either.
         self._tried_so_far.add(self._compute_values_hash(self.baseline_values()))
+        self._tried_so_far.add(super()._compute_values_hash({self._INVALID: True}))
         return super().populate_space(trial_id)
+
+    def _compute_values_hash(self, values: dict[str, Any]) -> str:
+        if self.config_key is not None:
+            key = self.config_key(values)
+            values = {self._INVALID: True} if key is None else {"config": key}
+        return super()._compute_values_hash(values)
 
     def _random_trial(self, trial_id: str, bracket: dict) -> dict[str, Any]:
         if bracket["bracket_num"] != 0 or self.baseline_scheduled:
@@ -89,6 +111,7 @@ class Hyperband(kt.Hyperband):
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            config_key=getattr(hypermodel, "config_key", None),
         )
         # Skip kt.Hyperband.__init__, which would build a plain oracle.
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from auxsearch.errors import ModelError, TapError
+from auxsearch.heads import AuxLoss
 from auxsearch.hypermodel import AuxLossHyperModel, TrialLogs, active_taps, route_labels
 from conftest import functional_mlp, sequential_cnn
 
@@ -124,10 +125,13 @@ def test_labels_reach_every_active_head(tiny_data):
     assert logs["loss"] == pytest.approx(expected, rel=1e-3)
 
 
-def test_route_labels_shares_one_array():
-    x, y = np.zeros((4, 2)), np.arange(4)
-    routed_x, routed_y = route_labels(x, y, ["main", "aux_a"])
-    assert routed_x is x and routed_y["main"] is y and routed_y["aux_a"] is y
+def test_targets_share_one_label_tensor():
+    hm = AuxLossHyperModel(functional_mlp)
+    model = hm.build(_hp(hm, d2=0.25))
+    routed_x, routed = route_labels(np.zeros((4, 2)), np.arange(4),
+                                    lambda y: hm.targets(model, y))
+    assert set(routed) == set(model.output_names)
+    assert len({id(labels) for labels in routed.values()}) == 1
 
 
 def test_datasets_are_routed_too(tiny_data):
@@ -154,7 +158,7 @@ def test_trials_reuse_one_traced_model_from_fresh_weights(tiny_data):
     assert second is first  # reused: compiled once
     random.seed(hm._trial_seed(second_hp))
     np.random.seed(hm._trial_seed(second_hp))
-    expected = hm._full_model().get_weights()
+    expected = hm._full_model(hm._structure).get_weights()
     for now, fresh, old in zip(second.get_weights(), expected, trained):
         np.testing.assert_array_equal(now, fresh)  # a fresh start, not the last trial's
     assert any(not np.array_equal(a, b) for a, b in zip(second.get_weights(), trained))
@@ -243,7 +247,10 @@ def test_builder_contract_errors():
 
 def test_active_taps_reads_trial_values():
     values = {"tap/a": True, "weight/a": 0.2, "tap/b": False, "tuner/epochs": 3}
-    assert active_taps(values) == {"a": 0.2}
+    assert active_taps(values) == {"a": AuxLoss("a", 0.2)}
+    slots = {"tap/slot1": "b", "weight/slot1": 0.1, "kind/slot1": "penalty",
+             "tap/slot2": "none", "tap/slot3": "b", "weight/slot3": 0.5}
+    assert active_taps(slots) == {"b": AuxLoss("b", 0.1, kind="penalty")}
 
 
 @pytest.mark.parametrize("tuner_class", [kt.Hyperband, kt.RandomSearch])
@@ -310,3 +317,159 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tiny_data, tmp_path):
     table = trials(tmp_path)
     assert len(table) == 2 and set(table["status"]) == {"FAILED"}
     assert all("the loss became" in m for m in table["message"])
+
+
+def _values_hp(hm, values):
+    hp = kt.HyperParameters()
+    hm.sample_taps(hp)
+    hp.values.update(values)
+    hp.ensure_active_values()  # defaults for what the values leave out
+    return hp
+
+
+def test_kinds_schedules_and_widths_are_searched_per_tap():
+    hm = AuxLossHyperModel(functional_mlp, taps=["d2"], kinds=["head", "penalty"],
+                           schedules=["constant", "off_after"], head_units=[0, 16])
+    hp = kt.HyperParameters()
+    hm.sample_taps(hp)
+    assert [p.name for p in hp.space] == [
+        "tap/d2", "weight/d2", "kind/d2", "units/d2", "schedule/d2"]
+    assert hp.values == {"tap/d2": False}  # the baseline: nothing else is active
+    hp.values.update({"tap/d2": True, "weight/d2": 0.3, "kind/d2": "head",
+                      "units/d2": 16, "schedule/d2": "off_after"})
+    assert hm.sample_taps(hp) == {"d2": AuxLoss("d2", 0.3, "head", "off_after", 16)}
+    model = hm.build(hp)
+    assert {"aux_d2", "aux_d2_h16", "penalty_d2"} < set(model.output_names)
+    assert _loss_weights(hm) == {"aux_d2": 0.0, "aux_d2_h16": pytest.approx(0.3),
+                                 "penalty_d2": 0.0}
+
+
+def test_penalty_is_the_mean_squared_activation_in_the_same_pass(tiny_data):
+    TRACES.clear()
+    hm = AuxLossHyperModel(counting_mlp, taps=["d1", "d2"], kinds=["penalty"],
+                           penalty="l2")
+    hp = _values_hp(hm, {"tap/d2": True, "weight/d2": 0.5, "tap/d1": False})
+    model = hm.build(hp)
+    assert model.output_names == ["main", "penalty_d1", "penalty_d2"]
+    x = tiny_data[0][:4]
+    outputs = model(x)
+    activations = keras.Model(model.inputs, model.get_layer("d2").output)(x)
+    np.testing.assert_allclose(outputs["penalty_d2"], np.mean(np.square(activations), axis=1),
+                               rtol=1e-5)
+    traces = len(TRACES)
+    history = _fit(hm, hp, model, tiny_data, epochs=1)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    # The counting layer sits before both taps: one call per traced step, never two.
+    assert len(TRACES) - traces <= 3
+    assert logs["loss"] == pytest.approx(logs["main_loss"] + 0.5 * logs["penalty_d2_loss"],
+                                         rel=1e-3)
+
+
+def test_hints_regress_a_layer_onto_targets_through_an_adapter(tiny_data):
+    x, y, xv, yv = tiny_data
+    rng = np.random.default_rng(1)
+    hints = {"d1": (4,), "d3": (8,)}
+    hm = AuxLossHyperModel(functional_mlp, kinds=["head", "hint"], hints=hints)
+    hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.2, "kind/d1": "hint",
+                         "tap/d2": False, "tap/d3": False})
+    model = hm.build(hp)
+    assert tuple(model.get_layer("hint_d1").output.shape) == (None, 4)  # adapter
+    assert isinstance(model.get_layer("hint_d3"), keras.layers.Identity)  # same shape
+    assert "kind/d2" not in [p.name for p in hp.space]  # no targets, no hint
+    train = {"main": y, "hint/d1": rng.normal(size=(len(x), 4)).astype("float32"),
+             "hint/d3": rng.normal(size=(len(x), 8)).astype("float32")}
+    val = {"main": yv, "hint/d1": np.zeros((len(xv), 4), "float32"),
+           "hint/d3": np.zeros((len(xv), 8), "float32")}
+    history = hm.fit(hp, model, x, train, validation_data=(xv, val), epochs=1, verbose=0)
+    assert "val_hint_d1_loss" in history.history and "val_hint_d3_loss" not in history.history
+    with pytest.raises(ValueError, match="hint/d1"):
+        hm.fit(hp, model, x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    with pytest.raises(TapError, match="'d9', which is not a candidate"):
+        AuxLossHyperModel(functional_mlp, kinds=["hint"], hints={"d9": (4,)})
+
+
+class _Weights(keras.callbacks.Callback):
+    def __init__(self, hm):
+        super().__init__()
+        self.hm, self.seen = hm, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append((epoch, _loss_weights(self.hm)["aux_d2"], dict(logs)))
+
+
+@pytest.mark.parametrize("schedule, factors", [
+    ("constant", [1, 1, 1, 1]),
+    ("linear_decay", [1, 2 / 3, 1 / 3, 0]),
+    ("off_after", [1, 1, 0, 0]),
+])
+def test_weights_follow_the_schedule_by_absolute_epoch(tiny_data, schedule, factors):
+    hm = AuxLossHyperModel(functional_mlp, taps=["d2"], schedules=[schedule], max_epochs=4)
+    hp = _values_hp(hm, {"tap/d2": True, "weight/d2": 0.6})
+    model = hm.build(hp)
+    probe = _Weights(hm)
+    _fit(hm, hp, model, tiny_data, epochs=2, callbacks=[probe])
+    # A Hyperband round that resumes at epoch 2 continues the schedule there.
+    _fit(hm, hp, model, tiny_data, epochs=4, initial_epoch=2, callbacks=[probe])
+    assert [epoch for epoch, *_ in probe.seen] == [0, 1, 2, 3]
+    assert [w for _, w, _ in probe.seen] == pytest.approx([0.6 * f for f in factors])
+    for _, weight, logs in probe.seen:  # the loss itself changes with the weight
+        assert logs["loss"] == pytest.approx(
+            logs["main_loss"] + weight * logs["aux_d2_loss"], rel=1e-3)
+
+
+@pytest.mark.parametrize("task, units, activation, labels, objective", [
+    ("binary", 1, "sigmoid", lambda y: (y > 0).astype("float32"), ("val_main_accuracy", "max")),
+    ("regression", 2, None, lambda y: np.stack([y, -y], 1).astype("float32"),
+     ("val_main_mae", "min")),
+])
+def test_tasks_set_heads_losses_and_objective(tiny_data, task, units, activation, labels,
+                                              objective):
+    def build():
+        inputs = keras.Input((6,))
+        h = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(units, activation=activation)(h))
+
+    hm = AuxLossHyperModel(build, task=task)
+    assert (hm.objective.name, hm.objective.direction) == objective
+    hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.5})
+    model = hm.build(hp)
+    assert model.get_layer("aux_d1").units == units
+    x, y, xv, yv = tiny_data
+    history = hm.fit(hp, model, x, labels(y), validation_data=(xv, labels(yv)),
+                     epochs=1, verbose=0)
+    assert objective[0] in history.history and f"val_aux_d1_{objective[0][9:]}" in history.history
+    with pytest.raises(ModelError, match=f"for a {task} task"):
+        AuxLossHyperModel(functional_mlp, task=task) if task == "binary" else \
+            AuxLossHyperModel(lambda: keras.Sequential([keras.Input((6,)), keras.layers.Reshape((2, 3))]),
+                              task=task)
+
+
+def test_max_taps_slots_never_tap_a_layer_twice():
+    hm = AuxLossHyperModel(functional_mlp, max_taps=2, kinds=["head", "penalty"])
+    hp = kt.HyperParameters()
+    hm.sample_taps(hp)
+    assert [p.name for p in hp.space][:3] == ["tap/slot1", "weight/slot1", "kind/slot1"]
+    assert hp.space[0].values == ["none", "d1", "d2", "d3"]
+    twice = {"tap/slot1": "d2", "weight/slot1": 0.1, "kind/slot1": "head",
+             "tap/slot2": "d2", "weight/slot2": 0.2, "kind/slot2": "head"}
+    assert hm.config_key(twice) is None
+    one = {"tap/slot1": "d1", "weight/slot1": 0.1, "kind/slot1": "head", "tap/slot2": "d3",
+           "weight/slot2": 0.2, "kind/slot2": "penalty"}
+    swapped = {"tap/slot1": "d3", "weight/slot1": 0.2, "kind/slot1": "penalty",
+               "tap/slot2": "d1", "weight/slot2": 0.1, "kind/slot2": "head"}
+    assert hm.config_key(one) == hm.config_key(swapped) is not None
+
+
+def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeypatch):
+    import auxsearch.hypermodel as module
+
+    monkeypatch.setattr(module, "MAX_TRACED_OUTPUTS", 1)
+    hm = AuxLossHyperModel(functional_mlp)
+    first_hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.1, "tap/d2": False, "tap/d3": False})
+    first = hm.build(first_hp)
+    assert sorted(first.output_names) == ["aux_d1", "main"]
+    _fit(hm, first_hp, first, tiny_data)
+    again = hm.build(first_hp)
+    assert again is first  # the same structure: reused
+    second = hm.build(_values_hp(hm, {"tap/d1": False, "tap/d2": False, "tap/d3": False}))
+    assert second.output_names == ["main"]

@@ -5,6 +5,7 @@ import keras_tuner as kt
 import pandas as pd
 import pytest
 
+from auxsearch.heads import AuxLoss
 from auxsearch.leaderboards import (
     FILENAME, TRIALS_FILENAME, format_taps, leaderboard, trials, write_leaderboards)
 
@@ -129,5 +130,8 @@ def test_no_trials_gives_header_only_tables(tmp_path):
 
 
 def test_format_taps():
-    assert format_taps({"conv2": 0.3141, "conv5": 0.0512}) == "conv2:0.31;conv5:0.051"
+    taps = {"conv2": AuxLoss("conv2", 0.3141),
+            "conv5": AuxLoss("conv5", 0.0512, "penalty", "linear_decay"),
+            "conv6": AuxLoss("conv6", 0.2, units=32)}
+    assert format_taps(taps) == "conv2:0.31;conv5:0.051:penalty:linear_decay;conv6:0.2:h32"
     assert format_taps({}) == ""

@@ -1,11 +1,12 @@
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from auxsearch.leaderboards import FILENAME
 from auxsearch.search import Search, run_search
-from auxsearch.space import load_space
+from auxsearch.space import load_space, objective_of
 
 
 def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tmp_path):
@@ -57,3 +58,30 @@ def test_a_run_directory_of_another_space_is_refused(tiny_run):
                        r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\); use --overwrite"):
         Search(changed, tiny_run).run()
     assert {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()} == before
+
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "search_spaces").glob("*.toml"))
+
+
+def test_every_example_space_is_tested():
+    assert {path.stem for path in EXAMPLES} >= {
+        "digits_cnn", "residual_penalty", "keras_file", "tabular_binary",
+        "diabetes_regression", "digits_hints"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_example_space_searches(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # where `search_spaces.models.tabular` imports from
+    space = load_space(path)
+    space = dataclasses.replace(space, hyperband=dataclasses.replace(
+        space.hyperband, max_epochs=2))  # 2 trials: the baseline and one configuration
+    result = run_search(space, tmp_path / "run")
+    board = result.leaderboard
+    assert list(board["status"]) == ["COMPLETED", "COMPLETED"]
+    assert sorted(board["n_taps"])[0] == 0 and sorted(board["n_taps"])[1] > 0
+    name, direction = objective_of(space)
+    assert set(board["objective"]) == {name} and board["score"].notna().all()
+    ordered = board["score"].is_monotonic_decreasing if direction == "max" \
+        else board["score"].is_monotonic_increasing
+    assert ordered

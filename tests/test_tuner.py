@@ -93,3 +93,19 @@ def test_space_is_declared_without_building(tmp_path, monkeypatch):
         "tap/d1", "weight/d1", "tap/d2", "weight/d2", "tap/d3", "weight/d3"]
     weight = space.space[1]
     assert [c.name for c in weight.conditions] == ["tap/d1"]
+
+
+def test_slots_never_propose_a_layer_twice_or_a_permutation(tmp_path):
+    hm = AuxLossHyperModel(functional_mlp, max_taps=2, kinds=["head", "penalty"])
+    hp = kt.HyperParameters()
+    hm.sample_taps(hp)
+    oracle = BaselineHyperbandOracle(
+        kt.Objective("score", "max"), max_epochs=9, factor=3, hyperparameters=hp,
+        seed=1, config_key=hm.config_key)
+    oracle._set_project_dir(str(tmp_path), "p")
+    trials = _run_all(oracle)
+    keys = [hm.config_key(t.hyperparameters.values) for t in trials
+            if "tuner/trial_id" not in t.hyperparameters.values]
+    assert len(keys) > 10 and None not in keys
+    assert len(set(keys)) == len(keys)  # no configuration twice, in any slot order
+    assert keys.count("[]") == 1  # the baseline, once
