@@ -243,6 +243,8 @@ def _run(args: argparse.Namespace) -> int:
                        trial_timeout=args.trial_timeout)
     else:
         search = Search(space, run_dir)
+    if not args.overwrite:  # refuse another space's run before printing anything
+        search._check_resumable()
     trials, epochs = search.planned
     print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
           f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "
@@ -265,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
           f"{result.seconds:.0f}s; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
     print(_summary(board, _TOP))
+    _print_flags(board)
     print(f"\nleaderboard: {result.leaderboard_path}")
     return 0
 
@@ -288,11 +291,17 @@ def _check_distributed(args: argparse.Namespace) -> None:
         raise SpaceError(f"--trial-timeout must be >= 0; got {args.trial_timeout:g}")
     if not 0 <= getattr(args, "port", 0) < 65536:
         raise SpaceError(f"--port must be in 0..65535; got {args.port}")
+    if not args.workers and not hasattr(args, "host") and "KERASTUNER_ORACLE_IP" in os.environ:
+        # Keras Tuner would make this one process a chief or a worker on its own.
+        raise AuxSearchError("KERASTUNER_ORACLE_IP is set: use `auxsearch chief` and "
+                             "`auxsearch worker` for a distributed search, or unset it")
 
 
 def _show(args: argparse.Namespace) -> int:
     from auxsearch.leaderboards import leaderboard
 
+    if args.top < 0:
+        raise AuxSearchError(f"--top must be >= 0; got {args.top}")
     board = leaderboard(_run_dir(args.run_dir))
     done = board[board["status"] == "COMPLETED"]
     print(f"{args.run_dir}: {len(board)} configurations, "
@@ -303,7 +312,15 @@ def _show(args: argparse.Namespace) -> int:
     for row in failed.itertuples():
         print(f"  {row.status.lower()}: config {row.config} ({row.taps or 'baseline'}): "
               f"{row.message}")
+    _print_flags(board)
     return 0
+
+
+def _print_flags(board) -> None:  # board: pandas.DataFrame
+    """Names the configurations whose score is no better than chance."""
+    flagged = board[board["flag"].notna()] if "flag" in board else board.iloc[:0]
+    for row in flagged.itertuples():
+        print(f"  flagged: config {row.config} ({row.taps or 'baseline'}): {row.flag}")
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -309,9 +309,10 @@ class AuxLossHyperModel(kt.HyperModel):
         trains the same way whatever ran before it. Each auxiliary weight
         follows its schedule from the absolute epoch. Besides Keras' logs,
         the returned history holds `epochs_trained`, `fit_seconds`,
-        `trial_seconds` (build and fit) and `at_epoch/<n>` (the objective at
-        absolute epoch n), constant over the epochs, so that Keras Tuner keeps
-        them with the trial's metrics.
+        `trial_seconds` (build and fit), `at_epoch/<n>` (the objective at
+        absolute epoch n) and `chance_score` (the objective of the best
+        constant prediction, for array validation labels), constant over the
+        epochs, so that Keras Tuner keeps them with the trial's metrics.
         """
         losses = self.sample_taps(hp)
         active = [MAIN] + [loss.output for loss in losses.values()]
@@ -355,6 +356,9 @@ class AuxLossHyperModel(kt.HyperModel):
         first = kwargs.get("initial_epoch", 0) + 1
         for epoch, value in enumerate(history.history.get(self.objective.name, []), first):
             history.history[f"at_epoch/{epoch}"] = [value] * epochs
+        chance = self._chance_score(validation_data)
+        if chance is not None:
+            history.history["chance_score"] = [chance] * epochs
         history.history["epochs_trained"] = [epochs] * epochs
         history.history["fit_seconds"] = [done - started] * epochs
         history.history["trial_seconds"] = [done - self._build_started] * epochs
@@ -379,6 +383,23 @@ class AuxLossHyperModel(kt.HyperModel):
             for size in range(self.max_taps, 0, -1):
                 sums[size] += sums[size - 1] * n
         return sum(sums)
+
+    def _chance_score(self, validation_data: Any) -> float | None:
+        """The objective's value for the best constant prediction, if known.
+
+        A model that does no better has learnt nothing, e.g. because a large
+        auxiliary weight made it diverge; the leaderboard flags it.
+        """
+        if validation_data is None or _is_dataset(validation_data):
+            return None
+        y = validation_data[1]
+        y = np.asarray(y[MAIN] if isinstance(y, dict) else y)
+        metric = self.objective.name.removeprefix(f"val_{MAIN}_")
+        if metric == "accuracy" and self.task != "regression" and len(y):
+            return float(np.bincount(y.astype(int).ravel()).max() / y.size)
+        if metric == "mae" and len(y):
+            return float(np.mean(np.abs(y - np.median(y, axis=0))))
+        return None
 
     def _slots(self) -> list[str]:
         if self.max_taps:

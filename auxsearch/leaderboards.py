@@ -20,11 +20,11 @@ TRIALS_FILENAME = "trials.csv"
 CURVE = "at_epoch/"  # per-epoch objective values kept with each trial's metrics
 _PER_OUTPUT = (f"val_{MAIN}_", "val_aux_", "val_penalty_", "val_hint_")  # not val_loss: its weights vary
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
-               "n_taps", "taps"]
+               "flag", "n_taps", "taps"]
 _TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
                "wall_seconds", "message"]
 _CONFIG_HEAD = ["rank", "config", "status", "objective", "score", "full_budget",
-                "delta_vs_baseline", "n_taps", "taps"]
+                "delta_vs_baseline", "flag", "n_taps", "taps"]
 _CONFIG_TAIL = ["epochs", "trials", "wall_seconds", "message"]
 
 
@@ -79,7 +79,10 @@ def leaderboard(
     Columns: `rank, config` (its first trial), `status, objective, score`,
     `full_budget` (reached `max_epochs`), `delta_vs_baseline` (score minus the
     no-tap baseline's best score within the same number of epochs; positive:
-    higher than the baseline), `n_taps, taps`, each hyperparameter, the
+    higher than the baseline), `flag` (set when the score is no better than
+    a constant prediction's: the model learnt nothing, e.g. diverged; such
+    configurations rank after the others that reached as many epochs),
+    `n_taps, taps`, each hyperparameter, the
     validation metrics of every active output (each head's own accuracy says
     how much its layer already knows), then `epochs` (reached), `trials` (the
     chain of trial ids that trained it, `0002>0011>0012`), `wall_seconds`
@@ -108,11 +111,11 @@ def leaderboard(
         _delta(row.score, baseline(row.epochs)) for row in configs.itertuples()
     ]
     done = configs["status"] == "COMPLETED"
-    ranked = configs[done].sort_values(
-        ["full_budget", "epochs", "score", "config"],
-        ascending=[False, False, objective.direction == "min", True],
+    ranked = configs[done].assign(_flagged=configs["flag"].notna()).sort_values(
+        ["full_budget", "_flagged", "epochs", "score", "config"],
+        ascending=[False, True, False, objective.direction == "min", True],
         kind="stable",
-    )
+    ).drop(columns="_flagged")
     return _with_rank(ranked, configs[~done].sort_values("config"))
 
 
@@ -251,6 +254,7 @@ def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
         "status": state["status"],
         "objective": objective.name,
         "score": None if score is None or math.isnan(score) else score,
+        "flag": _flag(score, metrics.get("chance_score"), objective),
         "n_taps": len(taps),
         "taps": format_taps(taps),
         **{k: v for k, v in values.items() if not k.startswith("tuner/")},
@@ -264,6 +268,16 @@ def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
         "message": _last_line(state.get("message")),
     }
     return row
+
+
+def _flag(score: float | None, chance: float | None, objective: kt.Objective) -> str | None:
+    """Flags a score no better than a constant prediction's (`chance`)."""
+    if score is None or chance is None or math.isnan(score):
+        return None
+    # Better by a margin: 1 point of accuracy, or 1% of the constant's error.
+    margin = 0.01 if objective.direction == "max" else 0.01 * abs(chance)
+    better = score > chance + margin if objective.direction == "max" else score < chance - margin
+    return None if better else f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"
 
 
 def _metrics(state: dict[str, Any]) -> dict[str, float]:

@@ -473,3 +473,24 @@ def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeyp
     assert again is first  # the same structure: reused
     second = hm.build(_values_hp(hm, {"tap/d1": False, "tap/d2": False, "tap/d3": False}))
     assert second.output_names == ["main"]
+
+
+def test_a_150_layer_application_lists_taps_and_builds_a_trial():
+    def build():
+        return keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
+
+    hm = AuxLossHyperModel(build)
+    assert len(hm.taps) >= 150 and hm._all_outputs is None  # a model per configuration
+    hp = _values_hp(hm, {"tap/block_5_add": True, "weight/block_5_add": 0.1})
+    model = hm.build(hp)
+    assert sorted(model.output_names) == ["aux_block_5_add", "main"]
+    assert hm.count_configurations() == 2 ** len(hm.taps)
+
+
+def test_history_holds_the_chance_score_of_a_constant_prediction(tiny_data):
+    hm = AuxLossHyperModel(functional_mlp)
+    hp = _values_hp(hm, {"tap/d1": False, "tap/d2": False, "tap/d3": False})
+    history = _fit(hm, hp, hm.build(hp), tiny_data)
+    yv = tiny_data[3]
+    assert history.history["chance_score"][-1] == pytest.approx(
+        np.bincount(yv).max() / len(yv))

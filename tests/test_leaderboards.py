@@ -11,7 +11,7 @@ from auxsearch.leaderboards import (
 
 
 def _trial(project, trial_id, status, score, taps, epochs=3, initial=0, parent=None,
-           message=None, curve=()):
+           message=None, curve=(), chance=None):
     values = {}
     for layer in ["c1", "c2"]:
         values[f"tap/{layer}"] = layer in taps
@@ -31,6 +31,8 @@ def _trial(project, trial_id, status, score, taps, epochs=3, initial=0, parent=N
                     "epochs_trained": epochs - initial, "trial_seconds": 2.5}
         observed.update({f"val_aux_{layer}_accuracy": 0.5 for layer in taps})
         observed.update({f"at_epoch/{initial + i + 1}": v for i, v in enumerate(curve)})
+        if chance is not None:
+            observed["chance_score"] = chance
         metrics = {name: {"direction": "min", "observations": [{"value": [v], "step": 1}]}
                    for name, v in observed.items()}
     state = {"trial_id": trial_id, "status": status, "score": score,
@@ -66,7 +68,7 @@ def test_trials_are_ranked_best_first_with_failures_last(run_dir):
 def test_trial_columns(run_dir):
     table = trials(run_dir)
     assert list(table.columns) == [
-        "rank", "trial_id", "config", "status", "objective", "score", "n_taps", "taps",
+        "rank", "trial_id", "config", "status", "objective", "score", "flag", "n_taps", "taps",
         "tap/c1", "weight/c1", "tap/c2", "weight/c2",
         "val_main_accuracy", "val_main_loss", "val_aux_c1_accuracy", "val_aux_c2_accuracy",
         "epochs", "total_epochs", "bracket", "round", "parent_trial", "wall_seconds", "message",
@@ -89,9 +91,9 @@ def test_min_objective_ranks_lowest_first(run_dir):
 def test_leaderboard_has_one_row_per_configuration(run_dir):
     table = leaderboard(run_dir)
     assert list(table["config"]) == ["0000", "0002", "0004", "0001"]
-    assert list(table.columns[:9]) == [
+    assert list(table.columns[:10]) == [
         "rank", "config", "status", "objective", "score", "full_budget",
-        "delta_vs_baseline", "n_taps", "taps"]
+        "delta_vs_baseline", "flag", "n_taps", "taps"]
     assert list(table.columns[-4:]) == ["epochs", "trials", "wall_seconds", "message"]
     promoted = table.iloc[0]
     assert promoted["trials"] == "0000>0003" and promoted["epochs"] == 3
@@ -116,13 +118,14 @@ def test_csvs_are_the_same_tables(run_dir):
         from_csv = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str,
                                             "config": str, "rank": "Int64"})
         from_csv["taps"] = from_csv["taps"].fillna("")  # CSV cannot tell "" from NA
+        table = table.assign(flag=table["flag"].astype(object).where(table["flag"].notna(), float("nan")))
         pd.testing.assert_frame_equal(from_csv, table, check_dtype=False)
 
 
 def test_no_trials_gives_header_only_tables(tmp_path):
     write_leaderboards(tmp_path)
     text = (tmp_path / TRIALS_FILENAME).read_text().strip()
-    assert text.startswith("rank,trial_id,config,status,objective,score,n_taps,taps,")
+    assert text.startswith("rank,trial_id,config,status,objective,score,flag,n_taps,taps,")
     assert len(text.splitlines()) == 1
     text = (tmp_path / FILENAME).read_text().strip()
     assert text.startswith("rank,config,status,objective,score,full_budget,")
@@ -135,3 +138,14 @@ def test_format_taps():
             "conv6": AuxLoss("conv6", 0.2, units=32)}
     assert format_taps(taps) == "conv2:0.31;conv5:0.051:penalty:linear_decay;conv6:0.2:h32"
     assert format_taps({}) == ""
+
+
+def test_a_configuration_at_chance_level_is_flagged_and_ranked_below(tmp_path):
+    project = tmp_path / "search"
+    _trial(project, "0000", "COMPLETED", 0.90, {}, chance=0.1)
+    _trial(project, "0001", "COMPLETED", 0.105, {"c1": 0.9}, chance=0.1)  # diverged
+    _trial(project, "0002", "COMPLETED", 0.80, {"c2": 0.1}, chance=0.1)
+    board = leaderboard(tmp_path, kt.Objective("val_main_accuracy", "max"))
+    assert list(board["config"]) == ["0000", "0002", "0001"]
+    assert board["flag"].iloc[:2].isna().all()
+    assert board["flag"].iloc[2] == "at chance level: 0.105 vs 0.1 for a constant prediction"

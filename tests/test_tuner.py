@@ -1,5 +1,7 @@
 """The baseline oracle, driven by hand as keras-tuner's own tests do."""
 
+import os
+
 import keras_tuner as kt
 import pytest
 
@@ -109,3 +111,41 @@ def test_slots_never_propose_a_layer_twice_or_a_permutation(tmp_path):
     assert len(keys) > 10 and None not in keys
     assert len(set(keys)) == len(keys)  # no configuration twice, in any slot order
     assert keys.count("[]") == 1  # the baseline, once
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _search_rss(tmp_path, tiny_data, monkeypatch, outputs_limit):
+    """Runs a 23-trial search; returns the resident memory after each trial."""
+    import auxsearch.hypermodel as module
+
+    monkeypatch.setattr(module, "MAX_TRACED_OUTPUTS", outputs_limit)
+    x, y, xv, yv = tiny_data
+    rss = []
+    tuner = Hyperband(AuxLossHyperModel(functional_mlp, batch_size=16), max_epochs=9, factor=3,
+                      seed=0, directory=str(tmp_path), project_name="p",
+                      on_trial_end=lambda trial, oracle: rss.append(_rss_mb()))
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    assert len(rss) >= 20
+    return rss
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_stays_flat_over_many_trials(tmp_path, tiny_data, monkeypatch):
+    # Bound: after 5 trials of warm-up, the other 18 add under 40 MB in all.
+    rss = _search_rss(tmp_path, tiny_data, monkeypatch, outputs_limit=32)
+    assert max(rss[5:]) - rss[4] < 40, [round(r) for r in rss]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny_data,
+                                                                  monkeypatch):
+    # A new compiled model per trial: the session is cleared, but TensorFlow
+    # keeps about 8.5 MB per compiled-and-fitted model even for plain Keras
+    # (measured); bound: under 15 MB per trial.
+    rss = _search_rss(tmp_path, tiny_data, monkeypatch, outputs_limit=0)
+    assert (max(rss[5:]) - rss[4]) / (len(rss) - 5) < 15, [round(r) for r in rss]
