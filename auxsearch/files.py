@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +45,16 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     with atomic_path(path) as temp:
         with open(temp, mode, newline="" if "b" not in mode else None) as stream:
             yield stream
+
+
+def save_json(path: str | Path, obj: object) -> str:
+    """Writes `obj` as JSON atomically; returns the text (as Keras Tuner's does).
+
+    Keras Tuner writes `oracle.json`, `trial.json` and its tuner's state in
+    place: a process killed mid-write leaves a truncated file that the next
+    run cannot reload. Its objects' `save` methods use this instead.
+    """
+    text = json.dumps(obj)
+    with atomic_open(path) as stream:
+        stream.write(text)
+    return text

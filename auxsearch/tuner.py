@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import keras_tuner as kt
 
+from auxsearch.files import save_json
 from auxsearch.hypermodel import AuxLossHyperModel
 
 # Called after each trial with the finished trial and the oracle (all trials).
@@ -72,6 +74,14 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
         bracket["rounds"][0].append({"past_id": None, "id": trial_id})
         return {"status": "RUNNING", "values": values}
 
+    def save(self) -> None:
+        # Trials are saved in their own files, as Keras Tuner does; atomically.
+        save_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial: kt.engine.trial.Trial) -> None:
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        save_json(path, trial.get_state())
+
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         state["baseline_scheduled"] = self.baseline_scheduled
@@ -116,6 +126,13 @@ class Hyperband(kt.Hyperband):
         # Skip kt.Hyperband.__init__, which would build a plain oracle.
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         self._on_trial_end = on_trial_end
+
+    def save(self) -> None:
+        # As Keras Tuner's, but every state file is replaced atomically: a
+        # search killed at any moment can be resumed.
+        if not self._is_worker():
+            self.oracle.save()
+        save_json(self._get_tuner_fname(), self.get_state())
 
     def _populate_initial_space(self) -> None:
         # Keras Tuner builds the model once per conditional scope to discover

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from auxsearch.files import atomic_open
+from auxsearch.files import atomic_open, save_json
 
 
 def test_replaces_the_file_on_success(tmp_path):
@@ -48,3 +50,12 @@ def test_atomic_path_keeps_the_suffix_and_cleans_up(tmp_path):
             temp.write_text("half")
             raise RuntimeError
     assert path.read_text() == "model" and list(tmp_path.iterdir()) == [path]
+
+
+def test_save_json_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "state.json"
+    assert save_json(path, {"a": [1, 2]}) == '{"a": [1, 2]}'
+    assert json.loads(path.read_text()) == {"a": [1, 2]}
+    with pytest.raises(TypeError):
+        save_json(path, {"a": object()})  # not serialisable: the old file stays
+    assert json.loads(path.read_text()) == {"a": [1, 2]}

@@ -149,3 +149,20 @@ def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny
     # (measured); bound: under 15 MB per trial.
     rss = _search_rss(tmp_path, tiny_data, monkeypatch, outputs_limit=0)
     assert (max(rss[5:]) - rss[4]) / (len(rss) - 5) < 15, [round(r) for r in rss]
+
+
+def test_every_state_file_is_written_atomically(tmp_path, tiny_data, monkeypatch):
+    # Keras Tuner writes its JSON files in place; a kill mid-write would leave
+    # one truncated, and the search could not be resumed.
+    import auxsearch.tuner as module
+
+    written = []
+    real = module.save_json
+    monkeypatch.setattr(module, "save_json",
+                        lambda path, obj: written.append(os.path.basename(path)) or real(path, obj))
+    x, y, xv, yv = tiny_data
+    tuner = Hyperband(AuxLossHyperModel(functional_mlp), max_epochs=1, seed=0,
+                      directory=str(tmp_path), project_name="p")
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    assert {"oracle.json", "trial.json", "tuner0.json"} <= set(written)
+    assert not list(tmp_path.rglob(".*.json"))  # no temporary file left behind
