@@ -18,8 +18,10 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AuxLossHyperModel": "auxsearch.hypermodel",
+    "AuxLoss": "auxsearch.heads",
     "AuxSearchError": "auxsearch.errors",
     "BaselineHyperbandOracle": "auxsearch.tuner",
+    "DataError": "auxsearch.errors",
     "Dataset": "auxsearch.data",
     "Hyperband": "auxsearch.tuner",
     "ModelError": "auxsearch.errors",
@@ -36,7 +38,9 @@ _EXPORTS = {
     "find_taps": "auxsearch.taps",
     "hyperband_budget": "auxsearch.tuner",
     "leaderboard": "auxsearch.leaderboards",
+    "load_data": "auxsearch.data",
     "load_space": "auxsearch.space",
+    "model_builder": "auxsearch.models",
     "run_search": "auxsearch.search",
     "select_taps": "auxsearch.taps",
     "trials": "auxsearch.leaderboards",
@@ -47,8 +51,10 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from auxsearch.confirmation import confirm
-    from auxsearch.data import Dataset
-    from auxsearch.errors import AuxSearchError, ModelError, SpaceError, TapError
+    from auxsearch.data import Dataset, load_data
+    from auxsearch.errors import AuxSearchError, DataError, ModelError, SpaceError, TapError
+    from auxsearch.heads import AuxLoss
+    from auxsearch.models import model_builder
     from auxsearch.hypermodel import AuxLossHyperModel
     from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
     from auxsearch.export import export_model
