@@ -633,11 +633,12 @@ class TrialLogs(keras.callbacks.Callback):
                 else:
                     logs.setdefault(f"{MAIN}_{key}", logs[key])
             return
-        inactive = [name for name in self.model.output_names
-                    if name not in self.active]
+        # Longest first: `aux_block_inner_loss` is `aux_block_inner`'s, not `aux_block`'s.
+        names = sorted(self.model.output_names, key=len, reverse=True)
         for key in list(logs):
             bare = key[4:] if key.startswith("val_") else key
-            if any(bare.startswith(f"{name}_") for name in inactive):
+            owner = next((name for name in names if bare.startswith(f"{name}_")), None)
+            if owner is not None and owner not in self.active:
                 del logs[key]
 
 

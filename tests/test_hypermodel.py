@@ -494,3 +494,48 @@ def test_history_holds_the_chance_score_of_a_constant_prediction(tiny_data):
     yv = tiny_data[3]
     assert history.history["chance_score"][-1] == pytest.approx(
         np.bincount(yv).max() / len(yv))
+
+
+def test_an_exception_in_the_builder_is_recorded_with_its_message(tiny_data, tmp_path):
+    from auxsearch.leaderboards import trials
+    from auxsearch.tuner import Hyperband
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) > 2:  # fine while checked, broken once the search runs
+            raise RuntimeError("the builder ran out of luck")
+        return functional_mlp()
+
+    x, y, xv, yv = tiny_data
+    tuner = Hyperband(AuxLossHyperModel(flaky), max_epochs=2, seed=1, directory=tmp_path,
+                      project_name="search", max_consecutive_failed_trials=5)
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    table = trials(tmp_path)
+    assert set(table["status"]) == {"FAILED"}
+    assert set(table["message"]) == {"RuntimeError: the builder ran out of luck"}
+
+
+def _nested_model() -> keras.Model:
+    block = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="inner"),
+                              keras.layers.Dense(8, activation="relu", name="last")],
+                             name="block")
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="after")(block(inputs))
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data):
+    hm = AuxLossHyperModel(_nested_model, kinds=["head", "penalty"])
+    assert [tap.name for tap in hm.taps] == ["block", "block/inner", "after"]
+    hp = _values_hp(hm, {"tap/block": False, "tap/after": False, "tap/block/inner": True,
+                         "weight/block/inner": 0.5, "kind/block/inner": "head"})
+    model = hm.build(hp)
+    assert "aux_block_inner" in model.output_names
+    assert len(model.get_layer("aux_block_inner").get_weights()) == 2
+    kernel = next(w for w in model.weights if w.path == "block/inner/kernel")
+    before = kernel.numpy().copy()
+    history = _fit(hm, hp, model, tiny_data, epochs=1)
+    assert "val_aux_block_inner_accuracy" in history.history
+    assert not np.allclose(kernel.numpy(), before)  # the nested layer itself trains
