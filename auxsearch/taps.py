@@ -182,8 +182,10 @@ def tap_tensors(
             output = layer(*args, **kwargs)
         else:
             inputs, output, extra = tap_tensors(layer, inside[position])
-            output, *values = keras.Model(inputs, [output, *extra.values()])(
-                *args, **kwargs)
+            # The same layers, with the tapped tensors as extra outputs; named
+            # like the nested model, so an exported model reads the same.
+            exposed = keras.Model(inputs, [output, *extra.values()], name=layer.name)
+            output, *values = exposed(*args, **kwargs)
             tensors.update({f"{layer.name}/{name}": value
                             for name, value in zip(extra, values)})
         produced[position] = output

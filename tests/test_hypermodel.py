@@ -526,7 +526,7 @@ def _nested_model() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
 
 
-def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data):
+def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data, tmp_path):
     hm = AuxLossHyperModel(_nested_model, kinds=["head", "penalty"])
     assert [tap.name for tap in hm.taps] == ["block", "block/inner", "after"]
     hp = _values_hp(hm, {"tap/block": False, "tap/after": False, "tap/block/inner": True,
@@ -539,3 +539,13 @@ def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data):
     history = _fit(hm, hp, model, tiny_data, epochs=1)
     assert "val_aux_block_inner_accuracy" in history.history
     assert not np.allclose(kernel.numpy(), before)  # the nested layer itself trains
+    # Its deployable model (heads removed) saves and loads with plain Keras.
+    from auxsearch.export import main_model
+
+    path = tmp_path / "main.keras"
+    main_model(model).save(path)
+    loaded = keras.saving.load_model(path)
+    assert [layer.name for layer in loaded.layers][1:] == ["block", "after", "out", "main"]
+    x = tiny_data[2]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               model.predict(x, verbose=0)["main"], atol=1e-6)
