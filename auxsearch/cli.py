@@ -85,7 +85,6 @@ def _parser() -> argparse.ArgumentParser:
                      help="discard an existing search in the run directory")
     run.add_argument("--tensorboard", type=Path, metavar="DIR",
                      help="log every trial to DIR, with its hyperparameters (HParams)")
-    # --- distributed: chief and worker (auxsearch.distributed) ---
     _distributed_options(run)
     chief = _command(
         commands, common, "chief", _run, "serve a search to workers, train nothing",
@@ -126,7 +125,6 @@ def _parser() -> argparse.ArgumentParser:
                         "from host name and process id)")
     worker.add_argument("--tensorboard", type=Path, metavar="DIR",
                         help="log every trial this worker trains to DIR")
-    # --- end distributed ---
 
     taps = _command(
         commands, common, "taps", _taps, "list the layers a space can tap",
