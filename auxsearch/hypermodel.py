@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import random
@@ -215,7 +216,9 @@ class AuxLossHyperModel(kt.HyperModel):
             with hp.conditional_scope(switch, on_values):
                 weight = hp.Float(f"weight/{slot}", low, high, sampling="log")
                 kind = _choice(hp, f"kind/{slot}", kinds, "head")
-                with _maybe_scope(hp, f"kind/{slot}", ["head"]):
+                # Units only for a head: conditional when a kind is declared.
+                with (hp.conditional_scope(f"kind/{slot}", ["head"])
+                      if list(kinds) != ["head"] else contextlib.nullcontext()):
                     units = _choice(hp, f"units/{slot}", self.head_units, 0)
                 schedule = _choice(hp, f"schedule/{slot}", self.schedules, "constant")
             if layer != "none" and layer not in chosen:
@@ -538,22 +541,6 @@ def _choice(hp: kt.HyperParameters, name: str, values: Sequence[Any], default: A
     if values[0] != default:
         return hp.Fixed(name, values[0])
     return default
-
-
-class _maybe_scope:
-    """`hp.conditional_scope` if the parent is declared, else nothing."""
-
-    def __init__(self, hp: kt.HyperParameters, parent: str, values: list[Any]) -> None:
-        self.scope = (hp.conditional_scope(parent, values)
-                      if parent in hp._hps else None)
-
-    def __enter__(self) -> None:
-        if self.scope is not None:
-            self.scope.__enter__()
-
-    def __exit__(self, *args: Any) -> None:
-        if self.scope is not None:
-            self.scope.__exit__(*args)
 
 
 def _check_hints(hints: dict[str, tuple[int, ...]], taps: list[Tap]) -> None:

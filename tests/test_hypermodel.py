@@ -319,14 +319,6 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tiny_data, tmp_path):
     assert all("the loss became" in m for m in table["message"])
 
 
-def _values_hp(hm, values):
-    hp = kt.HyperParameters()
-    hm.sample_taps(hp)
-    hp.values.update(values)
-    hp.ensure_active_values()  # defaults for what the values leave out
-    return hp
-
-
 def test_kinds_schedules_and_widths_are_searched_per_tap():
     hm = AuxLossHyperModel(functional_mlp, taps=["d2"], kinds=["head", "penalty"],
                            schedules=["constant", "off_after"], head_units=[0, 16])
@@ -348,7 +340,7 @@ def test_penalty_is_the_mean_squared_activation_in_the_same_pass(tiny_data):
     TRACES.clear()
     hm = AuxLossHyperModel(counting_mlp, taps=["d1", "d2"], kinds=["penalty"],
                            penalty="l2")
-    hp = _values_hp(hm, {"tap/d2": True, "weight/d2": 0.5, "tap/d1": False})
+    hp = hm.hyperparameters({"tap/d2": True, "weight/d2": 0.5, "tap/d1": False})
     model = hm.build(hp)
     assert model.output_names == ["main", "penalty_d1", "penalty_d2"]
     x = tiny_data[0][:4]
@@ -370,7 +362,7 @@ def test_hints_regress_a_layer_onto_targets_through_an_adapter(tiny_data):
     rng = np.random.default_rng(1)
     hints = {"d1": (4,), "d3": (8,)}
     hm = AuxLossHyperModel(functional_mlp, kinds=["head", "hint"], hints=hints)
-    hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.2, "kind/d1": "hint",
+    hp = hm.hyperparameters({"tap/d1": True, "weight/d1": 0.2, "kind/d1": "hint",
                          "tap/d2": False, "tap/d3": False})
     model = hm.build(hp)
     assert tuple(model.get_layer("hint_d1").output.shape) == (None, 4)  # adapter
@@ -404,7 +396,7 @@ class _Weights(keras.callbacks.Callback):
 ])
 def test_weights_follow_the_schedule_by_absolute_epoch(tiny_data, schedule, factors):
     hm = AuxLossHyperModel(functional_mlp, taps=["d2"], schedules=[schedule], max_epochs=4)
-    hp = _values_hp(hm, {"tap/d2": True, "weight/d2": 0.6})
+    hp = hm.hyperparameters({"tap/d2": True, "weight/d2": 0.6})
     model = hm.build(hp)
     probe = _Weights(hm)
     _fit(hm, hp, model, tiny_data, epochs=2, callbacks=[probe])
@@ -431,7 +423,7 @@ def test_tasks_set_heads_losses_and_objective(tiny_data, task, units, activation
 
     hm = AuxLossHyperModel(build, task=task)
     assert (hm.objective.name, hm.objective.direction) == objective
-    hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.5})
+    hp = hm.hyperparameters({"tap/d1": True, "weight/d1": 0.5})
     model = hm.build(hp)
     assert model.get_layer("aux_d1").units == units
     x, y, xv, yv = tiny_data
@@ -465,13 +457,13 @@ def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeyp
 
     monkeypatch.setattr(module, "MAX_TRACED_OUTPUTS", 1)
     hm = AuxLossHyperModel(functional_mlp)
-    first_hp = _values_hp(hm, {"tap/d1": True, "weight/d1": 0.1, "tap/d2": False, "tap/d3": False})
+    first_hp = hm.hyperparameters({"tap/d1": True, "weight/d1": 0.1, "tap/d2": False, "tap/d3": False})
     first = hm.build(first_hp)
     assert sorted(first.output_names) == ["aux_d1", "main"]
     _fit(hm, first_hp, first, tiny_data)
     again = hm.build(first_hp)
     assert again is first  # the same structure: reused
-    second = hm.build(_values_hp(hm, {"tap/d1": False, "tap/d2": False, "tap/d3": False}))
+    second = hm.build(hm.hyperparameters({"tap/d1": False, "tap/d2": False, "tap/d3": False}))
     assert second.output_names == ["main"]
 
 
@@ -481,7 +473,7 @@ def test_a_150_layer_application_lists_taps_and_builds_a_trial():
 
     hm = AuxLossHyperModel(build)
     assert len(hm.taps) >= 150 and hm._all_outputs is None  # a model per configuration
-    hp = _values_hp(hm, {"tap/block_5_add": True, "weight/block_5_add": 0.1})
+    hp = hm.hyperparameters({"tap/block_5_add": True, "weight/block_5_add": 0.1})
     model = hm.build(hp)
     assert sorted(model.output_names) == ["aux_block_5_add", "main"]
     assert hm.count_configurations() == 2 ** len(hm.taps)
@@ -489,7 +481,7 @@ def test_a_150_layer_application_lists_taps_and_builds_a_trial():
 
 def test_history_holds_the_chance_score_of_a_constant_prediction(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
-    hp = _values_hp(hm, {"tap/d1": False, "tap/d2": False, "tap/d3": False})
+    hp = hm.hyperparameters({"tap/d1": False, "tap/d2": False, "tap/d3": False})
     history = _fit(hm, hp, hm.build(hp), tiny_data)
     yv = tiny_data[3]
     assert history.history["chance_score"][-1] == pytest.approx(
@@ -529,7 +521,7 @@ def _nested_model() -> keras.Model:
 def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data, tmp_path):
     hm = AuxLossHyperModel(_nested_model, kinds=["head", "penalty"])
     assert [tap.name for tap in hm.taps] == ["block", "block/inner", "after"]
-    hp = _values_hp(hm, {"tap/block": False, "tap/after": False, "tap/block/inner": True,
+    hp = hm.hyperparameters({"tap/block": False, "tap/after": False, "tap/block/inner": True,
                          "weight/block/inner": 0.5, "kind/block/inner": "head"})
     model = hm.build(hp)
     assert "aux_block_inner" in model.output_names
