@@ -72,42 +72,22 @@ def _parser() -> argparse.ArgumentParser:
         "leaderboard.csv (one row per configuration) and trials.csv. An "
         "existing run directory is resumed.",
     )
-    run.add_argument("space", nargs="?", type=Path,
-                     help="search-space TOML file (default: the embedded "
-                     "digits_cnn space)")
     run.add_argument("--out", type=Path, metavar="DIR",
                      help="run directory (default: results/<space name>)")
-    run.add_argument("--seed", type=int, metavar="N",
-                     help="override the space's seed")
-    run.add_argument("--max-epochs", type=int, metavar="N",
-                     help="override hyperband.max_epochs")
-    run.add_argument("--overwrite", action="store_true",
-                     help="discard an existing search in the run directory")
-    run.add_argument("--tensorboard", type=Path, metavar="DIR",
-                     help="log every trial to DIR, with its hyperparameters (HParams)")
-    _distributed_options(run)
+    _search_options(run)
     chief = _command(
         commands, common, "chief", _run, "serve a search to workers, train nothing",
         "Run a search as Keras Tuner's chief: serve its oracle over gRPC to "
         "`auxsearch worker` processes sharing the run directory, train "
         "nothing, and write the leaderboards when every trial ended.",
     )
-    chief.add_argument("space", nargs="?", type=Path,
-                       help="search-space TOML file (default: the embedded "
-                       "digits_cnn space)")
     chief.add_argument("--out", type=Path, metavar="DIR", required=True,
                        help="run directory, on a filesystem every worker shares")
     chief.add_argument("--host", default="0.0.0.0",
                        help="address to listen on (default 0.0.0.0: every interface)")
     chief.add_argument("--port", type=int, default=8000,
                        help="port to listen on (default 8000; 0: a free one)")
-    for name in ("--seed", "--max-epochs"):
-        chief.add_argument(name, type=int, metavar="N", help=f"as for `run {name}`")
-    chief.add_argument("--overwrite", action="store_true",
-                       help="discard an existing search before serving (the chief only)")
-    chief.add_argument("--tensorboard", type=Path, metavar="DIR",
-                       help="passed on to the local --workers")
-    _distributed_options(chief)
+    _search_options(chief)
     worker = _command(
         commands, common, "worker", _worker, "train a chief's trials",
         "Train the trials an `auxsearch chief` hands out, into its run "
@@ -189,7 +169,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _distributed_options(parser: argparse.ArgumentParser) -> None:
+def _search_options(parser: argparse.ArgumentParser) -> None:
+    """The options `run` and `chief` share: the space, overrides, workers."""
+    parser.add_argument("space", nargs="?", type=Path,
+                        help="search-space TOML file (default: the embedded "
+                        "digits_cnn space)")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help="override the space's seed")
+    parser.add_argument("--max-epochs", type=int, metavar="N",
+                        help="override hyperband.max_epochs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard an existing search in the run directory "
+                        "(never done by workers)")
+    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="log every trial to DIR, with its hyperparameters "
+                        "(HParams); with workers, the local ones log there")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="train in N worker processes on this machine, "
                         "served by this one (default 0: train here)")
@@ -242,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         search = Search(space, run_dir)
     if not args.overwrite:  # refuse another space's run before printing anything
-        search._check_resumable()
+        search.check_resumable()
     trials, epochs = search.planned
     print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
           f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "

@@ -530,7 +530,7 @@ def _in_order_of(
 
 def _refuse_other_space(search: Search) -> None:
     try:
-        search._check_resumable()
+        search.check_resumable()
     except AuxSearchError as err:
         # Its advice to overwrite is for the chief: workers never do.
         reason = str(err).split("; use --overwrite")[0]

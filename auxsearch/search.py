@@ -158,7 +158,7 @@ class Search:
         """
         started = time.perf_counter()
         if not overwrite:
-            self._check_resumable()
+            self.check_resumable()
         keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
@@ -186,9 +186,16 @@ class Search:
             callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
         )
 
+    def check_resumable(self) -> None:
+        """Refuses to resume a run directory searched with another space.
 
-    def _check_resumable(self) -> None:
-        """Refuses to resume a run directory searched with another space."""
+        `run` checks this itself; callers that report before running (the
+        CLI, workers) call it first.
+
+        Raises:
+            AuxSearchError: If the run directory's `space.toml` differs; the
+                message lists the keys that differ.
+        """
         path = self.run_dir / SPACE_FILENAME
         if not path.exists():
             return

@@ -392,20 +392,24 @@ def _existing(file: str, suffixes: tuple[str, ...], where: str, key: str) -> Non
         raise SpaceError(f"{where}: {key} = {file!r}: no such file")
 
 
-# What a task's objective can be: the main output's validation loss or metric.
-_METRICS = {"multiclass": "accuracy", "binary": "accuracy", "regression": "mae"}
-_DIRECTIONS = {"loss": "min", "accuracy": "max", "mae": "min"}
+def _task_objectives(task: str) -> dict[str, str]:
+    """What a task's objective can be, with its direction: the main output's
+    validation metric (from `hypermodel.TASKS`) or its validation loss."""
+    from auxsearch.hypermodel import TASKS
+
+    _, _, metric, direction = TASKS[task]
+    return {f"val_main_{metric}": direction, "val_main_loss": "min"}
 
 
 def objective_of(space: SearchSpace) -> tuple[str, str]:
     """Returns the space's objective `(name, direction)`, the task's by default."""
-    name = space.objective.name or f"val_main_{_METRICS[space.data.task]}"
-    direction = space.objective.direction or _DIRECTIONS[name.rsplit("_", 1)[-1]]
-    return name, direction
+    objectives = _task_objectives(space.data.task)
+    name = space.objective.name or next(iter(objectives))
+    return name, space.objective.direction or objectives[name]
 
 
 def _check_objective(space: SearchSpace, where: str) -> None:
-    allowed = [f"val_main_{_METRICS[space.data.task]}", "val_main_loss"]
+    allowed = list(_task_objectives(space.data.task))
     if space.objective.name:
         _choice(space.objective.name, allowed, where, "objective.name")
     if space.objective.direction:
