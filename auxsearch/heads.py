@@ -1,7 +1,8 @@
 """Auxiliary outputs: what reads a tapped layer, and the loss it gets.
 
 Three kinds of tap, each a small branch from the tapped tensor to an output
-of its own (the tapped layer is never called again):
+of its own (the tapped layer is never called again), named as
+`names.output_name` says:
 
 - `head`: predicts the main labels (deep supervision), through an optional
   hidden Dense layer; its loss is the main task's loss.
@@ -14,74 +15,14 @@ of its own (the tapped layer is never called again):
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 
 import keras
-
-MAIN = "main"  # the name of the model's own output
-KINDS = ("head", "penalty", "hint")
-PENALTIES = ("l2", "l1")
 
 _POOLING = {
     3: keras.layers.GlobalAveragePooling1D,
     4: keras.layers.GlobalAveragePooling2D,
     5: keras.layers.GlobalAveragePooling3D,
 }
-
-
-@dataclass(frozen=True)
-class AuxLoss:
-    """One auxiliary loss of a configuration: where, what, how strong.
-
-    Attributes:
-        layer: The tapped layer's name (`outer/inner` inside a nested model).
-        weight: The loss weight at full strength.
-        kind: "head", "penalty" or "hint".
-        schedule: How the weight changes over the epochs (see `schedules`).
-        units: A head's hidden width; 0 for none.
-    """
-
-    layer: str
-    weight: float
-    kind: str = "head"
-    schedule: str = "constant"
-    units: int = 0
-
-    @property
-    def output(self) -> str:
-        """The name of the model output that carries this loss."""
-        return output_name(self.layer, self.kind, self.units)
-
-    def __str__(self) -> str:
-        # `conv2:0.31`, with what differs from a plain constant head after it:
-        # `conv2:0.31:penalty:linear_decay`, `conv5:0.05:h32`.
-        parts = [self.layer, f"{self.weight:.2g}"]
-        if self.kind != "head":
-            parts.append(self.kind)
-        if self.units:
-            parts.append(f"h{self.units}")
-        if self.schedule != "constant":
-            parts.append(self.schedule)
-        return ":".join(parts)
-
-
-def output_name(layer: str, kind: str = "head", units: int = 0) -> str:
-    """Returns the output name of an auxiliary loss on `layer`.
-
-    `aux_<layer>` for a head (`aux_<layer>_h<units>` with a hidden layer),
-    `penalty_<layer>` and `hint_<layer>` for the other kinds; characters that
-    are not allowed in names become `_`.
-    """
-    stem = re.sub(r"\W", "_", layer)
-    if kind == "head":
-        return f"aux_{stem}_h{units}" if units else f"aux_{stem}"
-    return f"{kind}_{stem}"
-
-
-def head_name(layer_name: str) -> str:
-    """Returns the output name of a plain head on `layer_name`: `aux_<layer>`."""
-    return output_name(layer_name)
 
 
 def attach_head(

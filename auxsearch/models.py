@@ -9,23 +9,24 @@ freshly initialised model on every call, once per trial.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import importlib
 import inspect
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 
 from auxsearch.errors import ModelError
+from auxsearch.suggest import did_you_mean
+from auxsearch.tasks import ACTIVATIONS
 
 logger = logging.getLogger(__name__)
 
-ACTIVATIONS = ("softmax", "sigmoid", "linear")
 # The keyword arguments a user builder may declare, in this order.
 BUILDER_ARGUMENTS = ("input_shape", "num_outputs", "activation")
 
@@ -196,7 +197,7 @@ def model_builder(
     if activation not in ACTIVATIONS:
         raise ModelError(
             f"output activation {activation!r} is not allowed"
-            f"{_did_you_mean(activation, ACTIVATIONS)}; "
+            f"{did_you_mean(activation, ACTIVATIONS)}; "
             f"allowed: {', '.join(ACTIVATIONS)}"
         )
     input_shape = tuple(input_shape)
@@ -213,7 +214,7 @@ def _builtin(name: str, kwargs: dict[str, Any]) -> Callable[[], keras.Model]:
     if name not in BUILTIN_MODELS:
         raise ModelError(
             f"model.builtin = {name!r} is not a built-in model"
-            f"{_did_you_mean(name, BUILTIN_MODELS)}; "
+            f"{did_you_mean(name, BUILTIN_MODELS)}; "
             f"allowed: {', '.join(BUILTIN_MODELS)}"
         )
     if name in _IMAGE_ONLY:
@@ -238,7 +239,7 @@ def _user_builder(
                      if callable(value) and not name.startswith("_")]
         raise ModelError(
             f"{where}: module {module_name!r} has no attribute {attribute!r}"
-            f"{_did_you_mean(attribute, callables)}; its callables: "
+            f"{did_you_mean(attribute, callables)}; its callables: "
             f"{', '.join(sorted(callables)) or 'none'}"
         )
     function = getattr(module, attribute)
@@ -380,11 +381,6 @@ def _check_image(name: str, input_shape: tuple[int, ...]) -> None:
             f"channels); got input shape {tuple(input_shape)}; use 'mlp' for "
             "other inputs"
         )
-
-
-def _did_you_mean(value: str, allowed: Any) -> str:
-    close = difflib.get_close_matches(value, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _one_line(err: BaseException) -> str:

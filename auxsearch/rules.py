@@ -9,8 +9,9 @@ a file, `weight_range` in Python, `--max-epochs` on the command line).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from auxsearch.errors import SpaceError
 from auxsearch.suggest import did_you_mean

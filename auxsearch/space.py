@@ -49,7 +49,6 @@ is built or trained::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -58,8 +57,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from auxsearch.errors import SpaceError
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
+from auxsearch.rules import RULES, check, check_choice, fail
+from auxsearch.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -262,8 +261,7 @@ def _check_keys(table: dict, allowed: Any, where: str, prefix: str) -> None:
     allowed = list(allowed)
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            hint = did_you_mean(key, allowed, prefix=prefix)
             place = f"in [{prefix.rstrip('.')}]" if prefix else "at the top level"
             raise SpaceError(
                 f"{where}: unknown key '{prefix}{key}'{hint}; allowed keys "
@@ -309,68 +307,36 @@ def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
 
 
 def _check_values(space: SearchSpace, where: str) -> None:
-    from auxsearch.data import BUILTIN_DATA, TASKS
-    from auxsearch.heads import KINDS, PENALTIES
+    from auxsearch.data import BUILTIN_DATA
     from auxsearch.models import BUILTIN_MODELS
-    from auxsearch.schedules import SCHEDULES
 
     model, data, taps = space.model, space.data, space.taps
     _one_of(model, ("builtin", "builder", "file"), where, "model")
     if model.builtin:
-        _choice(model.builtin, BUILTIN_MODELS, where, "model.builtin")
-    if model.builder:
-        _require(":" in model.builder, where, "model.builder",
-                 "'package.module:function'", model.builder)
+        check_choice(model.builtin, BUILTIN_MODELS, "model.builtin", where)
+    if model.builder and ":" not in model.builder:
+        fail("model.builder", "'package.module:function'", model.builder, where)
     if model.file:
         _existing(model.file, (".keras",), where, "model.file")
     _one_of(data, ("builtin", "file"), where, "data")
     if data.builtin:
-        _choice(data.builtin, BUILTIN_DATA, where, "data.builtin")
+        check_choice(data.builtin, BUILTIN_DATA, "data.builtin", where)
     if data.file:
         _existing(data.file, (".npz", ".csv"), where, "data.file")
-    csv = data.file.endswith(".csv")
-    _require(bool(data.label) == csv, where, "data.label",
-             "set for a .csv file (its label column), and only then",
-             data.label or None)
-    _choice(data.task, TASKS, where, "data.task")
+    if bool(data.label) != data.file.endswith(".csv"):
+        fail("data.label", "set for a .csv file (its label column), and only then",
+             data.label or None, where)
+    # Each setting by the rule the HyperModel and the CLI check it with too.
+    for section, spec in (("data", data), ("taps", taps), ("training", space.training),
+                          ("hyperband", space.hyperband)):
+        for item in dataclasses.fields(spec):
+            if item.name in RULES or item.name == "task":
+                check(item.name, getattr(spec, item.name), f"{section}.{item.name}", where)
+    if data.validation_fraction + data.test_fraction >= 1:
+        fail("data.test_fraction", "validation_fraction + test_fraction < 1",
+             data.test_fraction, where)
+    check("seed", space.seed, "seed", where)
     _check_objective(space, where)
-    for key, values, allowed in (("taps.kinds", taps.kinds, KINDS),
-                                 ("taps.schedules", taps.schedules, SCHEDULES)):
-        for value in values:
-            _choice(value, allowed, where, key)
-    _choice(taps.penalty, PENALTIES, where, "taps.penalty")
-    _require(all(u >= 0 for u in taps.head_units), where, "taps.head_units",
-             "widths >= 0 (0: no hidden layer)", list(taps.head_units))
-    _require(0 < taps.off_after <= 1, where, "taps.off_after", "a fraction in (0, 1]",
-             taps.off_after)
-    _require(taps.max_taps >= 0, where, "taps.max_taps",
-             ">= 0 (0: a switch per candidate)", taps.max_taps)
-    _choice(space.training.optimizer, OPTIMIZERS, where, "training.optimizer")
-    low, high = space.taps.weight_range
-    _require(0 < low <= high, where, "taps.weight_range",
-             "0 < low <= high (weights are sampled log-uniformly)",
-             list(space.taps.weight_range))
-    data = space.data
-    _require(0 < data.validation_fraction < 1, where,
-             "data.validation_fraction", "a fraction in (0, 1)",
-             data.validation_fraction)
-    _require(0 <= data.test_fraction < 1, where, "data.test_fraction",
-             "a fraction in [0, 1)", data.test_fraction)
-    _require(data.validation_fraction + data.test_fraction < 1, where,
-             "data.test_fraction", "validation_fraction + test_fraction < 1",
-             data.test_fraction)
-    _require(space.training.learning_rate > 0, where, "training.learning_rate",
-             "> 0", space.training.learning_rate)
-    _require(space.training.batch_size >= 1, where, "training.batch_size",
-             ">= 1", space.training.batch_size)
-    band = space.hyperband
-    _require(band.max_epochs >= 1, where, "hyperband.max_epochs", ">= 1",
-             band.max_epochs)
-    _require(band.factor >= 2, where, "hyperband.factor", ">= 2", band.factor)
-    _require(band.hyperband_iterations >= 1, where,
-             "hyperband.hyperband_iterations", ">= 1",
-             band.hyperband_iterations)
-    _require(space.seed >= 0, where, "seed", ">= 0", space.seed)
 
 
 def _one_of(spec: Any, keys: tuple[str, ...], where: str, section: str) -> None:
@@ -394,11 +360,12 @@ def _existing(file: str, suffixes: tuple[str, ...], where: str, key: str) -> Non
 
 def _task_objectives(task: str) -> dict[str, str]:
     """What a task's objective can be, with its direction: the main output's
-    validation metric (from `hypermodel.TASKS`) or its validation loss."""
-    from auxsearch.hypermodel import TASKS
+    validation metric (from the task table) or its validation loss."""
+    from auxsearch.names import objective_name
+    from auxsearch.tasks import TASKS
 
-    _, _, metric, direction = TASKS[task]
-    return {f"val_main_{metric}": direction, "val_main_loss": "min"}
+    spec = TASKS[task]
+    return {objective_name(spec.metric): spec.direction, objective_name("loss"): "min"}
 
 
 def objective_of(space: SearchSpace) -> tuple[str, str]:
@@ -409,27 +376,8 @@ def objective_of(space: SearchSpace) -> tuple[str, str]:
 
 
 def _check_objective(space: SearchSpace, where: str) -> None:
-    allowed = list(_task_objectives(space.data.task))
     if space.objective.name:
-        _choice(space.objective.name, allowed, where, "objective.name")
+        check_choice(space.objective.name, list(_task_objectives(space.data.task)),
+                     "objective.name", where)
     if space.objective.direction:
-        _choice(space.objective.direction, ("max", "min"), where, "objective.direction")
-
-
-def _choice(value: str, allowed: Any, where: str, key: str) -> None:
-    if not value:
-        raise SpaceError(
-            f"{where}: {key} is required; allowed: {', '.join(allowed)}"
-        )
-    if value not in allowed:
-        close = difflib.get_close_matches(value, list(allowed), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise SpaceError(
-            f"{where}: {key} = {value!r} is not allowed{hint}; "
-            f"allowed: {', '.join(allowed)}"
-        )
-
-
-def _require(ok: bool, where: str, key: str, rule: str, value: Any) -> None:
-    if not ok:
-        raise SpaceError(f"{where}: {key} must be {rule}; got {value!r}")
+        check("direction", space.objective.direction, "objective.direction", where)

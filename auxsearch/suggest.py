@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def close_matches(value: object, allowed: Iterable[object], n: int = 1,
@@ -14,7 +14,7 @@ def close_matches(value: object, allowed: Iterable[object], n: int = 1,
 
 
 def did_you_mean(value: object, allowed: Iterable[object], n: int = 1,
-                 cutoff: float = 0.6) -> str:
+                 cutoff: float = 0.6, prefix: str = "") -> str:
     """Returns ` (did you mean 'x'?)` for the closest of `allowed`, or `""`.
 
     Args:
@@ -22,8 +22,9 @@ def did_you_mean(value: object, allowed: Iterable[object], n: int = 1,
         allowed: What would have been accepted.
         n: Integer, how many matches to name at most.
         cutoff: Float in [0, 1], how alike a match must be.
+        prefix: Put before each match, e.g. its table: `'taps.candidates'`.
     """
     close = close_matches(value, allowed, n, cutoff)
     if not close:
         return ""
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+    return f" (did you mean {' or '.join(repr(prefix + c) for c in close)}?)"

@@ -9,17 +9,18 @@ by having the nested model return it as an extra output (`tap_tensors`).
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import keras
 
 from auxsearch.errors import ModelError, TapError
+from auxsearch.suggest import close_matches
 
 # Ranks for which a head exists: (batch, features) up to (batch, d, h, w, c).
 TAPPABLE_RANKS = (2, 3, 4, 5)
+_OUTPUT = "it is the model's output"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def select_taps(model: keras.Model, patterns: Iterable[str] | None) -> list[Tap]
                 f"layer {pattern!r} cannot be tapped: {excluded[pattern]}"
             )
         else:
-            close = difflib.get_close_matches(pattern, by_name, n=3, cutoff=0.5)
+            close = close_matches(pattern, by_name, n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             raise TapError(
                 f"no layer named {pattern!r} in model {model.name!r}; "
@@ -135,6 +136,11 @@ def _scan(
             taps.append(Tap(name, tuple(output.shape), path + (position,)))
         if _is_nested(layer):
             inner, inner_excluded = _scan(layer, f"{name}/", path + (position,))
+            for inner_name, why in inner_excluded.items():
+                if why == _OUTPUT:  # the nested model's output, not this model's
+                    instead = f"; tap {name!r} itself" if not reason else ""
+                    inner_excluded[inner_name] = (
+                        f"it is the output of the nested model {name!r}{instead}")
             if reason:  # e.g. a nested model called twice: so is every layer in it
                 inner_excluded.update({tap.name: reason for tap in inner})
                 inner = []
@@ -236,7 +242,7 @@ def _why_not_tappable(
         return "its output is not a single tensor"
     output = calls[0][0]
     if id(output) in output_ids:
-        return "it is the model's output"
+        return _OUTPUT
     if not keras.backend.is_float_dtype(output.dtype):
         return f"its output has dtype {output.dtype}, not floating point"
     if len(output.shape) not in TAPPABLE_RANKS:

@@ -31,6 +31,7 @@ class Task:
         classes: Boolean, whether labels are class indices.
         label_dtype: The dtype labels are cast to for training.
         labels: What labels must be, in words (for messages).
+        output: What the model's output must be, in words (for messages).
     """
 
     name: str
@@ -42,6 +43,7 @@ class Task:
     classes: bool
     label_dtype: str
     labels: str
+    output: str
 
     def chance_score(self, y: Any, metric: str) -> float | None:
         """Returns `metric` for the best constant prediction of labels `y`.
@@ -64,12 +66,15 @@ TASKS: dict[str, Task] = {
     task.name: task for task in (
         Task("multiclass", "softmax", "sparse_categorical_crossentropy",
              "SparseCategoricalCrossentropy", "accuracy", "max", classes=True,
-             label_dtype="int32", labels="integers 0..K-1, one per example"),
+             label_dtype="int32", labels="integers 0..K-1, one per example",
+             output="class probabilities of shape (batch, num_classes)"),
         Task("binary", "sigmoid", "binary_crossentropy", "BinaryCrossentropy",
              "accuracy", "max", classes=True, label_dtype="float32",
-             labels="0 or 1, one per example"),
+             labels="0 or 1, one per example",
+             output="one sigmoid probability, shape (batch, 1)"),
         Task("regression", "linear", "mse", None, "mae", "min", classes=False,
-             label_dtype="float32", labels="numbers, (n,) or (n, outputs)"),
+             label_dtype="float32", labels="numbers, (n,) or (n, outputs)",
+             output="predictions of shape (batch, targets)"),
     )
 }
 ACTIVATIONS = tuple(dict.fromkeys(task.activation for task in TASKS.values()))

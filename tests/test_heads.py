@@ -2,8 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from auxsearch.heads import (
-    AuxLoss, attach_head, attach_hint, attach_penalty, head_name, output_name, penalty_loss)
+from auxsearch.heads import attach_head, attach_hint, attach_penalty, penalty_loss
 
 
 @pytest.mark.parametrize(
@@ -20,11 +19,6 @@ def test_head_pools_by_rank_and_predicts_classes(shape, pooling):
     assert model.layers[-1].activation is keras.activations.softmax
     kinds = [type(layer).__name__ for layer in model.layers[1:-1]]
     assert kinds == ([pooling] if pooling else [])
-
-
-def test_head_name_is_a_valid_output_name():
-    assert head_name("conv2") == "aux_conv2"
-    assert head_name("block/conv-1") == "aux_block_conv_1"
 
 
 def test_hidden_units_and_task_activation():
@@ -57,10 +51,3 @@ def test_hint_adapter_reaches_the_target_shape(shape, target, layers):
     assert tuple(output.shape[1:]) == target
     assert [type(layer).__name__ for layer in model.layers[1:]] == layers
     assert model.layers[-1].name == "hint_x"
-
-
-def test_aux_loss_output_names_and_text():
-    assert AuxLoss("b/c-1", 0.5).output == "aux_b_c_1"
-    assert AuxLoss("c", 0.5, units=32).output == "aux_c_h32"
-    assert AuxLoss("c", 0.5, "penalty").output == output_name("c", "penalty") == "penalty_c"
-    assert str(AuxLoss("c", 0.123, "hint", "off_after")) == "c:0.12:hint:off_after"

@@ -5,9 +5,10 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from auxsearch.errors import ModelError, TapError
-from auxsearch.heads import AuxLoss
-from auxsearch.hypermodel import AuxLossHyperModel, TrialLogs, active_taps, route_labels
+from auxsearch.errors import ModelError, SpaceError, TapError
+from auxsearch.hypermodel import AuxLossHyperModel, FatalTrialError
+from auxsearch.tapspace import AuxLoss
+from auxsearch.traced import seeded
 from conftest import functional_mlp, sequential_cnn
 
 TRACES = []
@@ -32,7 +33,7 @@ def counting_mlp() -> keras.Model:
 def _hp(hm, **taps):
     """HyperParameters with the given taps on (name=weight), the rest off."""
     hp = kt.HyperParameters()
-    hm.sample_taps(hp)  # declare the space
+    hm.declare(hp)  # declare the space
     for tap in hm.taps:
         hp.values[f"tap/{tap.name}"] = tap.name in taps
         if tap.name in taps:
@@ -41,7 +42,7 @@ def _hp(hm, **taps):
 
 
 def _loss_weights(hm):
-    return {name: float(v.numpy()) for name, v in hm._traced.loss_weights.items()}
+    return {name: float(v.numpy()) for name, v in hm.models.current.loss_weights.items()}
 
 
 def _fit(hm, hp, model, data, epochs=1, **kwargs):
@@ -100,20 +101,6 @@ def test_logs_hold_the_objective_and_only_active_heads(tiny_data):
         "aux_d3_accuracy", "aux_d3_loss", "val_aux_d3_accuracy", "val_aux_d3_loss"]
 
 
-def test_single_output_logs_get_main_names(tiny_data):
-    # A model with one output (as a user's own build may return) logs
-    # `val_accuracy`; the objective needs `val_main_accuracy`.
-    x, y, xv, yv = tiny_data
-    inputs = keras.Input((6,))
-    outputs = keras.layers.Dense(3, activation="softmax", name="main")(inputs)
-    model = keras.Model(inputs, {"main": outputs})
-    model.compile("adam", {"main": "sparse_categorical_crossentropy"}, metrics={"main": ["accuracy"]})
-    history = model.fit(x, {"main": y}, validation_data=(xv, {"main": yv}), epochs=1,
-                        verbose=0, callbacks=[TrialLogs(["main"])])
-    assert history.history["val_main_accuracy"] == history.history["val_accuracy"]
-    assert history.history["main_loss"] == history.history["loss"]
-
-
 def test_labels_reach_every_active_head(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     hp = _hp(hm, d1=0.5, d3=0.125)
@@ -123,27 +110,6 @@ def test_labels_reach_every_active_head(tiny_data):
     # The total loss is the weighted sum of the per-output losses.
     expected = logs["main_loss"] + 0.5 * logs["aux_d1_loss"] + 0.125 * logs["aux_d3_loss"]
     assert logs["loss"] == pytest.approx(expected, rel=1e-3)
-
-
-def test_targets_share_one_label_tensor():
-    hm = AuxLossHyperModel(functional_mlp)
-    model = hm.build(_hp(hm, d2=0.25))
-    routed_x, routed = route_labels(np.zeros((4, 2)), np.arange(4),
-                                    lambda y: hm.targets(model, y))
-    assert set(routed) == set(model.output_names)
-    assert len({id(labels) for labels in routed.values()}) == 1
-
-
-def test_datasets_are_routed_too(tiny_data):
-    import tensorflow as tf
-
-    x, y, xv, yv = tiny_data
-    hm = AuxLossHyperModel(functional_mlp)
-    hp = _hp(hm, d2=0.25)
-    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
-    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(8)
-    history = hm.fit(hp, hm.build(hp), train, validation_data=val, epochs=1, verbose=0)
-    assert "val_aux_d2_accuracy" in history.history
 
 
 def test_trials_reuse_one_traced_model_from_fresh_weights(tiny_data):
@@ -156,9 +122,8 @@ def test_trials_reuse_one_traced_model_from_fresh_weights(tiny_data):
 
     second = hm.build(second_hp)
     assert second is first  # reused: compiled once
-    random.seed(hm._trial_seed(second_hp))
-    np.random.seed(hm._trial_seed(second_hp))
-    expected = hm._full_model(hm._structure).get_weights()
+    with seeded(hm.trial_seed(second_hp)):
+        expected = hm.assembly.model(hm.models.structure).get_weights()
     for now, fresh, old in zip(second.get_weights(), expected, trained):
         np.testing.assert_array_equal(now, fresh)  # a fresh start, not the last trial's
     assert any(not np.array_equal(a, b) for a, b in zip(second.get_weights(), trained))
@@ -188,9 +153,8 @@ def test_a_trial_with_all_taps_off_trains_like_the_plain_model(tiny_data):
     hm.fit(hp, trial, x, y, validation_data=(xv, yv), epochs=3, batch_size=8,
            shuffle=False, verbose=0)
 
-    random.seed(hm._trial_seed(hp))
-    np.random.seed(hm._trial_seed(hp))
-    plain = functional_mlp()
+    with seeded(hm.trial_seed(hp)):
+        plain = functional_mlp()
     plain.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     plain.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
     for name in ["d1", "d2", "d3", "out"]:
@@ -241,16 +205,8 @@ def test_builder_contract_errors():
         AuxLossHyperModel(functional_mlp, num_classes=4)
     with pytest.raises(TapError, match="did you mean 'd1'"):
         AuxLossHyperModel(functional_mlp, taps=["d11"])
-    with pytest.raises(ValueError, match=r"0 < low <= high .* weight_range=\(0.0, 1.0\)"):
+    with pytest.raises(SpaceError, match=r"weight_range must be 0 < low <= high .*; got \[0.0, 1.0\]"):
         AuxLossHyperModel(functional_mlp, weight_range=(0.0, 1.0))
-
-
-def test_active_taps_reads_trial_values():
-    values = {"tap/a": True, "weight/a": 0.2, "tap/b": False, "tuner/epochs": 3}
-    assert active_taps(values) == {"a": AuxLoss("a", 0.2)}
-    slots = {"tap/slot1": "b", "weight/slot1": 0.1, "kind/slot1": "penalty",
-             "tap/slot2": "none", "tap/slot3": "b", "weight/slot3": 0.5}
-    assert active_taps(slots) == {"b": AuxLoss("b", 0.1, kind="penalty")}
 
 
 @pytest.mark.parametrize("tuner_class", [kt.Hyperband, kt.RandomSearch])
@@ -266,29 +222,6 @@ def test_works_with_keras_tuner(tuner_class, tiny_data, tmp_path):
     assert all(t.metrics.exists("val_main_accuracy") for t in trials)
     best, second = tuner.get_best_models(2)
     assert best is not second and "main" in best.output_names
-
-
-def test_best_epoch_checkpoint_is_written_once_at_the_best_epoch(tiny_data, tmp_path, monkeypatch):
-    from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
-
-    hm = AuxLossHyperModel(functional_mlp, batch_size=16)  # 2 steps per epoch
-    hp = _hp(hm, d1=0.5)
-    model = hm.build(hp)
-    path = str(tmp_path / "checkpoint.weights.h5")
-    objective = kt.Objective("val_main_loss", "min")
-    writes = []
-    original = model.save_weights
-    monkeypatch.setattr(model, "save_weights", lambda p: (writes.append(p), original(p)))
-    history = _fit(hm, hp, model, tiny_data, epochs=4, callbacks=[SaveBestEpoch(objective, path)])
-    assert writes == [path]
-    losses = history.history["val_main_loss"]
-    best_epoch = losses.index(min(losses))
-    assert int(model.optimizer.iterations) == 2 * (best_epoch + 1)
-    saved = [w.copy() for w in model.get_weights()]
-    reloaded = hm.build(_hp(hm))
-    reloaded.load_weights(path)
-    for got, want in zip(reloaded.get_weights(), saved):
-        np.testing.assert_array_equal(got, want)
 
 
 def test_a_diverging_trial_stops_at_once_and_fails(tiny_data):
@@ -323,13 +256,13 @@ def test_kinds_schedules_and_widths_are_searched_per_tap():
     hm = AuxLossHyperModel(functional_mlp, taps=["d2"], kinds=["head", "penalty"],
                            schedules=["constant", "off_after"], head_units=[0, 16])
     hp = kt.HyperParameters()
-    hm.sample_taps(hp)
+    hm.declare(hp)
     assert [p.name for p in hp.space] == [
         "tap/d2", "weight/d2", "kind/d2", "units/d2", "schedule/d2"]
     assert hp.values == {"tap/d2": False}  # the baseline: nothing else is active
     hp.values.update({"tap/d2": True, "weight/d2": 0.3, "kind/d2": "head",
                       "units/d2": 16, "schedule/d2": "off_after"})
-    assert hm.sample_taps(hp) == {"d2": AuxLoss("d2", 0.3, "head", "off_after", 16)}
+    assert hm.declare(hp) == {"d2": AuxLoss("d2", 0.3, "head", "off_after", 16)}
     model = hm.build(hp)
     assert {"aux_d2", "aux_d2_h16", "penalty_d2"} < set(model.output_names)
     assert _loss_weights(hm) == {"aux_d2": 0.0, "aux_d2_h16": pytest.approx(0.3),
@@ -436,22 +369,6 @@ def test_tasks_set_heads_losses_and_objective(tiny_data, task, units, activation
                               task=task)
 
 
-def test_max_taps_slots_never_tap_a_layer_twice():
-    hm = AuxLossHyperModel(functional_mlp, max_taps=2, kinds=["head", "penalty"])
-    hp = kt.HyperParameters()
-    hm.sample_taps(hp)
-    assert [p.name for p in hp.space][:3] == ["tap/slot1", "weight/slot1", "kind/slot1"]
-    assert hp.space[0].values == ["none", "d1", "d2", "d3"]
-    twice = {"tap/slot1": "d2", "weight/slot1": 0.1, "kind/slot1": "head",
-             "tap/slot2": "d2", "weight/slot2": 0.2, "kind/slot2": "head"}
-    assert hm.config_key(twice) is None
-    one = {"tap/slot1": "d1", "weight/slot1": 0.1, "kind/slot1": "head", "tap/slot2": "d3",
-           "weight/slot2": 0.2, "kind/slot2": "penalty"}
-    swapped = {"tap/slot1": "d3", "weight/slot1": 0.2, "kind/slot1": "penalty",
-               "tap/slot2": "d1", "weight/slot2": 0.1, "kind/slot2": "head"}
-    assert hm.config_key(one) == hm.config_key(swapped) is not None
-
-
 def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeypatch):
     import auxsearch.hypermodel as module
 
@@ -472,11 +389,11 @@ def test_a_150_layer_application_lists_taps_and_builds_a_trial():
         return keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
 
     hm = AuxLossHyperModel(build)
-    assert len(hm.taps) >= 150 and hm._all_outputs is None  # a model per configuration
+    assert len(hm.taps) >= 150 and hm.models.every is None  # a model per configuration
     hp = hm.hyperparameters({"tap/block_5_add": True, "weight/block_5_add": 0.1})
     model = hm.build(hp)
     assert sorted(model.output_names) == ["aux_block_5_add", "main"]
-    assert hm.count_configurations() == 2 ** len(hm.taps)
+    assert hm.space.count() == 2 ** len(hm.taps)
 
 
 def test_history_holds_the_chance_score_of_a_constant_prediction(tiny_data):
@@ -541,3 +458,38 @@ def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data, tmp_path):
     x = tiny_data[2]
     np.testing.assert_allclose(loaded.predict(x, verbose=0),
                                model.predict(x, verbose=0)["main"], atol=1e-6)
+
+
+def test_a_builder_that_changes_its_architecture_ends_the_search_at_once(tiny_data, tmp_path):
+    searching = []
+
+    def growing():
+        model = functional_mlp()
+        if searching:  # fine while checked, another architecture once the search runs
+            return keras.Model(model.inputs, keras.layers.Dense(3, activation="softmax")(
+                model.outputs[0]), name="mlp")
+        return model
+
+    x, y, xv, yv = tiny_data
+    hm = AuxLossHyperModel(growing)
+    tuner = kt.RandomSearch(hm, objective=hm.objective, max_trials=3, directory=tmp_path,
+                            project_name="p")
+    searching.append(True)
+    with pytest.raises(FatalTrialError, match="first built 5 layers, then 6") as info:
+        tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert isinstance(info.value.error, ModelError) and isinstance(info.value, kt.errors.FatalError)
+    assert len(tuner.oracle.trials) == 1  # no second trial was tried
+
+
+def test_seeded_copies_leave_the_search_hypermodel_and_global_generators_alone(tiny_data):
+    hm = AuxLossHyperModel(functional_mlp, seed=3)
+    twin = hm.seeded(11)
+    hp = _hp(hm, d1=0.5)
+    assert (hm.seed, twin.seed) == (3, 11) and hm.trial_seed(hp) != twin.trial_seed(hp)
+    random.seed(5)
+    np.random.seed(5)
+    expected = random.random(), np.random.random()
+    random.seed(5)
+    np.random.seed(5)
+    twin.build(hp)
+    assert (random.random(), np.random.random()) == expected  # build seeds only its own scope

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from auxsearch.traced import TracedModel
+from auxsearch.traced import TracedModel, TracedModels, seeded
 
 
 def _model():
@@ -56,3 +56,55 @@ def test_reset_takes_fresh_weights_and_restarts_the_optimizer():
     assert float(traced.model.optimizer.learning_rate.numpy()) == pytest.approx(0.1)
     assert all(not np.any(v.numpy()) for v in traced.model.optimizer.variables
                if "momentum" in v.path or "velocity" in v.path)
+
+
+def _structure_model(structure):
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(4, name="h")(inputs)
+    outputs = {"main": keras.layers.Dense(2, activation="softmax", name="main")(h)}
+    for layer, _, _ in structure:
+        outputs[f"aux_{layer}"] = keras.layers.Dense(2, activation="softmax",
+                                                     name=f"aux_{layer}")(h)
+    return keras.Model(inputs, outputs)
+
+
+def _compile_args(structure):
+    return {"optimizer": keras.optimizers.Adam(0.1), "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"]}
+
+
+def test_seeded_draws_the_same_weights_and_restores_the_generators():
+    import random
+
+    random.seed(7)
+    expected_next = random.random()
+    random.seed(7)
+    with seeded(3):
+        first = _model().get_weights()
+    assert random.random() == expected_next  # the caller's generator is untouched
+    with seeded(3):
+        again = _model().get_weights()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_one_model_serves_every_configuration_once_trained():
+    models = TracedModels(_structure_model, _compile_args, every=[("h", "head", 0)])
+    first = models.get([], seed=1, weights={})
+    assert models.get([], seed=1, weights={}) is not first  # not trained: maybe still in use
+    second = models.get([("h", "head", 0)], seed=1, weights={"aux_h": 0.5})
+    models.trained(second.model)
+    third = models.get([], seed=2, weights={})
+    assert third is second and float(third.loss_weights["aux_h"].numpy()) == 0.0
+    assert models.owns(third.model) is third and models.owns(first.model) is None
+
+
+def test_without_every_output_each_configuration_gets_its_own():
+    models = TracedModels(_structure_model, _compile_args, every=None)
+    plain = models.get([], seed=1, weights={})
+    assert plain.model.output_names == ["main"]
+    models.trained(plain.model)
+    assert models.get([], seed=1, weights={}) is plain  # the same outputs: reused
+    models.trained(plain.model)
+    tapped = models.get([("h", "head", 0)], seed=1, weights={"aux_h": 0.1})
+    assert sorted(tapped.model.output_names) == ["aux_h", "main"]

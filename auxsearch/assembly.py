@@ -1,0 +1,181 @@
+"""Assembly: one trial model, the user's model with its auxiliary outputs.
+
+`Assembly.outputs` attaches the outputs a configuration needs to one fresh
+copy of the user's model, reading the tapped tensors from its graph (no
+layer is called twice); `Assembly.model` wraps them as a `keras.Model` and
+`Assembly.compile_args` gives its losses and metrics. A packed trial can
+assemble several copies the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from auxsearch import names
+from auxsearch.errors import ModelError
+from auxsearch.heads import attach_head, attach_hint, attach_penalty, penalty_loss
+from auxsearch.taps import Tap, tap_tensors
+from auxsearch.tapspace import Variant
+from auxsearch.tasks import Task
+
+
+class Assembly:
+    """Builds trial models of one user model, for one task.
+
+    Args:
+        build_model: The user's builder: a new, uncompiled model per call.
+        model: A model the builder built (from `fresh_model`), to check.
+        task: The task, from `tasks.TASKS`.
+        taps: The candidate taps (from `taps.select_taps`).
+        hints: The shape of one example's hint targets, by layer.
+        penalty: "l2" or "l1", the activation penalty's norm.
+        optimizer: String, the name of a Keras optimizer.
+        learning_rate: Float, its learning rate.
+        steps_per_execution: Integer, training steps per traced call.
+        num_classes: Optional integer to check the output against.
+
+    Raises:
+        ModelError: If the builder breaks its contract, or its output does
+            not fit the task.
+    """
+
+    def __init__(
+        self,
+        build_model: Callable[[], keras.Model],
+        model: keras.Model,
+        task: Task,
+        taps: list[Tap],
+        hints: dict[str, tuple[int, ...]],
+        penalty: str = "l2",
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        steps_per_execution: int = 16,
+        num_classes: int | None = None,
+    ) -> None:
+        self.build_model = build_model
+        self.task = task
+        self.taps = {tap.name: tap for tap in taps}
+        self.hints = hints
+        self.penalty = penalty
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.steps_per_execution = steps_per_execution
+        self.units = check_output(model, task, num_classes)
+        self.n_layers = len(model.layers)
+
+    def outputs(
+        self, base: keras.Model, structure: list[Variant]
+    ) -> tuple[list[keras.KerasTensor], dict[str, keras.KerasTensor]]:
+        """Attaches the given auxiliary outputs to one copy of the user's model.
+
+        Args:
+            base: A fresh model from the builder (`fresh_model`).
+            structure: The auxiliary outputs, `(layer, kind, units)`.
+
+        Returns:
+            The model's inputs, and its outputs by name: `main` first.
+        """
+        if len(base.layers) != self.n_layers:
+            raise ModelError(
+                f"the model builder first built {self.n_layers} layers, then "
+                f"{len(base.layers)}; it must build the same architecture on "
+                "every call"
+            )
+        # By position: Keras numbers unnamed layers anew in every build.
+        needed = [self.taps[layer] for layer in dict.fromkeys(v[0] for v in structure)]
+        inputs, output, tensors = tap_tensors(base, needed)
+        outputs = {names.MAIN: _named(output, names.MAIN)}
+        for layer, kind, units in structure:
+            name = names.output_name(layer, kind, units)
+            if kind == "head":
+                outputs[name] = attach_head(
+                    tensors[layer], self.units, name, self.task.activation, units)
+            elif kind == "penalty":
+                outputs[name] = attach_penalty(tensors[layer], name, self.penalty)
+            else:
+                outputs[name] = attach_hint(tensors[layer], self.hints[layer], name)
+        return inputs, outputs
+
+    def model(self, structure: list[Variant]) -> keras.Model:
+        """Returns a fresh copy of the user's model with the given outputs."""
+        base = fresh_model(self.build_model)
+        inputs, outputs = self.outputs(base, structure)
+        return keras.Model(inputs, outputs, name=base.name)
+
+    def compile_args(self, structure: list[Variant]) -> dict[str, Any]:
+        """Returns the optimizer, losses and metrics of a trial model."""
+        loss, metric = self.task.loss, self.task.metric
+        losses, metrics = {names.MAIN: loss}, {names.MAIN: [metric]}
+        for layer, kind, units in structure:
+            name = names.output_name(layer, kind, units)
+            if kind == "head":
+                losses[name], metrics[name] = loss, [metric]
+            else:
+                losses[name] = penalty_loss if kind == "penalty" else "mse"
+        return {
+            "optimizer": keras.optimizers.get(
+                {"class_name": self.optimizer,
+                 "config": {"learning_rate": self.learning_rate}}
+            ),
+            "loss": losses,
+            "metrics": metrics,
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+
+def fresh_model(build_model: Callable[[], keras.Model]) -> keras.Model:
+    """Returns a new model from the builder, checked to be a `keras.Model`.
+
+    Raises:
+        ModelError: If the builder returns anything else.
+    """
+    model = build_model()
+    if not isinstance(model, keras.Model):
+        raise ModelError(
+            "the model builder must return a keras.Model; "
+            f"it returned {type(model).__name__}"
+        )
+    return model
+
+
+def main_model(model: keras.Model) -> keras.Model:
+    """Returns the part of a trial model that computes its main output."""
+    return keras.Model(model.inputs, model.get_layer(names.MAIN).output, name=model.name)
+
+
+def _named(tensor: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    # Keras names an output's losses and metrics after its layer, so the main
+    # output must come from a layer named `main`.
+    if tensor._keras_history.operation.name == name:
+        return tensor
+    return keras.layers.Identity(name=name)(tensor)
+
+
+def check_output(model: keras.Model, task: Task, num_classes: int | None) -> int:
+    """Checks the model's one output against the task; returns its units.
+
+    Raises:
+        ModelError: If the model has several outputs, or its output's shape
+            does not fit the task.
+    """
+    if len(model.outputs) != 1:
+        raise ModelError(
+            f"model {model.name!r} must have exactly one output; "
+            f"it has {len(model.outputs)}"
+        )
+    shape = tuple(model.outputs[0].shape)
+    if (len(shape) != 2 or shape[-1] is None or (task.name == "binary" and shape[-1] != 1)
+            or (task.name == "multiclass" and shape[-1] < 2)):
+        raise ModelError(
+            f"for a {task.name} task, model {model.name!r} must output {task.output}; "
+            f"its output has shape {shape}"
+        )
+    if num_classes is not None and task.name == "multiclass" and num_classes != shape[-1]:
+        raise ModelError(
+            f"num_classes={num_classes}, but model {model.name!r} outputs "
+            f"{shape[-1]} classes"
+        )
+    return shape[-1]

@@ -1,0 +1,45 @@
+"""What a trial reports besides Keras' logs: the leaderboard's raw data.
+
+Keras Tuner keeps each metric of a trial at its best epoch only, so what the
+leaderboards need beyond that is stored as metrics that are constant over
+the epochs: the objective at every absolute epoch (`at_epoch/<n>`, the
+baseline's curve for `delta_vs_baseline`), the chance score, the epochs
+trained and the wall time. `leaderboards` and `progress` read them back by
+the names in `names`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auxsearch import names
+
+
+def add_report(
+    history: Any,
+    objective: str,
+    initial_epoch: int,
+    chance: float | None,
+    fit_seconds: float,
+    trial_seconds: float,
+) -> None:
+    """Adds a trial's report to its Keras `History`, in place.
+
+    Args:
+        history: The `keras.callbacks.History` that `fit` returned.
+        objective: The objective's name.
+        initial_epoch: Integer, the absolute epoch training started from.
+        chance: The objective of the best constant prediction, if known.
+        fit_seconds: Float, the wall time of `fit`.
+        trial_seconds: Float, the wall time of build and fit.
+    """
+    epochs = len(history.epoch)
+    report = {f"{names.AT_EPOCH}{epoch}": value for epoch, value in
+              enumerate(history.history.get(objective, []), initial_epoch + 1)}
+    if chance is not None:
+        report[names.CHANCE_SCORE] = chance
+    report[names.EPOCHS_TRAINED] = epochs
+    report[names.FIT_SECONDS] = fit_seconds
+    report[names.TRIAL_SECONDS] = trial_seconds
+    for key, value in report.items():
+        history.history[key] = [value] * epochs

@@ -1,0 +1,142 @@
+"""Label routing: the labels of every output of a trial model.
+
+A search runs with plain labels, as any Keras model does; a trial model has
+one output per auxiliary loss as well. Heads get the labels, penalties
+zeros (they use none), hints their own targets. Arrays become a batched,
+seeded `tf.data` pipeline; datasets are mapped the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from auxsearch import names
+from auxsearch.tapspace import Variant
+
+
+def targets(
+    y: Any, output_names: list[str], structure: list[Variant], hint_layers: tuple[str, ...]
+) -> dict[str, Any]:
+    """Returns the labels of each of a trial model's outputs.
+
+    Works on arrays and on the tensors of a `tf.data` pipeline.
+
+    Args:
+        y: The labels, or a dict `{"main": labels, "hint/<layer>": targets}`.
+        output_names: The model's outputs.
+        structure: The auxiliary outputs the model was assembled with.
+        hint_layers: The layers that have hint targets.
+
+    Raises:
+        DataError: If `y` is a dict with other keys, or a hint has no targets.
+    """
+    from auxsearch.errors import DataError
+
+    hints: dict[str, Any] = {}
+    if isinstance(y, dict):
+        allowed = {names.MAIN} | {names.HINT_KEY + layer for layer in hint_layers}
+        if set(y) - allowed or names.MAIN not in y:
+            raise DataError(
+                f"y must be the labels, or a dict with keys {sorted(allowed)}; "
+                f"got keys {sorted(y)}")
+        hints, y = y, y[names.MAIN]
+    kinds = {names.output_name(*variant): variant for variant in structure}
+    labels = keras.ops.convert_to_tensor(y)  # one tensor, shared by the heads
+    out = {}
+    for name in output_names:
+        layer, kind, _ = kinds.get(name, (None, "head", 0))
+        if kind == "penalty":
+            out[name] = keras.ops.zeros((keras.ops.shape(labels)[0],))
+        elif kind == "hint":
+            if names.HINT_KEY + layer not in hints:
+                raise DataError(
+                    f"the hint on {layer!r} needs targets: pass y as a dict "
+                    f"with a '{names.HINT_KEY}{layer}' array")
+            out[name] = hints[names.HINT_KEY + layer]
+        else:
+            out[name] = labels
+    return out
+
+
+def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int | None) -> Any:
+    """Returns arrays as a batched `tf.data.Dataset` of `(x, routed)`.
+
+    Args:
+        x: The features.
+        routed: The labels of each output, from `targets`.
+        batch_size: Integer, examples per batch.
+        shuffle_seed: Integer seed of a reshuffle every epoch, or `None` to
+            keep the order.
+    """
+    import tensorflow as tf
+
+    # Labels are routed before slicing: a `map` would be traced anew per call.
+    data = tf.data.Dataset.from_tensor_slices((x, routed))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def fit_inputs(
+    x: Any, y: Any, route: Callable[[Any], dict[str, Any]], batch_size: int,
+    shuffle_seed: int, kwargs: dict[str, Any],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Returns the data arguments and keyword arguments of a trial's `fit`.
+
+    Arrays become a dataset batched with `batch_size` and, unless `kwargs`
+    says `shuffle=False`, reshuffled every epoch from `shuffle_seed`. A
+    dataset, or a `validation_split`, is left to Keras to batch and shuffle.
+
+    Args:
+        x: The features, or a dataset of `(x, y)`.
+        y: The labels (see `targets`), unless `x` is a dataset.
+        route: Routes labels to every output (`targets` with the model's).
+        batch_size: Integer, examples per batch.
+        shuffle_seed: Integer, the seed of the batch order.
+        kwargs: The other keyword arguments of `fit` (not modified).
+    """
+    kwargs = dict(kwargs)
+    if is_dataset(x) or "validation_split" in kwargs:
+        kwargs.setdefault("shuffle", not is_dataset(x))
+        if not is_dataset(x):
+            kwargs["batch_size"] = batch_size
+        return route_labels(x, y, route), kwargs
+    seed = shuffle_seed if kwargs.pop("shuffle", True) else None
+    kwargs["shuffle"] = False  # the dataset shuffles itself
+    return (batched(x, route(y), batch_size, shuffle_seed=seed),), kwargs
+
+
+def route_labels(x: Any, y: Any, route: Callable[[Any], dict[str, Any]]) -> tuple[Any, ...]:
+    """Returns fit's `(x, y)` with `y` routed to every output by `route`.
+
+    A `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` elements is
+    mapped the same way.
+    """
+    if is_dataset(x):
+        return (x.map(lambda features, labels, *rest: (features, route(labels), *rest)),)
+    return x, route(y)
+
+
+def route_validation(data: Any, route: Callable[[Any], dict[str, Any]], batch_size: int) -> Any:
+    """Returns fit's `validation_data` with its labels routed (arrays batched)."""
+    if data is None:
+        return None
+    if is_dataset(data):
+        return route_labels(data, None, route)[0]
+    x, y, *rest = data
+    if rest:  # sample weights: let Keras batch them
+        return (*route_labels(x, y, route), *rest)
+    return batched(x, route(y), batch_size, shuffle_seed=None)
+
+
+def is_dataset(data: Any) -> bool:
+    """Whether `data` is a `tf.data.Dataset` (or quacks like one)."""
+    return hasattr(data, "element_spec") and hasattr(data, "map")
+
+
+def main_labels(y: Any) -> Any:
+    """Returns the main output's labels of `y` (plain labels, or a dict)."""
+    return y[names.MAIN] if isinstance(y, dict) else y
