@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from auxsearch import names
 from auxsearch.errors import ModelError
@@ -65,6 +66,9 @@ class Assembly:
         self.steps_per_execution = steps_per_execution
         self.units = check_output(model, task, num_classes)
         self.n_layers = len(model.layers)
+        # A classifier without a softmax (sigmoid) outputs logits: its loss,
+        # its heads' and the accuracy then take logits too.
+        self.logits = task.logits_loss is not None and not outputs_probabilities(model, task)
 
     def outputs(
         self, base: keras.Model, structure: list[Variant]
@@ -91,8 +95,8 @@ class Assembly:
         for layer, kind, units in structure:
             name = names.output_name(layer, kind, units)
             if kind == "head":
-                outputs[name] = attach_head(
-                    tensors[layer], self.units, name, self.task.activation, units)
+                activation = "linear" if self.logits else self.task.activation
+                outputs[name] = attach_head(tensors[layer], self.units, name, activation, units)
             elif kind == "penalty":
                 outputs[name] = attach_penalty(tensors[layer], name, self.penalty)
             else:
@@ -105,14 +109,27 @@ class Assembly:
         inputs, outputs = self.outputs(base, structure)
         return keras.Model(inputs, outputs, name=base.name)
 
+    def main_loss(self) -> Any:
+        """Returns the loss of the main output (and of every head)."""
+        if self.logits:
+            return keras.losses.get({"class_name": self.task.logits_loss,
+                                     "config": {"from_logits": True}})
+        return self.task.loss
+
+    def main_metric(self) -> Any:
+        """Returns a new instance of the metric the objective reads, by its name."""
+        if self.logits and self.task.name == "binary":  # a logit of 0 is a probability of 0.5
+            return keras.metrics.BinaryAccuracy(name=self.task.metric, threshold=0.0)
+        return self.task.metric
+
     def compile_args(self, structure: list[Variant]) -> dict[str, Any]:
         """Returns the optimizer, losses and metrics of a trial model."""
-        loss, metric = self.task.loss, self.task.metric
-        losses, metrics = {names.MAIN: loss}, {names.MAIN: [metric]}
+        loss = self.main_loss()
+        losses, metrics = {names.MAIN: loss}, {names.MAIN: [self.main_metric()]}
         for layer, kind, units in structure:
             name = names.output_name(layer, kind, units)
             if kind == "head":
-                losses[name], metrics[name] = loss, [metric]
+                losses[name], metrics[name] = loss, [self.main_metric()]
             else:
                 losses[name] = penalty_loss if kind == "penalty" else "mse"
         return {
@@ -127,10 +144,12 @@ class Assembly:
 
 
 def fresh_model(build_model: Callable[[], keras.Model]) -> keras.Model:
-    """Returns a new model from the builder, checked to be a `keras.Model`.
+    """Returns a new model from the builder, checked to be a graph of layers.
 
     Raises:
-        ModelError: If the builder returns anything else.
+        ModelError: If the builder returns anything but a `keras.Model`, or a
+            model whose layers' outputs are not in a graph (subclassed, or a
+            Sequential model without an `Input`).
     """
     model = build_model()
     if not isinstance(model, keras.Model):
@@ -138,7 +157,85 @@ def fresh_model(build_model: Callable[[], keras.Model]) -> keras.Model:
             "the model builder must return a keras.Model; "
             f"it returned {type(model).__name__}"
         )
-    return model
+    try:
+        graph = bool(model.inputs) and bool(model.outputs)
+    except (AttributeError, ValueError):  # a subclassed model has neither
+        graph = False
+    if graph:
+        return model
+    if isinstance(model, keras.Sequential):
+        raise ModelError(
+            f"Sequential model {model.name!r} has no defined inputs and outputs; "
+            "start it with keras.Input(shape=...)"
+        )
+    raise ModelError(
+        f"model {model.name!r} is a subclassed keras.Model ({type(model).__name__}): its "
+        "layers' outputs are not in a graph, so no layer can be tapped; build it with "
+        "the functional API (keras.Input, then call each layer on the last one's "
+        "output, then keras.Model(inputs, outputs))"
+    )
+
+
+def outputs_probabilities(model: keras.Model, task: Task) -> bool:
+    """Whether a classifier's output is a probability (softmax or sigmoid).
+
+    The activation is read from the layers that produce the output (passing
+    through reshapes, dropout and nested models); if those do not say, the
+    model is run on a few random inputs: probabilities lie in [0, 1] (and
+    sum to 1 for several classes).
+    """
+    activation = _output_activation(model.outputs[0])
+    if activation is not None:
+        return activation in ("softmax", "sigmoid")
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(8, *t.shape[1:])).astype("float32") for t in model.inputs]
+    y = keras.ops.convert_to_numpy(model(x if len(x) > 1 else x[0])).astype("float64")
+    probabilities = bool(np.all((y >= 0) & (y <= 1)))
+    if task.name == "multiclass":
+        probabilities &= bool(np.allclose(y.sum(axis=-1), 1, atol=1e-3))
+    return probabilities
+
+
+# Layers an output passes through unchanged, as far as its activation goes.
+_PASS_THROUGH = (keras.layers.Identity, keras.layers.Reshape, keras.layers.Flatten,
+                 keras.layers.Dropout, keras.layers.ActivityRegularization)
+
+
+def _output_activation(tensor: Any) -> str | None:
+    """The activation that produced `tensor`, or `None` if the layers don't say."""
+    for _ in range(100):  # a chain of pass-through layers, never a cycle
+        layer, node_index, _ = tensor._keras_history
+        if isinstance(layer, keras.layers.Softmax):
+            return "softmax"
+        if isinstance(layer, keras.Model) and getattr(layer, "outputs", None):
+            tensor = layer.outputs[0]  # a nested model: its own output layer
+            continue
+        activation = getattr(layer, "activation", None)
+        if callable(activation):
+            return getattr(activation, "__name__", None)
+        inputs = layer._inbound_nodes[node_index].input_tensors
+        if not isinstance(layer, _PASS_THROUGH) or len(inputs) != 1:
+            return None
+        tensor = inputs[0]
+    return None
+
+
+def check_names(model: keras.Model, outputs: list[str]) -> None:
+    """Refuses a model with a layer named like an output auxsearch adds.
+
+    Raises:
+        ModelError: Naming the layer and what to do.
+    """
+    own = model.outputs[0]._keras_history[0].name  # may be `main` itself
+    taken = {layer.name for layer in model.layers} - {own}
+    for name in [names.MAIN, *outputs]:
+        # The layers heads and hints add (see `heads`) are named after their output.
+        clash = taken & {name, *(f"{name}_{part}" for part in ("pool", "hidden", "adapter"))}
+        if clash:
+            raise ModelError(
+                f"model {model.name!r} has a layer named {sorted(clash)[0]!r}, a name "
+                f"auxsearch gives to the output {name!r} it adds; rename that layer"
+            )
 
 
 def main_model(model: keras.Model) -> keras.Model:
@@ -163,8 +260,9 @@ def check_output(model: keras.Model, task: Task, num_classes: int | None) -> int
     """
     if len(model.outputs) != 1:
         raise ModelError(
-            f"model {model.name!r} must have exactly one output; "
-            f"it has {len(model.outputs)}"
+            f"model {model.name!r} has {len(model.outputs)} outputs; auxsearch searches "
+            "auxiliary losses for a model with one: pass the output to improve alone, "
+            "keras.Model(model.inputs, model.outputs[i])"
         )
     shape = tuple(model.outputs[0].shape)
     if (len(shape) != 2 or shape[-1] is None or (task.name == "binary" and shape[-1] != 1)

@@ -11,7 +11,8 @@ directory and reports the result. auxsearch adds what Keras Tuner lacks:
   second of the last one (Keras Tuner's own loop sleeps 20 s at a time while
   a worker has not collected its "stop"), and writes the leaderboards;
 - the message of a trial that failed on a worker, which Keras Tuner's
-  `Trial` protobuf has no field for, sent as gRPC metadata instead;
+  `Trial` protobuf has no field for, sent as gRPC metadata instead
+  (`ktshim.ChiefServicer`, `ktshim.WorkerClient`);
 - workers that never overwrite, and refuse a run directory of another space.
 """
 
@@ -25,72 +26,44 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent import futures
 from pathlib import Path
-from typing import Any, Iterator
 
 import grpc
 import keras
 import keras_tuner as kt
 
-# Keras Tuner's gRPC pieces are not public API; auxsearch pins keras-tuner < 1.5.
-from keras_tuner.src import protos
-from keras_tuner.src.distribute.oracle_chief import OracleServicer
-from keras_tuner.src.distribute.oracle_client import TIMEOUT, OracleClient
-from keras_tuner.src.engine import conditions
-from keras_tuner.src.engine.oracle import synchronized
-
 from auxsearch.errors import AuxSearchError
-from auxsearch.search import SPACE_FILENAME, Search, SearchResult, make_tuner
+from auxsearch.ktshim import (
+    TIMEOUT,
+    ChiefServicer,
+    WorkerClient,
+    mute_condition_print,
+    oracle_lock,
+    serve,
+    tuner_env,
+)
+from auxsearch.rundir import RunDir
+from auxsearch.search import Search, SearchResult, make_tuner
 from auxsearch.space import SearchSpace, load_space
 from auxsearch.tuner import Hyperband, TrialHook
 
 logger = logging.getLogger(__name__)
 
-# Keras Tuner 1.4.8 left a debugging `print` in `conditions.Parent.to_proto`:
-# every trial sent over gRPC printed `True` to stdout. Mute it there only.
-conditions.print = lambda *args, **kwargs: None
+# Every trial sent over gRPC would print `True` to stdout (Keras Tuner 1.4.8).
+mute_condition_print()
 
-# Keras Tuner reads these when a Tuner is constructed and when it saves.
-ENV_TUNER_ID = "KERASTUNER_TUNER_ID"
-ENV_ORACLE_IP = "KERASTUNER_ORACLE_IP"
-ENV_ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
-
-DEFAULT_TRIAL_TIMEOUT = 3600.0  # seconds; Keras Tuner's own client timeout
+DEFAULT_TRIAL_TIMEOUT = float(TIMEOUT)  # seconds; Keras Tuner's own client timeout
 CONNECT_TIMEOUT = 600.0  # how long a worker waits for its chief to answer
 _POLL = 0.2  # seconds between the chief's looks at the oracle
 _STOP_GRACE = 10.0  # seconds idle workers get to collect their "stop"
-_IDLE_PAUSE = 0.5  # a worker's pause when the oracle has no trial for it yet
 _PARENT_ENV = "AUXSEARCH_PARENT_PID"  # set for local workers: exit with the chief
-_MESSAGE_KEY = "auxsearch-message-bin"  # gRPC metadata: a failed trial's message
-_MESSAGE_CHARS = 2000  # its tail only: gRPC metadata is limited to 8 KiB
 _WILDCARDS = ("0.0.0.0", "::", "")
-_RUNNING = kt.engine.trial.TrialStatus.RUNNING
 _FAILED = kt.engine.trial.TrialStatus.FAILED
-_IDLE = kt.engine.trial.TrialStatus.IDLE
 
 
 class DistributedError(AuxSearchError):
     """A chief or worker cannot run: address, run directory, lost workers."""
-
-
-@contextlib.contextmanager
-def tuner_env(tuner_id: str, host: str, port: int) -> Iterator[None]:
-    """Sets Keras Tuner's distribution variables, restoring them afterwards.
-
-    They must stay set while the tuner runs: Keras Tuner reads them again
-    when it searches and saves.
-    """
-    names = (ENV_TUNER_ID, ENV_ORACLE_IP, ENV_ORACLE_PORT)
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(zip(names, (tuner_id, host, str(port))))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class Chief(Search):
@@ -137,9 +110,10 @@ class Chief(Search):
         self.oracle: kt.Oracle | None = None  # set while serving
         self.local: LocalWorkers | None = None  # set while serving
         self._on_trial_end: TrialHook | None = None
-        self._server = grpc.server(_executor())
-        self._servicer = _Servicer()
-        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, self._server)
+        # One request at a time, as in Keras Tuner: the oracle is not reentrant.
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        self._servicer = ChiefServicer()
+        serve(self._servicer, self._server)
         try:
             self.port = self._server.add_insecure_port(f"{host}:{port}")
         except RuntimeError:  # grpcio raises where it used to return 0
@@ -245,7 +219,7 @@ def run_worker(
             not answer, or the run directory is not the chief's or holds
             another space.
     """
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     host, port = parse_address(chief)
     tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
     if "chief" in tuner_id:  # Keras Tuner would make it a second chief
@@ -255,18 +229,17 @@ def run_worker(
     # The chief writes space.toml (and discards an overwritten search) before
     # it serves: only then is the run directory's space the one to train.
     wait_for_chief(chief, connect_timeout)
-    space_path = run_dir / SPACE_FILENAME
-    if not space_path.exists():
+    if not run.space.exists():
         raise DistributedError(
-            f"{run_dir} has no {SPACE_FILENAME} though its chief serves: "
+            f"{run} has no {run.space.name} though its chief serves: "
             "is it the chief's run directory, on a shared filesystem?"
         )
-    search = Search(space if space is not None else load_space(space_path), run_dir)
+    search = Search(space if space is not None else load_space(run.space), run)
     _refuse_other_space(search)
     keras.utils.set_random_seed(search.space.seed)
     with tuner_env(tuner_id, host, port):
-        tuner = make_tuner(search.space, search.hypermodel, run_dir)  # never overwrite
-        client = tuner.oracle = _Client(tuner.oracle._oracle)
+        tuner = make_tuner(search.space, search.hypermodel, run)  # never overwrite
+        client = tuner.oracle = WorkerClient(tuner.oracle)
         logger.info("worker %s: training trials of %s", tuner_id, chief)
         search._search(tuner, verbose, tensorboard)
     return client.ended
@@ -320,7 +293,7 @@ class LocalWorkers:
         verbose: bool = False,
         tensorboard: str | Path | None = None,
     ) -> None:
-        logs = run_dir / "logs"
+        logs = RunDir(run_dir).logs
         logs.mkdir(parents=True, exist_ok=True)
         self.logs = {f"tuner{i}": logs / f"tuner{i}.log" for i in range(count)}
         self.processes: dict[str, subprocess.Popen] = {}
@@ -416,126 +389,42 @@ class _Watchdog:
         return ended
 
 
-class _Servicer(OracleServicer):
-    """Keras Tuner's servicer, with failure messages and no late results.
-
-    A result for a trial the chief already ended (a worker taken for dead
-    that was only slow) is ignored; an error the oracle raises (too many
-    failed trials in a row) is kept for the chief to raise.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(oracle=None)  # the oracle comes with the tuner
-        self.error: Exception | None = None
-
-    def UpdateTrial(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if self.oracle.trials[request.trial_id].status != _RUNNING:
-            return protos.get_service().UpdateTrialResponse(
-                trial=self.oracle.trials[request.trial_id].to_proto())
-        return super().UpdateTrial(request, context)
-
-    def EndTrial(self, request: Any, context: grpc.ServicerContext) -> Any:
-        trial = kt.engine.trial.Trial.from_proto(request.trial)
-        own = self.oracle.trials[trial.trial_id].hyperparameters
-        trial.hyperparameters = _in_order_of(own, trial.hyperparameters)
-        metadata = dict(context.invocation_metadata())
-        if _MESSAGE_KEY in metadata:
-            trial.message = metadata[_MESSAGE_KEY].decode("utf-8", "replace")
-        elif trial.status != "COMPLETED":
-            trial.message = "failed on a worker that sent no message; see its log"
-        try:
-            if not _end_if_running(self.oracle, trial):
-                logger.warning("ignored the late result of trial %s", trial.trial_id)
-        except Exception as err:  # raised in the chief's thread instead
-            self.error = err
-        return protos.get_service().EndTrialResponse()
-
-    def raise_error(self) -> None:
-        """Raises the error the oracle raised while serving, if any."""
-        if self.error is not None:
-            raise self.error
-
-
-class _Client(OracleClient):
-    """Keras Tuner's client, sending failure messages and pausing when idle."""
-
-    def __init__(self, oracle: kt.Oracle) -> None:
-        super().__init__(oracle)
-        self.ended = 0
-
-    def create_trial(self, tuner_id: str) -> kt.engine.trial.Trial:
-        trial = super().create_trial(tuner_id)
-        if trial.status == _IDLE:  # Keras Tuner asks again at once, in a busy loop
-            time.sleep(_IDLE_PAUSE)
-        return trial
-
-    def end_trial(self, trial: kt.engine.trial.Trial) -> None:
-        message = (trial.message or "")[-_MESSAGE_CHARS:]
-        self.stub.EndTrial(
-            protos.get_service().EndTrialRequest(trial=trial.to_proto()),
-            metadata=[(_MESSAGE_KEY, message.encode("utf-8"))] if message else None,
-            wait_for_ready=True,
-            timeout=TIMEOUT,
-        )
-        self.ended += 1
-
-
-@synchronized
 def _snapshot(oracle: kt.Oracle) -> tuple[list[str], dict[str, str], set[str]]:
     """The ended trials, running trials (tuner -> trial) and known tuners."""
-    ongoing = {tuner_id: t.trial_id for tuner_id, t in oracle.ongoing_trials.items()}
-    return list(oracle.end_order), ongoing, set(oracle.tuner_ids)
+    with oracle_lock(oracle):
+        ongoing = {tuner_id: t.trial_id for tuner_id, t in oracle.ongoing_trials.items()}
+        return list(oracle.end_order), ongoing, set(oracle.tuner_ids)
 
 
-@synchronized
 def _report(oracle: kt.Oracle, hook: TrialHook | None, trial_id: str) -> None:
-    if hook:  # under the oracle's lock: the hook reads every trial
-        hook(oracle.trials[trial_id], oracle)
+    if hook:
+        with oracle_lock(oracle):  # the hook reads every trial
+            hook(oracle.trials[trial_id], oracle)
 
 
-@synchronized
-def _end_if_running(oracle: kt.Oracle, trial: kt.engine.trial.Trial) -> bool:
-    if oracle.trials[trial.trial_id].status != _RUNNING:
-        return False
-    oracle.end_trial(trial)
-    return True
-
-
-@synchronized
 def _fail_trial(oracle: kt.Oracle, tuner_id: str, trial_id: str, reason: str) -> bool:
-    trial = oracle.ongoing_trials.get(tuner_id)
-    if trial is None or trial.trial_id != trial_id:
-        return False  # it ended meanwhile
-    trial.status = _FAILED
-    trial.message = reason
-    oracle.end_trial(trial)  # also takes it out of ongoing_trials
-    oracle.tuner_ids.discard(tuner_id)  # else the chief waits for it forever
-    return True
+    with oracle_lock(oracle):
+        trial = oracle.ongoing_trials.get(tuner_id)
+        if trial is None or trial.trial_id != trial_id:
+            return False  # it ended meanwhile
+        trial.status = _FAILED
+        trial.message = reason
+        oracle.end_trial(trial)  # also takes it out of ongoing_trials
+        oracle.tuner_ids.discard(tuner_id)  # else the chief waits for it forever
+        return True
 
 
-@synchronized
 def _forget_tuner(oracle: kt.Oracle, tuner_id: str) -> None:
-    oracle.tuner_ids.discard(tuner_id)
-
-
-def _in_order_of(
-    own: kt.HyperParameters, sent: kt.HyperParameters
-) -> kt.HyperParameters:
-    """`sent`'s values in `own`'s space order (protobuf groups them by type)."""
-    hps = own.copy()
-    hps.merge(sent, overwrite=False)  # only hyperparameters new to the chief
-    hps.values = dict(sent.values)
-    return hps
+    with oracle_lock(oracle):
+        oracle.tuner_ids.discard(tuner_id)
 
 
 def _refuse_other_space(search: Search) -> None:
     try:
         search.check_resumable()
-    except AuxSearchError as err:
-        # Its advice to overwrite is for the chief: workers never do.
-        reason = str(err).split("; use --overwrite")[0]
+    except AuxSearchError as err:  # a RunDirError: the chief may discard, workers never
         raise DistributedError(
-            f"worker refused: {reason}; a worker only joins its chief's space"
+            f"worker refused: {err}; a worker only joins its chief's space"
         ) from None
 
 
@@ -550,13 +439,6 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="auxsearch-parent-watch", daemon=True).start()
-
-
-def _executor() -> Any:
-    from concurrent import futures
-
-    # One request at a time, as in Keras Tuner: the oracle is not reentrant.
-    return futures.ThreadPoolExecutor(max_workers=1)
 
 
 def _last_line(path: Path) -> str:

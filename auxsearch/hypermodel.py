@@ -20,7 +20,7 @@ import keras
 import keras_tuner as kt
 
 from auxsearch import names, routing
-from auxsearch.assembly import Assembly, fresh_model
+from auxsearch.assembly import Assembly, check_names, fresh_model
 from auxsearch.callbacks import LossWeightSchedule, check_finite, trial_callbacks
 from auxsearch.errors import AuxSearchError, ModelError
 from auxsearch.report import add_report
@@ -165,6 +165,7 @@ class AuxLossHyperModel(kt.HyperModel):
                                  optimizer, learning_rate, steps_per_execution, num_classes)
         self.space = TapSpace([tap.name for tap in self.taps], weight_range, kinds,
                               schedules, head_units, tuple(self.hints), max_taps)
+        check_names(model, [names.output_name(*v) for v in self.space.variants()])
         self.num_classes = self.assembly.units if self.task.name == "multiclass" else None
         self._objective = objective or kt.Objective(
             names.objective_name(self.task.metric), self.task.direction)

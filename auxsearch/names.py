@@ -15,6 +15,11 @@ from typing import Any
 
 MAIN = "main"  # the user's model's output
 RESERVED = "tuner/"  # Keras Tuner's own hyperparameters (epochs, rounds, parents)
+# Keras Tuner's own hyperparameters of a Hyperband trial.
+EPOCHS = f"{RESERVED}epochs"  # the epochs to reach, counted from 0
+INITIAL_EPOCH = f"{RESERVED}initial_epoch"  # the parent's epochs (0 in round 0)
+BRACKET, ROUND = f"{RESERVED}bracket", f"{RESERVED}round"
+PARENT = f"{RESERVED}trial_id"  # the trial whose checkpoint a promotion starts from
 
 # The fields of a tap, each a hyperparameter `<field>/<slot>`.
 TAP, WEIGHT, KIND, UNITS, SCHEDULE = "tap", "weight", "kind", "units", "schedule"

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras_tuner as kt
 
-from auxsearch.files import save_json
 from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.ktshim import HyperbandOracleBase, HyperbandTunerBase, hyperband_brackets
+
+_INVALID = "<invalid configuration>"  # the identity of every invalid configuration
 
 # Called after each trial with the finished trial and the oracle (all trials).
 TrialHook = Callable[[kt.engine.trial.Trial, kt.Oracle], None]
 
 
-class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
+class BaselineHyperbandOracle(HyperbandOracleBase):
     """A `HyperbandOracle` whose search always includes the baseline.
 
     The baseline is the configuration with every hyperparameter at its
@@ -22,6 +24,9 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
     first place of the last bracket of the first iteration, the bracket whose
     trials all train for `max_epochs`, so every search answers "do taps help
     at all?" at the full budget. Random sampling never proposes it again.
+
+    A search whose trials fail `max_consecutive_failed_trials` times in a
+    row ends with `SearchFailed` (see `ktshim.HyperbandOracleBase`).
 
     Args:
         *args, **kwargs: Those of `keras_tuner.oracles.HyperbandOracle`.
@@ -31,8 +36,6 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
             with the same key count as already tried; invalid ones are never
             proposed.
     """
-
-    _INVALID = "<invalid configuration>"
 
     def __init__(
         self, *args: Any, config_key: Callable[[dict], str | None] | None = None,
@@ -52,35 +55,21 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         # Reserve the baseline so that random sampling never picks it, and
         # mark invalid configurations as tried, so it never picks one either.
-        self._tried_so_far.add(self._compute_values_hash(self.baseline_values()))
-        self._tried_so_far.add(super()._compute_values_hash({self._INVALID: True}))
+        self.mark_tried(self.identity(self.baseline_values()))
+        self.mark_tried({_INVALID: True})
         return super().populate_space(trial_id)
 
-    def _compute_values_hash(self, values: dict[str, Any]) -> str:
-        if self.config_key is not None:
-            key = self.config_key(values)
-            values = {self._INVALID: True} if key is None else {"config": key}
-        return super()._compute_values_hash(values)
+    def identity(self, values: dict[str, Any]) -> dict[str, Any]:
+        if self.config_key is None:
+            return values
+        key = self.config_key(values)
+        return {_INVALID: True} if key is None else {"config": key}
 
-    def _random_trial(self, trial_id: str, bracket: dict) -> dict[str, Any]:
-        if bracket["bracket_num"] != 0 or self.baseline_scheduled:
-            return super()._random_trial(trial_id, bracket)
+    def scheduled_values(self, bracket: int) -> dict[str, Any] | None:
+        if bracket != 0 or self.baseline_scheduled:
+            return None
         self.baseline_scheduled = True
-        values = self.baseline_values()
-        values["tuner/epochs"] = self._get_epochs(0, 0)
-        values["tuner/initial_epoch"] = 0
-        values["tuner/bracket"] = self._current_bracket
-        values["tuner/round"] = 0
-        bracket["rounds"][0].append({"past_id": None, "id": trial_id})
-        return {"status": "RUNNING", "values": values}
-
-    def save(self) -> None:
-        # Trials are saved in their own files, as Keras Tuner does; atomically.
-        save_json(self._get_oracle_fname(), self.get_state())
-
-    def _save_trial(self, trial: kt.engine.trial.Trial) -> None:
-        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
-        save_json(path, trial.get_state())
+        return self.baseline_values()
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
@@ -92,12 +81,17 @@ class BaselineHyperbandOracle(kt.oracles.HyperbandOracle):
         self.baseline_scheduled = state.get("baseline_scheduled", False)
 
 
-class Hyperband(kt.Hyperband):
+class Hyperband(HyperbandTunerBase):
     """Keras Tuner's `Hyperband`, with the baseline always trained in full.
 
     Takes the arguments of `keras_tuner.Hyperband`; the objective defaults to
     the HyperModel's. `on_trial_end`, when given, is called with each
-    finished `Trial` and the oracle (for progress reports).
+    finished `Trial` and the oracle (for progress reports). Every state file
+    is written atomically, and the space is declared without building a
+    model (see `ktshim.HyperbandTunerBase`).
+
+    Keras Tuner prints each failed trial's traceback unless told otherwise:
+    see `ktshim.show_tracebacks`.
     """
 
     def __init__(
@@ -123,35 +117,20 @@ class Hyperband(kt.Hyperband):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             config_key=getattr(hypermodel, "config_key", None),
         )
-        # Skip kt.Hyperband.__init__, which would build a plain oracle.
-        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-        self._on_trial_end = on_trial_end
+        super().__init__(oracle, hypermodel, **kwargs)
+        self.trial_hook = on_trial_end
 
-    def save(self) -> None:
-        # As Keras Tuner's, but every state file is replaced atomically: a
-        # search killed at any moment can be resumed.
-        if not self._is_worker():
-            self.oracle.save()
-        save_json(self._get_tuner_fname(), self.get_state())
-
-    def _populate_initial_space(self) -> None:
-        # Keras Tuner builds the model once per conditional scope to discover
-        # the space; `sample_taps` declares every hyperparameter, the
-        # conditional weights included, without building anything.
-        hp = self.oracle.get_space()
-        self.hypermodel.sample_taps(hp)
-        self.oracle.update_space(hp)
-
-    def _try_build(self, hp: kt.HyperParameters) -> Any:
-        # Keras Tuner clears the Keras session before every build, which also
-        # empties TensorFlow's kernel caches; the HyperModel reuses its traced
-        # model across trials, so there is nothing to clear.
-        return self._build_hypermodel(hp)
+    def declare_space(self, hp: kt.HyperParameters) -> None:
+        # The HyperModel declares every hyperparameter, the conditional
+        # weights included, without building anything. (`sample_taps` is its
+        # name before `declare`.)
+        declare = getattr(self.hypermodel, "declare", None) or self.hypermodel.sample_taps
+        declare(hp)
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
-        if self._on_trial_end:
-            self._on_trial_end(self.oracle.get_trial(trial.trial_id), self.oracle)
+        if self.trial_hook:
+            self.trial_hook(self.oracle.get_trial(trial.trial_id), self.oracle)
 
 
 def hyperband_budget(
@@ -171,16 +150,11 @@ def hyperband_budget(
     Returns:
         A tuple `(trials, epochs)` for the whole search.
     """
-    oracle = kt.oracles.HyperbandOracle(
-        kt.Objective("score", "max"), max_epochs=max_epochs, factor=factor
-    )
     trials = epochs = 0
-    for bracket in range(oracle._get_num_brackets()):
-        for round_num in range(bracket + 1):
-            size = oracle._get_size(bracket, round_num)
-            start = oracle._get_epochs(bracket, round_num - 1) if round_num else 0
+    for rounds in hyperband_brackets(max_epochs, factor):
+        start = 0
+        for size, end in rounds:
             trials += size
-            epochs += size * (oracle._get_epochs(bracket, round_num) - start)
+            epochs += size * (end - start)
+            start = end
     return trials * hyperband_iterations, epochs * hyperband_iterations
-
-

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
+from auxsearch import names
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.search import Search
 from auxsearch.space import load_space
@@ -52,8 +53,8 @@ def steps(reps: str = "5") -> dict:
     n_steps = -(-len(data.x_train) // hm.batch_size)
     configs = {"0": [], "2": ["conv2", "conv5"], "all": [t.name for t in hm.taps]}
     plain = hm.build_model()
-    plain.compile(keras.optimizers.Adam(hm.learning_rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=hm.steps_per_execution)
+    plain.compile(keras.optimizers.Adam(hm.assembly.learning_rate), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"], steps_per_execution=hm.assembly.steps_per_execution)
     plain_data = tf.data.Dataset.from_tensor_slices(
         (data.x_train, data.y_train)).shuffle(len(data.x_train), seed=1).batch(hm.batch_size)
     times: dict[str, list[float]] = {name: [] for name in [*configs, "plain"]}
@@ -84,7 +85,7 @@ def graph() -> dict:
     hm = AuxLossHyperModel(builder, taps=["block_*_add"])
     hp = _taps(hm, [hm.taps[0].name, hm.taps[-1].name])
     first = hm.build(hp)
-    hm._reusable = True  # as after a trial's fit(): the next build reuses it
+    hm.models.trained(first)  # as after a trial's fit(): the next build reuses it
     started = time.perf_counter()
     again = hm.build(hp)
     build = time.perf_counter() - started
@@ -109,14 +110,10 @@ def memory(trials: str = "30") -> dict:
     return {"trials": len(rss), "rss_mb": rss}
 
 
-def _taps(hm: AuxLossHyperModel, names: list[str]) -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    hm.sample_taps(hp)
-    for tap in hm.taps:
-        hp.values[f"tap/{tap.name}"] = tap.name in names
-        if tap.name in names:
-            hp.values[f"weight/{tap.name}"] = 0.3
-    return hp
+def _taps(hm: AuxLossHyperModel, layers: list[str]) -> kt.HyperParameters:
+    values = {names.hp_name(names.TAP, tap.name): tap.name in layers for tap in hm.taps}
+    values.update({names.hp_name(names.WEIGHT, layer): 0.3 for layer in layers})
+    return hm.hyperparameters(values)
 
 
 def _epoch_times(hm, hp, model, data, reps: int, validation: bool) -> list[float]:

@@ -77,3 +77,92 @@ def test_an_output_that_does_not_fit_the_task_is_refused(task, shape, message):
         output = keras.layers.Reshape(shape[1:])(output)
     with pytest.raises(ModelError, match=f"for a {task} task, .* {message}"):
         check_output(keras.Model(inputs, output), TASKS[task], None)
+
+
+def _classifier(units, activation, *extra):
+    def build():
+        inputs = keras.Input((6,))
+        h = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+        out = keras.layers.Dense(units, activation=activation, name="out")(h)
+        for layer in extra:
+            out = layer()(out)
+        return keras.Model(inputs, out, name="clf")
+    return build
+
+
+@pytest.mark.parametrize("task, units, activation, extra, probabilities", [
+    ("multiclass", 3, "softmax", (), True),
+    ("multiclass", 3, None, (), False),  # logits: the usual style of current Keras code
+    ("multiclass", 3, None, (lambda: keras.layers.Softmax(),), True),
+    ("multiclass", 3, None, (lambda: keras.layers.Activation("softmax"),
+                             lambda: keras.layers.Dropout(0.1)), True),
+    ("binary", 1, "sigmoid", (), True),
+    ("binary", 1, None, (), False),
+    ("multiclass", 3, None, (lambda: keras.layers.BatchNormalization(),), False),  # by running it
+    ("multiclass", 3, "softmax", (lambda: keras.layers.Rescaling(2.0),), False),
+])
+def test_logits_are_told_from_probabilities(task, units, activation, extra, probabilities):
+    from auxsearch.assembly import outputs_probabilities
+
+    model = _classifier(units, activation, *extra)()
+    assert outputs_probabilities(model, TASKS[task]) is probabilities
+
+
+def test_a_logits_model_gets_logits_losses_heads_and_accuracy():
+    build = _classifier(1, None)
+    model = fresh_model(build)
+    assembly = Assembly(build, model, TASKS["binary"], select_taps(model, None), {})
+    assert assembly.logits
+    args = assembly.compile_args([("d1", "head", 0)])
+    assert args["loss"]["main"].get_config()["from_logits"] is True
+    accuracy = args["metrics"]["main"][0]
+    assert (accuracy.name, accuracy.threshold) == ("accuracy", 0.0)
+    assert args["metrics"]["aux_d1"][0] is not accuracy  # each output its own metric
+    trial = assembly.model([("d1", "head", 0)])
+    assert trial.get_layer("aux_d1").activation is keras.activations.linear
+    assert not _assembly().logits  # softmax: as before
+
+
+def test_subclassed_and_inputless_models_are_refused_with_what_to_do():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.dense = keras.layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(ModelError, match=r"model 'net' is a subclassed keras.Model \(Net\): its "
+                                         r"layers' outputs are not in a graph.*functional API"):
+        fresh_model(Net)
+    with pytest.raises(ModelError, match="has no defined inputs and outputs; start it with"):
+        fresh_model(lambda: keras.Sequential([keras.layers.Dense(3)], name="seq"))
+
+
+def test_layers_named_like_added_outputs_are_refused():
+    from auxsearch.assembly import check_names
+
+    def clash(name):
+        inputs = keras.Input((6,))
+        h = keras.layers.Dense(8, name=name)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h),
+                           name="m")
+
+    with pytest.raises(ModelError, match="layer named 'main', a name auxsearch gives to the "
+                                         "output 'main' it adds; rename that layer"):
+        check_names(clash("main"), ["aux_x"])
+    with pytest.raises(ModelError, match="'aux_x_pool'"):
+        check_names(clash("aux_x_pool"), ["aux_x"])
+    check_names(clash("main_branch"), ["aux_x"])  # no clash
+    inputs = keras.Input((6,))
+    own = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="main")(inputs))
+    check_names(own, [])  # the output may be called main itself
+
+
+def test_several_outputs_are_refused_with_what_to_do():
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, [keras.layers.Dense(3)(inputs), keras.layers.Dense(2)(inputs)],
+                        name="two")
+    with pytest.raises(ModelError, match=r"model 'two' has 2 outputs; .* keras.Model\(model.inputs, "
+                                         r"model.outputs\[i\]\)"):
+        check_output(model, TASKS["multiclass"], None)

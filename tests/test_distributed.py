@@ -12,14 +12,19 @@ import grpc
 import keras_tuner as kt
 import pandas as pd
 import pytest
-from keras_tuner.src import protos
 
 from auxsearch.cli import main
 from auxsearch.distributed import (
-    Chief, DistributedError, _Client, _Servicer, _Watchdog, parse_address,
-    run_worker, tuner_env,
+    Chief,
+    DistributedError,
+    _report,
+    _snapshot,
+    _Watchdog,
+    parse_address,
+    run_worker,
 )
-from auxsearch.search import SPACE_FILENAME
+from auxsearch.ktshim import set_project_dir
+from auxsearch.rundir import RunDir
 from auxsearch.space import dump_space, load_space
 
 
@@ -80,15 +85,16 @@ def test_a_worker_killed_mid_trial_does_not_stall_the_chief(tiny_space, tmp_path
 def test_a_worker_refuses_a_run_directory_of_another_space(tiny_space, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
+    space_path = RunDir(run_dir).space
     other = dump_space(load_space(tiny_space)).replace("seed = 3", "seed = 4")
-    (run_dir / SPACE_FILENAME).write_text(other)
+    space_path.write_text(other)
     with _bare_server() as address:
         with pytest.raises(DistributedError, match=r"worker refused: .* holds a search "
                            r"of another space \(seed: 4 -> 3\); a worker only joins"):
             run_worker(run_dir, address, "tuner0", space=load_space(tiny_space))
-        assert [p.name for p in run_dir.iterdir()] == [SPACE_FILENAME]  # untouched
-        assert (run_dir / SPACE_FILENAME).read_text() == other
-        (run_dir / SPACE_FILENAME).unlink()
+        assert [p.name for p in run_dir.iterdir()] == [space_path.name]  # untouched
+        assert space_path.read_text() == other
+        space_path.unlink()
         with pytest.raises(DistributedError, match="has no space.toml though its chief"):
             run_worker(run_dir, address, "tuner0")
     assert list(run_dir.iterdir()) == []  # nothing written
@@ -124,33 +130,23 @@ def test_the_watchdog_fails_a_silent_workers_trial_and_forgets_it(tmp_path):
     assert oracle.ongoing_trials == {}
 
 
-def test_a_failed_trial_keeps_its_message_and_late_results_are_ignored(tmp_path):
+def test_a_raising_trial_hook_leaves_the_oracle_unlocked(tmp_path):
+    # The chief reports under the oracle's lock; a hook that raises must not
+    # keep it, or the servicer's thread (and the chief's exit) would hang.
     oracle = _oracle(tmp_path)
-    servicer = _Servicer()
-    servicer.oracle = oracle
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with tuner_env("tuner0", "127.0.0.1", port):
-            client = _Client(oracle)
-        trial = client.create_trial("tuner0")
-        trial.status = "FAILED"
-        trial.message = "Traceback (most recent call last):\n  ...\nValueError: boom"
-        client.end_trial(trial)
-        assert oracle.trials[trial.trial_id].status == "FAILED"
-        assert oracle.trials[trial.trial_id].message.endswith("ValueError: boom")
+    trial = oracle.create_trial("tuner0")
 
-        late = client.create_trial("tuner0")
-        _Watchdog(oracle, 1).check(0.0, {"tuner0": late.trial_id}, {"tuner0": "gone"})
-        late.status = "COMPLETED"
-        client.end_trial(late)  # a worker taken for dead was only slow
-        assert oracle.trials[late.trial_id].status == "FAILED"
-        assert oracle.trials[late.trial_id].message == "gone"
-        assert servicer.error is None and client.ended == 2
-    finally:
-        server.stop(None)
+    def hook(trial, oracle):
+        raise ValueError("the progress report failed")
+
+    with pytest.raises(ValueError, match="the progress report failed"):
+        _report(oracle, hook, trial.trial_id)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(_snapshot(oracle)), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the oracle stayed locked after the hook raised"
+    assert seen == [([], {"tuner0": trial.trial_id}, {"tuner0"})]
 
 
 def test_parse_address():
@@ -160,20 +156,12 @@ def test_parse_address():
             parse_address(bad)
 
 
-def test_tuner_env_is_restored():
-    os.environ.pop("KERASTUNER_TUNER_ID", None)
-    with tuner_env("tuner3", "10.0.0.1", 9000):
-        assert os.environ["KERASTUNER_TUNER_ID"] == "tuner3"
-        assert os.environ["KERASTUNER_ORACLE_PORT"] == "9000"
-    assert "KERASTUNER_TUNER_ID" not in os.environ
-
-
 def _oracle(tmp_path) -> kt.Oracle:
     hp = kt.HyperParameters()
     hp.Boolean("tap/conv2")
     oracle = kt.oracles.RandomSearchOracle(
         kt.Objective("score", "max"), max_trials=5, hyperparameters=hp, seed=1)
-    oracle._set_project_dir(str(tmp_path), "search")
+    set_project_dir(oracle, tmp_path, "search")
     return oracle
 
 

@@ -493,3 +493,30 @@ def test_seeded_copies_leave_the_search_hypermodel_and_global_generators_alone(t
     np.random.seed(5)
     twin.build(hp)
     assert (random.random(), np.random.random()) == expected  # build seeds only its own scope
+
+
+@pytest.mark.parametrize("task, units, labels", [
+    ("multiclass", 3, lambda y: y),
+    ("binary", 1, lambda y: (y > 0).astype("float32")),
+])
+def test_a_logits_model_trains_as_its_softmax_twin(tiny_data, task, units, labels):
+    probability = "softmax" if task == "multiclass" else "sigmoid"
+
+    def twin(activation):
+        def build():
+            inputs = keras.Input((6,))
+            h = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+            return keras.Model(inputs, keras.layers.Dense(units, activation=activation,
+                                                          name="out")(h))
+        return build
+
+    x, y, xv, yv = tiny_data
+    histories = []
+    for activation in (probability, None):
+        hm = AuxLossHyperModel(twin(activation), task=task, seed=4)
+        hp = hm.hyperparameters({"tap/d1": True, "weight/d1": 0.3})
+        histories.append(hm.fit(hp, hm.build(hp), x, labels(y),
+                                validation_data=(xv, labels(yv)), epochs=3, verbose=0).history)
+    probabilities, logits = histories
+    for key in ("loss", "val_main_loss", "val_aux_d1_loss", "val_main_accuracy"):
+        np.testing.assert_allclose(logits[key], probabilities[key], rtol=1e-4, atol=1e-5)

@@ -89,7 +89,7 @@ def test_nested_layers_are_addressed_outer_slash_inner():
     assert [(t.name, t.index) for t in taps] == [
         ("stem", "1"), ("stem/a", "1.0"), ("mid", "2"), ("mid/deep", "2.1"),
         ("mid/deep/p", "2.1.1"), ("c", "3")]
-    with pytest.raises(TapError, match="'stem/b' cannot be tapped: it is the model's output"):
+    with pytest.raises(TapError, match="'stem/b' cannot be tapped: it is the output of the nested model 'stem'; tap 'stem' itself"):
         select_taps(_nested(), ["stem/b"])
 
 

@@ -1,22 +1,26 @@
 """The baseline oracle, driven by hand as keras-tuner's own tests do."""
 
 import os
+import threading
+from types import SimpleNamespace
 
 import keras_tuner as kt
 import pytest
-
-from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
-from auxsearch.hypermodel import AuxLossHyperModel
 from conftest import functional_mlp
+
+from auxsearch.errors import SearchFailed
+from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.ktshim import oracle_lock, set_project_dir
+from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
 
 
 def _oracle(tmp_path, max_epochs=9, factor=3, iterations=1):
     hp = kt.HyperParameters()
-    AuxLossHyperModel(functional_mlp).sample_taps(hp)
+    AuxLossHyperModel(functional_mlp).declare(hp)
     oracle = BaselineHyperbandOracle(
         kt.Objective("score", "max"), max_epochs=max_epochs, factor=factor,
         hyperband_iterations=iterations, hyperparameters=hp, seed=1)
-    oracle._set_project_dir(str(tmp_path), "p")
+    set_project_dir(oracle, tmp_path, "p")
     return oracle
 
 
@@ -39,7 +43,8 @@ def _is_baseline(trial):
     return not any(v for k, v in trial.hyperparameters.values.items() if k.startswith("tap/"))
 
 
-@pytest.mark.parametrize("max_epochs, factor, iterations", [(9, 3, 1), (3, 3, 1), (10, 3, 2), (2, 3, 1), (1, 3, 1), (27, 3, 1)])
+@pytest.mark.parametrize("max_epochs, factor, iterations",
+                         [(9, 3, 1), (3, 3, 1), (10, 3, 2), (2, 3, 1), (1, 3, 1), (27, 3, 1)])
 def test_baseline_trains_once_to_the_full_budget(tmp_path, max_epochs, factor, iterations):
     trials = _run_all(_oracle(tmp_path, max_epochs, factor, iterations))
     baselines = [t for t in trials if _is_baseline(t)]
@@ -100,17 +105,48 @@ def test_space_is_declared_without_building(tmp_path, monkeypatch):
 def test_slots_never_propose_a_layer_twice_or_a_permutation(tmp_path):
     hm = AuxLossHyperModel(functional_mlp, max_taps=2, kinds=["head", "penalty"])
     hp = kt.HyperParameters()
-    hm.sample_taps(hp)
+    hm.declare(hp)
     oracle = BaselineHyperbandOracle(
         kt.Objective("score", "max"), max_epochs=9, factor=3, hyperparameters=hp,
         seed=1, config_key=hm.config_key)
-    oracle._set_project_dir(str(tmp_path), "p")
+    set_project_dir(oracle, tmp_path, "p")
     trials = _run_all(oracle)
     keys = [hm.config_key(t.hyperparameters.values) for t in trials
             if "tuner/trial_id" not in t.hyperparameters.values]
     assert len(keys) > 10 and None not in keys
     assert len(set(keys)) == len(keys)  # no configuration twice, in any slot order
     assert keys.count("[]") == 1  # the baseline, once
+
+
+def test_trials_failing_in_a_row_end_the_search_with_one_line(tmp_path):
+    oracle = _oracle(tmp_path)
+    message = ("Traceback (most recent call last):\n  File \"hypermodel.py\", line 1\n"
+               "auxsearch.errors.ModelError: the model builder first built 9 layers, then 10\n")
+    with pytest.raises(SearchFailed, match=r"^3 trials failed in a row; the last \(trial 0002\) "
+                       r"failed with: auxsearch\.errors\.ModelError: the model builder first "
+                       r"built 9 layers, then 10$"):
+        for _ in range(3):
+            trial = oracle.create_trial("tuner0")
+            trial.status = "FAILED"
+            trial.message = message
+            oracle.end_trial(trial)
+    assert trial.trial_id == "0002"
+    done = threading.Event()
+
+    def other_thread():
+        with oracle_lock(oracle):
+            done.set()
+
+    threading.Thread(target=other_thread, daemon=True).start()
+    assert done.wait(10), "the oracle stayed locked after the search failed"
+
+
+def test_the_space_is_declared_by_declare_or_the_older_sample_taps():
+    declared = []
+    for hypermodel in (SimpleNamespace(declare=declared.append),
+                       SimpleNamespace(sample_taps=declared.append)):
+        Hyperband.declare_space(SimpleNamespace(hypermodel=hypermodel), "hp")
+    assert declared == ["hp", "hp"]
 
 
 def _rss_mb():
@@ -154,7 +190,7 @@ def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny
 def test_every_state_file_is_written_atomically(tmp_path, tiny_data, monkeypatch):
     # Keras Tuner writes its JSON files in place; a kill mid-write would leave
     # one truncated, and the search could not be resumed.
-    import auxsearch.tuner as module
+    import auxsearch.ktshim as module
 
     written = []
     real = module.save_json

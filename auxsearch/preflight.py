@@ -1,0 +1,119 @@
+"""The preflight: one training step of a trial model on the real data, first.
+
+Whatever can make every trial fail (a model that does not take the data,
+labels that do not fit its output, a hint whose targets do not fit its
+adapter) shows here, before a run directory is created, as one line. The
+trial model holds every candidate output and runs one training step and one
+evaluation step eagerly, on a few examples of the training and validation
+splits: no step function is traced, so it costs a fraction of a trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from auxsearch import routing
+from auxsearch.dataset import Dataset
+from auxsearch.errors import AuxSearchError, DataError, ModelError
+from auxsearch.hypermodel import AuxLossHyperModel
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES = 8  # examples per split the preflight trains and evaluates on
+# First layers that scale their inputs: data need not be scaled before them.
+_SCALING = (keras.layers.Rescaling, keras.layers.Normalization)
+
+
+def preflight(hypermodel: AuxLossHyperModel, data: Dataset, where: str = "data") -> float:
+    """Checks that the search's trial models train on the data.
+
+    Args:
+        hypermodel: The search's HyperModel.
+        data: The data set it will search on.
+        where: What the data is called in messages (its file).
+
+    Returns:
+        The seconds the preflight took.
+
+    Raises:
+        DataError: If the labels or targets do not fit the model's outputs.
+        ModelError: If a trial model cannot take the data, or cannot train
+            on it (the message names the cause, in one line).
+    """
+    started = time.perf_counter()
+    model = hypermodel.assembly.model(hypermodel.space.variants())
+    _check_targets(hypermodel, data, where)
+    _warn_if_unscaled(model, data.x_train, where)
+    args = hypermodel.assembly.compile_args(hypermodel.space.variants())
+    outputs = list(model.output_names)
+    model.compile(**args, loss_weights=dict.fromkeys(outputs, 1.0), run_eagerly=True)
+    structure = hypermodel.space.variants()
+    hints = tuple(hypermodel.hints)
+    for split, step in (("train", model.train_on_batch), ("val", model.test_on_batch)):
+        x = _head(data.x_train if split == "train" else data.x_val)
+        y = _head(data.labels(split))
+        try:
+            step(x, routing.targets(y, outputs, structure, hints))
+        except AuxSearchError:
+            raise
+        except Exception as err:  # Keras and the backends raise many kinds
+            raise ModelError(
+                f"{where}: a trial model of {model.name!r} cannot "
+                f"{'train' if split == 'train' else 'evaluate'} on the {split} split: "
+                f"{type(err).__name__}: {_first_line(err)}"
+            ) from err
+    seconds = time.perf_counter() - started
+    logger.info("preflight: one training and one evaluation step in %.2f s", seconds)
+    return seconds
+
+
+def _check_targets(hypermodel: AuxLossHyperModel, data: Dataset, where: str) -> None:
+    """Regression targets must have as many columns as the model outputs."""
+    if hypermodel.task.name != "regression":
+        return
+    y = data.y_train
+    columns = y.shape[1] if y.ndim == 2 else 1
+    if columns != hypermodel.assembly.units:
+        raise DataError(
+            f"{where}: regression targets have {columns} column{'s' * (columns != 1)}; "
+            f"the model outputs {hypermodel.assembly.units}"
+        )
+
+
+def _warn_if_unscaled(model: keras.Model, x: Any, where: str) -> None:
+    """Logs one warning for image-shaped inputs that look like raw pixels."""
+    first = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if first and isinstance(first[0], _SCALING):
+        return
+    arrays = x.items() if isinstance(x, dict) else [("x_train", x)]
+    for name, array in arrays:
+        if array.ndim < 3 or not array.size:  # (examples, height, width[, channels])
+            continue
+        top = float(np.max(np.abs(array)))
+        whole = bool(np.all(array == np.round(array)))
+        if (whole and top > 1) or top > 10:
+            logger.warning(
+                "%s: %s looks unscaled (values up to %g%s); scale it to [0, 1], or start "
+                "the model with keras.layers.Rescaling", where,
+                name if name.startswith("x_") else f"x_train/{name}", top,
+                ", whole numbers" if whole else "")
+            return
+
+
+def _head(value: Any) -> Any:
+    """The first few examples of arrays, or of a dict of them."""
+    if isinstance(value, dict):
+        return {key: _head(array) for key, array in value.items()}
+    return value[:EXAMPLES]
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if lines else type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
