@@ -9,7 +9,6 @@ the leaderboards read.
 
 from __future__ import annotations
 
-import copy
 import functools
 import time
 import zlib
@@ -23,6 +22,7 @@ from auxsearch import names, routing
 from auxsearch.assembly import Assembly, check_names, fresh_model
 from auxsearch.callbacks import LossWeightSchedule, check_finite, trial_callbacks
 from auxsearch.errors import AuxSearchError, ModelError
+from auxsearch.ktshim import copy_hypermodel
 from auxsearch.report import add_report
 from auxsearch.rules import check
 from auxsearch.taps import select_taps
@@ -153,6 +153,7 @@ class AuxLossHyperModel(kt.HyperModel):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.seed = seed
+        self.paired = False  # see `seeded`
         model = fresh_model(build_model)
         if build_model() is model:
             raise ModelError(
@@ -200,22 +201,28 @@ class AuxLossHyperModel(kt.HyperModel):
         hp.ensure_active_values()  # e.g. a Fixed kind, left out of older rows
         return hp
 
-    def seeded(self, seed: int) -> AuxLossHyperModel:
-        """Returns this HyperModel with another base seed (sharing its models).
+    def seeded(self, seed: int, paired: bool = False) -> AuxLossHyperModel:
+        """Returns this HyperModel with another seed; this one is left as it is.
 
-        The copy draws each configuration's initial weights and batch order
-        from `seed`; this one is left as it is.
+        The copy shares the compiled models. It draws each configuration's
+        initial weights and batch order from `seed` and the configuration;
+        with `paired`, from `seed` alone: every configuration then starts
+        from the same weights of the user's model and sees the batches in
+        the same order, so configurations trained with one seed differ
+        only by their taps (confirmation pairs them so).
         """
-        twin = copy.copy(self)
-        twin.seed = seed
+        twin = copy_hypermodel(self)
+        twin.seed, twin.paired = seed, paired
         return twin
 
     def trial_seed(self, hp: kt.HyperParameters) -> int:
         """Returns the seed of a configuration's weights and batch order.
 
         One seed per configuration: reproducible, and the same across the
-        Hyperband rounds of one configuration.
+        Hyperband rounds of one configuration (or `seed` itself if paired).
         """
+        if self.paired:
+            return self.seed
         config = sorted(names.user_values(hp.values).items())
         return zlib.crc32(f"{self.seed}:{config}".encode()) % 2**31
 

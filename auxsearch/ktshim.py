@@ -14,10 +14,12 @@ Importing this module checks the installed version first.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import threading
 import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUPPORTED", "TIMEOUT", "ChiefServicer", "HyperbandOracleBase", "HyperbandTunerBase",
-    "KerasTunerVersionError", "SaveBestEpoch", "WorkerClient", "check_version",
+    "KerasTunerVersionError", "SaveBestEpoch", "WorkerClient", "check_version", "copy_hypermodel",
     "hyperband_brackets", "local_oracle", "mute_condition_print", "oracle_lock",
     "protos", "serve", "set_project_dir", "show_tracebacks", "tuner_env",
 ]
@@ -132,6 +134,19 @@ def oracle_lock(oracle: Any) -> Iterator[Any]:
         if acquire:
             _oracle.THREADS[oracle] = None
             _oracle.LOCKS[oracle].release()
+
+
+def copy_hypermodel(hypermodel: kt.HyperModel) -> kt.HyperModel:
+    """Returns a shallow copy of a HyperModel whose `build` builds with the copy.
+
+    `HyperModel.__init__` binds `build` to its instance (`_build`,
+    `_build_wrapper`), so a plain `copy.copy` would still build with the
+    original.
+    """
+    twin = copy.copy(hypermodel)
+    twin._build = types.MethodType(type(hypermodel).build, twin)
+    twin.build = twin._build_wrapper
+    return twin
 
 
 def set_project_dir(oracle: kt.Oracle, directory: str | os.PathLike, project_name: str) -> None:

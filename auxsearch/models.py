@@ -200,7 +200,8 @@ def model_builder(
             f"{did_you_mean(activation, ACTIVATIONS)}; "
             f"allowed: {', '.join(ACTIVATIONS)}"
         )
-    input_shape = tuple(input_shape)
+    # One input: a shape tuple; several: a dict of them by input name.
+    input_shape = dict(input_shape) if isinstance(input_shape, dict) else tuple(input_shape)
     kwargs = {"input_shape": input_shape, "num_outputs": num_outputs,
               "activation": activation}
     if builtin:
@@ -355,14 +356,22 @@ def _rebuild(config: dict[str, Any], unsafe: bool) -> keras.Model:
 
 
 def _check_file_input(
-    model: keras.Model, input_shape: tuple[int, ...], where: str
+    model: keras.Model, input_shape: tuple[int, ...] | dict, where: str
 ) -> None:
+    """Fails early on a one-input file whose input cannot take the data.
+
+    Several inputs are checked by name with the data (`preflight`).
+    """
     inputs = getattr(model, "inputs", None) or []
+    if isinstance(input_shape, dict) and len(inputs) > 1:
+        return
     if len(inputs) != 1:
         raise ModelError(
-            f"{where}: the model has {len(inputs)} inputs; auxsearch needs "
-            "a model with exactly one input"
+            f"{where}: the model has {len(inputs)} inputs; the data has "
+            f"{len(input_shape) if isinstance(input_shape, dict) else 1}"
         )
+    if isinstance(input_shape, dict):
+        (input_shape,) = input_shape.values()
     expected = tuple(inputs[0].shape[1:])
     if len(expected) != len(input_shape) or any(
         want is not None and want != got

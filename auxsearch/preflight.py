@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from auxsearch import routing
+from auxsearch.datachecks import check_inputs
 from auxsearch.dataset import Dataset
 from auxsearch.errors import AuxSearchError, DataError, ModelError
 from auxsearch.hypermodel import AuxLossHyperModel
@@ -47,6 +48,8 @@ def preflight(hypermodel: AuxLossHyperModel, data: Dataset, where: str = "data")
     """
     started = time.perf_counter()
     model = hypermodel.assembly.model(hypermodel.space.variants())
+    check_inputs(data, [t.name for t in model.inputs],
+                 {t.name: tuple(t.shape) for t in model.inputs}, where)
     _check_targets(hypermodel, data, where)
     _warn_if_unscaled(model, data.x_train, where)
     args = hypermodel.assembly.compile_args(hypermodel.space.variants())
@@ -54,9 +57,9 @@ def preflight(hypermodel: AuxLossHyperModel, data: Dataset, where: str = "data")
     model.compile(**args, loss_weights=dict.fromkeys(outputs, 1.0), run_eagerly=True)
     structure = hypermodel.space.variants()
     hints = tuple(hypermodel.hints)
+    few = data.head(EXAMPLES)
     for split, step in (("train", model.train_on_batch), ("val", model.test_on_batch)):
-        x = _head(data.x_train if split == "train" else data.x_val)
-        y = _head(data.labels(split))
+        x, y = (few.x_train if split == "train" else few.x_val), few.labels(split)
         try:
             step(x, routing.targets(y, outputs, structure, hints))
         except AuxSearchError:
@@ -103,13 +106,6 @@ def _warn_if_unscaled(model: keras.Model, x: Any, where: str) -> None:
                 name if name.startswith("x_") else f"x_train/{name}", top,
                 ", whole numbers" if whole else "")
             return
-
-
-def _head(value: Any) -> Any:
-    """The first few examples of arrays, or of a dict of them."""
-    if isinstance(value, dict):
-        return {key: _head(array) for key, array in value.items()}
-    return value[:EXAMPLES]
 
 
 def _first_line(err: BaseException) -> str:

@@ -65,7 +65,8 @@ def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int |
     """Returns arrays as a batched `tf.data.Dataset` of `(x, routed)`.
 
     Args:
-        x: The features.
+        x: The features: an array, or a list, tuple or dict of arrays (a
+            model with several inputs).
         routed: The labels of each output, from `targets`.
         batch_size: Integer, examples per batch.
         shuffle_seed: Integer seed of a reshuffle every epoch, or `None` to
@@ -73,10 +74,12 @@ def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int |
     """
     import tensorflow as tf
 
+    # Several inputs: a tuple (tf.data would stack a list) or a dict by name.
+    x = tuple(x) if isinstance(x, list) else x
     # Labels are routed before slicing: a `map` would be traced anew per call.
     data = tf.data.Dataset.from_tensor_slices((x, routed))
     if shuffle_seed is not None:
-        data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+        data = data.shuffle(num_examples(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -130,6 +133,13 @@ def route_validation(data: Any, route: Callable[[Any], dict[str, Any]], batch_si
     if rest:  # sample weights: let Keras batch them
         return (*route_labels(x, y, route), *rest)
     return batched(x, route(y), batch_size, shuffle_seed=None)
+
+
+def num_examples(x: Any) -> int:
+    """The number of examples of the features: one array, or several."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
 
 
 def is_dataset(data: Any) -> bool:

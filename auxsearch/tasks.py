@@ -62,6 +62,19 @@ class Task:
         return None
 
 
+def learnt(score: float, chance: float, direction: str) -> bool:
+    """Whether a score beats the best constant prediction's by a margin.
+
+    The margin is 1 point of accuracy ("max" metrics) or 1% of the constant
+    prediction's error ("min" metrics); a score within it has learnt
+    nothing. The leaderboard flags such a configuration, and confirmation
+    counts such seeds as not trained.
+    """
+    if direction == "max":
+        return score > chance + 0.01
+    return score < chance - 0.01 * abs(chance)
+
+
 TASKS: dict[str, Task] = {
     task.name: task for task in (
         Task("multiclass", "softmax", "sparse_categorical_crossentropy",

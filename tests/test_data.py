@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from auxsearch.data import (
-    check_dataset, load_csv, load_data, load_digits, load_npz, split,
+    check_dataset,
+    check_inputs,
+    load_csv,
+    load_data,
+    load_digits,
+    load_npz,
+    split,
 )
 from auxsearch.errors import DataError
 
@@ -85,18 +91,6 @@ def test_csv_binary(tmp_path):
     assert (data.num_classes, data.num_outputs, data.activation) == (2, 1, "sigmoid")
 
 
-def test_regression_keeps_target_shape_and_splits_unstratified():
-    x, _ = _arrays(50)
-    y = np.stack([x.sum(1), x[:, 0]], 1)
-    data = split(x, y, seed=0, validation_fraction=0.2, test_fraction=0.2,
-                 task="regression")
-    assert data.y_train.shape == (30, 2) and data.y_train.dtype == np.float32
-    assert (data.num_classes, data.num_outputs, data.activation) == (None, 2, "linear")
-    flat = split(x, y[:, 0], seed=0, validation_fraction=0.2, test_fraction=0.0,
-                 task="regression")
-    assert flat.y_train.shape == (40,) and flat.num_outputs == 1
-
-
 def test_the_example_files_load():
     cancer = load_data(str(EXAMPLES / "breast_cancer.csv"), "binary", 0, 0.2, 0.2,
                        label="malignant")
@@ -116,6 +110,99 @@ def test_the_example_files_load():
 def test_builtin_source_and_checked_dataset_roundtrip():
     data = load_data("digits", "multiclass", 0, 0.2, 0.2)
     assert check_dataset(data, "digits").num_classes == 10
+
+
+def test_the_public_names_stay_importable_from_data():
+    from auxsearch import data, datachecks, dataset, datasplit
+
+    assert data.Dataset is dataset.Dataset and data.split is datasplit.split
+    assert data.check_dataset is datachecks.check_dataset
+    assert data.BUILTIN_DATA == {"digits": load_digits}
+    assert not hasattr(data, "TASKS")  # the task table is auxsearch.tasks.TASKS
+
+
+def test_an_npz_splits_as_split_does_on_its_arrays(tmp_path):
+    x, y = _arrays(90, classes=3)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y)
+    for seed, test_fraction in ((0, 0.2), (4, 0.0)):
+        from_file = load_npz(tmp_path / "d.npz", "multiclass", seed, 0.3, test_fraction)
+        direct = split(x, y, seed, 0.3, test_fraction)
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+            np.testing.assert_array_equal(getattr(from_file, name), getattr(direct, name))
+
+
+def _two_inputs(n=90, seed=0):
+    x, y = _arrays(n, classes=3, seed=seed)
+    return {"image": np.repeat(x[:, :, None], 2, axis=2), "meta": x}, y
+
+
+def test_an_npz_with_named_inputs_splits_them_with_y(tmp_path):
+    x, y = _two_inputs()
+    hint = x["meta"][:, :2] * 2
+    np.savez(tmp_path / "d.npz", y_train=y, **{"x_train/image": x["image"],
+                                               "x_train/meta": x["meta"], "hint/h": hint})
+    data = load_npz(tmp_path / "d.npz", "multiclass", 3, 0.2, 0.2)
+    assert data.input_names == ["image", "meta"]
+    assert data.input_shape == {"image": (4, 2), "meta": (4,)}
+    assert [data.num_examples(s) for s in ("train", "val", "test")] == [54, 18, 18]
+    direct = split(x, y, 3, 0.2, 0.2, hints={"h": hint})
+    for part in ("train", "val", "test"):
+        for name in ("image", "meta"):
+            np.testing.assert_array_equal(getattr(data, f"x_{part}")[name],
+                                          getattr(direct, f"x_{part}")[name])
+        np.testing.assert_array_equal(getattr(data, f"y_{part}"), getattr(direct, f"y_{part}"))
+    for xs, hs in ((data.x_train, data.hints["h"][0]), (data.x_val, data.hints["h"][1])):
+        np.testing.assert_allclose(hs, xs["meta"][:, :2] * 2, rtol=1e-6)
+
+
+def test_an_npz_with_named_val_and_test_takes_them_as_is(tmp_path):
+    (x, y), (xv, yv) = _two_inputs(30), _two_inputs(9, seed=1)
+    named = {f"x_{part}/{k}": v for part, xs in (("train", x), ("val", xv), ("test", xv))
+             for k, v in xs.items()}
+    np.savez(tmp_path / "d.npz", y_train=y, y_val=yv, y_test=yv, **named)
+    data = load_data(tmp_path / "d.npz", "multiclass", 0)
+    assert [data.num_examples(s) for s in ("train", "val", "test")] == [30, 9, 9]
+    np.testing.assert_allclose(data.x_test["image"], xv["image"], rtol=1e-6)
+
+
+def test_a_csv_is_one_input(tmp_path):
+    (tmp_path / "t.csv").write_text(_CSV)
+    data = load_csv(tmp_path / "t.csv", "label", "binary", 0, 0.2, 0.0)
+    assert data.input_names is None and data.input_shape == (2,)
+
+
+def test_the_two_input_example_loads_and_its_builder_takes_it():
+    data = load_data(EXAMPLES / "digits_two_inputs.npz", "multiclass", 1, 0.2, 0.2)
+    assert data.input_shape == {"image": (8, 8, 1), "stats": (6,)}
+    assert data.num_classes == 10 and data.num_examples("test") > 0
+    assert sum(data.num_examples(s) for s in ("train", "val", "test")) == 1797
+    assert 0 <= data.x_train["image"].min() and data.x_train["image"].max() <= 1
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES.parents[1]))
+    try:
+        builder = importlib.import_module("search_spaces.models.digits_two_inputs")
+    finally:
+        sys.path.remove(str(EXAMPLES.parents[1]))
+    model = builder.build(data.input_shape, data.num_outputs, data.activation)
+    names = [tensor.name for tensor in model.inputs]
+    assert sorted(names) == data.input_names
+    check_inputs(data, names, {t.name: tuple(t.shape) for t in model.inputs}, "example")
+    space = (EXAMPLES.parent / "digits_two_inputs.toml").read_text()
+    assert 'file = "data/digits_two_inputs.npz"' in space
+    assert 'builder = "search_spaces.models.digits_two_inputs:build"' in space
+
+
+def test_unknown_source_and_label_misuse():
+    with pytest.raises(DataError, match=r"digts: unknown data source \(did you mean 'digits'\?\)"):
+        load_data("digts", "multiclass", 0)
+    with pytest.raises(DataError, match="the built-in data set is multiclass"):
+        load_data("digits", "binary", 0)
+    with pytest.raises(DataError, match="applies to .csv files only"):
+        load_data("d.npz", "multiclass", 0, label="y")
+    with pytest.raises(DataError, match="a .csv source needs label="):
+        load_data("d.csv", "binary", 0)
 
 
 def _npz(**arrays):
@@ -193,6 +280,21 @@ BAD = [
     ("extension", "d.txt", _text("1"), "binary", None, ["unknown data source", ".npz or .csv"]),
     ("task", "d.npz", _npz(x_train=_X, y_train=_Y), "classification", None,
      ["task", "multiclass, binary, regression"]),
+    ("misspelt-input", "d.npz", _npz(y_train=_Y, **{"x_train/image": _X, "x_trian/meta": _X}),
+     "multiclass", None, ["'x_trian/meta'", "did you mean 'x_train/meta'"]),
+    ("plain-and-named", "d.npz", _npz(x_train=_X, y_train=_Y, **{"x_train/image": _X}),
+     "multiclass", None, ["x_train and x_train/image are both given", "not both"]),
+    ("input-val-shape", "d.npz", _npz(y_train=_Y, y_val=_YV, **{
+        "x_train/a": _X, "x_train/b": _X, "x_val/a": _XV, "x_val/b": _XV[:, :3]}),
+     "multiclass", None, ["x_val/b", "(3,)", "x_train/b", "(4,)"]),
+    ("input-rows", "d.npz", _npz(y_train=_Y, **{"x_train/a": _X, "x_train/b": _X[:-1]}),
+     "multiclass", None, ["x_train/b has 19 rows", "x_train/a has 20"]),
+    ("input-nan", "d.npz", _npz(y_train=_Y, y_test=_YV, **{
+        "x_train/a": _X, "x_test/a": np.where(_XV > 1, np.nan, _XV)}),
+     "multiclass", None, ["x_test/a", "nan", "finite"]),
+    ("input-missing-in-val", "d.npz", _npz(y_train=_Y, y_val=_YV, **{
+        "x_train/a": _X, "x_train/b": _X, "x_val/a": _XV}),
+     "multiclass", None, ["x_train/b is given but x_val/b is not"]),
 ]
 
 

@@ -10,6 +10,11 @@ the same on every run (fixed seeds, fixed zip timestamps).
   x_train/y_train, x_val/y_val and hint targets ``hint/conv6``,
   ``hint_val/conv6``: each image's first 16 PCA components, standardised
   (a stand-in for a teacher's features).
+- digits_two_inputs.npz: multiclass 8x8 digits as two named inputs, for a
+  model with two inputs: ``x_train/image`` (n, 8, 8, 1) in [0, 1] and
+  ``x_train/stats`` (n, 6), simple per-image statistics, standardised (ink
+  mean and spread, inked share, centre of mass row and column, top-half
+  share of ink); y_train, and x_val/image, x_val/stats, y_val likewise.
 """
 
 from __future__ import annotations
@@ -76,7 +81,38 @@ def digits_hints() -> None:
                 "hint_val/conv6": ((hint_val - mean) / std).astype("float32")})
 
 
+def image_stats(images: np.ndarray) -> np.ndarray:
+    """Six statistics of each (8, 8) image in [0, 1]: (n, 6) float64."""
+    ink = images.sum((1, 2)) + 1e-9
+    grid = np.arange(8) / 7.0
+    return np.stack([
+        images.mean((1, 2)),                          # ink mean
+        images.std((1, 2)),                           # ink spread
+        (images > 0.5).mean((1, 2)),                  # share of inked pixels
+        (images.sum(2) * grid).sum(1) / ink,          # centre of mass: row
+        (images.sum(1) * grid).sum(1) / ink,          # centre of mass: column
+        images[:, :4].sum((1, 2)) / ink,              # share of ink in the top half
+    ], axis=1)
+
+
+def digits_two_inputs() -> None:
+    x, y = datasets.load_digits(return_X_y=True)
+    images = (x / 16.0).reshape(-1, 8, 8)
+    stats = image_stats(images)
+    index_train, index_val = train_test_split(
+        np.arange(len(y)), test_size=0.2, random_state=SEED, stratify=y)
+    mean, std = stats[index_train].mean(0), stats[index_train].std(0)
+    stats = (stats - mean) / std
+    arrays = {}
+    for split, index in (("train", index_train), ("val", index_val)):
+        arrays[f"x_{split}/image"] = images[index, :, :, None].astype("float32")
+        arrays[f"x_{split}/stats"] = stats[index].astype("float32")
+        arrays[f"y_{split}"] = y[index].astype("int32")
+    save_npz(HERE / "digits_two_inputs.npz", **arrays)
+
+
 if __name__ == "__main__":
     breast_cancer()
     diabetes()
     digits_hints()
+    digits_two_inputs()
