@@ -16,52 +16,88 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# The public API: each name and the module that defines it.
 _EXPORTS = {
+    "AuxLoss": "auxsearch.tapspace",
     "AuxLossHyperModel": "auxsearch.hypermodel",
-    "AuxLoss": "auxsearch.heads",
     "AuxSearchError": "auxsearch.errors",
     "BaselineHyperbandOracle": "auxsearch.tuner",
     "DataError": "auxsearch.errors",
     "Dataset": "auxsearch.data",
     "Hyperband": "auxsearch.tuner",
     "ModelError": "auxsearch.errors",
+    "RunDir": "auxsearch.rundir",
+    "RunDirError": "auxsearch.errors",
     "Search": "auxsearch.search",
+    "SearchFailed": "auxsearch.errors",
     "SearchResult": "auxsearch.search",
     "SearchSpace": "auxsearch.space",
     "SpaceError": "auxsearch.errors",
     "Tap": "auxsearch.taps",
+    "TapError": "auxsearch.errors",
+    "TapSpace": "auxsearch.tapspace",
+    "ValidationReport": "auxsearch.search",
     "confirm": "auxsearch.confirmation",
     "export_model": "auxsearch.export",
-    "open_run": "auxsearch.search",
-    "plot_run": "auxsearch.plots",
-    "TapError": "auxsearch.errors",
     "find_taps": "auxsearch.taps",
+    "format_taps": "auxsearch.tapspace",
     "hyperband_budget": "auxsearch.tuner",
     "leaderboard": "auxsearch.leaderboards",
+    "list_taps": "auxsearch.search",
     "load_data": "auxsearch.data",
     "load_space": "auxsearch.space",
     "model_builder": "auxsearch.models",
+    "open_run": "auxsearch.search",
+    "plot_run": "auxsearch.plots",
     "run_search": "auxsearch.search",
     "select_taps": "auxsearch.taps",
     "trials": "auxsearch.leaderboards",
+    "validate": "auxsearch.search",
+    "with_overrides": "auxsearch.search",
     "write_leaderboards": "auxsearch.leaderboards",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # as `_EXPORTS` names them; sorted
+    "AuxLoss", "AuxLossHyperModel", "AuxSearchError", "BaselineHyperbandOracle", "DataError",
+    "Dataset", "Hyperband", "ModelError", "RunDir", "RunDirError", "Search", "SearchFailed",
+    "SearchResult", "SearchSpace", "SpaceError", "Tap", "TapError", "TapSpace",
+    "ValidationReport", "confirm", "export_model", "find_taps", "format_taps", "hyperband_budget",
+    "leaderboard", "list_taps", "load_data", "load_space", "model_builder", "open_run",
+    "plot_run", "run_search", "select_taps", "trials", "validate", "with_overrides",
+    "write_leaderboards",
+]
 
 if TYPE_CHECKING:
     from auxsearch.confirmation import confirm
     from auxsearch.data import Dataset, load_data
-    from auxsearch.errors import AuxSearchError, DataError, ModelError, SpaceError, TapError
-    from auxsearch.heads import AuxLoss
-    from auxsearch.models import model_builder
+    from auxsearch.errors import (
+        AuxSearchError,
+        DataError,
+        ModelError,
+        RunDirError,
+        SearchFailed,
+        SpaceError,
+        TapError,
+    )
+    from auxsearch.export import export_model
     from auxsearch.hypermodel import AuxLossHyperModel
     from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
-    from auxsearch.export import export_model
+    from auxsearch.models import model_builder
     from auxsearch.plots import plot_run
-    from auxsearch.search import Search, SearchResult, open_run, run_search
+    from auxsearch.rundir import RunDir
+    from auxsearch.search import (
+        Search,
+        SearchResult,
+        ValidationReport,
+        list_taps,
+        open_run,
+        run_search,
+        validate,
+        with_overrides,
+    )
     from auxsearch.space import SearchSpace, load_space
     from auxsearch.taps import Tap, find_taps, select_taps
+    from auxsearch.tapspace import AuxLoss, TapSpace, format_taps
     from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
 
 

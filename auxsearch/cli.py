@@ -1,27 +1,34 @@
 """The command line: `python -m auxsearch run|taps ...`.
 
-Only this module prints; the library logs. Errors that auxsearch raises on
-purpose end the command with one `error: ...` line and exit code 2 (a
-traceback only with `--debug`).
+It parses the arguments, calls the library and prints; only this module
+prints, the library logs. An error ends the command with one `error: ...`
+line (a traceback only with `--debug`) and an exit code: 2 for bad input
+(an `AuxSearchError`), 1 for a search that failed (`SearchFailed`, or an
+unexpected error), 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
-from auxsearch.errors import AuxSearchError
+from auxsearch import __version__, rules
+from auxsearch.errors import AuxSearchError, RunDirError, SearchFailed
+from auxsearch.rundir import RunDir
+from auxsearch.space import load_space  # imports no Keras, as `--version` must not
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 _TOP = 5
+# Added to a run directory's refusal that discarding it would lift.
+_DISCARD_HINT = "; use --overwrite to discard it, or --out for another directory"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,53 +41,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        _load_backend(quiet=not (args.verbose or args.debug))
-        return args.command(args)
-    except AuxSearchError as err:
-        if args.debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        with _backend(quiet=not (args.verbose or args.debug), tracebacks=args.debug):
+            return args.command(args)
     except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume",
-              file=sys.stderr)
-        return 130
-    except Exception as err:  # a failed search: say why in one line
+        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
         if args.debug:
             raise
-        print(f"error: {type(err).__name__}: {err} (--debug shows the traceback)",
-              file=sys.stderr)
-        return EXIT_FAILED
+        return _report(err)
+
+
+def _report(err: Exception) -> int:
+    """Prints an error as one line; returns its exit code."""
+    if isinstance(err, AuxSearchError):
+        message = str(err)
+        if isinstance(err, RunDirError) and err.discardable:
+            message += _DISCARD_HINT
+        code = EXIT_FAILED if isinstance(err, SearchFailed) else EXIT_USAGE
+    else:  # a failed search: say why
+        message = f"{type(err).__name__}: {err} (--debug shows the traceback)"
+        code = EXIT_FAILED
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _one_line(message: str) -> str:
+    # Some errors carry a traceback: its first and last lines say enough.
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return f"{lines[0]} ... {lines[-1]}" if len(lines) > 1 else "".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true",
                         help="show Keras' per-epoch output and library logs")
-    common.add_argument("--debug", action="store_true",
-                        help="show tracebacks on errors")
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser = argparse.ArgumentParser(
-        prog="auxsearch",
-        description="Search which intermediate layers of a Keras model "
-        "should get an auxiliary loss, and with what weight.",
-    )
+        prog="auxsearch", description="Search which intermediate layers of a Keras model "
+        "should get an auxiliary loss, and with what weight.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True)
 
     run = _command(
         commands, common, "run", _run, "run a Hyperband search, write the leaderboards",
-        "Run the Hyperband search a space file describes and write a ranked "
-        "leaderboard.csv (one row per configuration) and trials.csv. An "
-        "existing run directory is resumed.",
-    )
+        "Run the Hyperband search a space file describes and write a ranked leaderboard.csv "
+        "(one row per configuration) and trials.csv. An existing run directory is resumed.",
+        mode="run")
     run.add_argument("--out", type=Path, metavar="DIR",
                      help="run directory (default: results/<space name>)")
     _search_options(run)
     chief = _command(
         commands, common, "chief", _run, "serve a search to workers, train nothing",
-        "Run a search as Keras Tuner's chief: serve its oracle over gRPC to "
-        "`auxsearch worker` processes sharing the run directory, train "
-        "nothing, and write the leaderboards when every trial ended.",
-    )
+        "Run a search as Keras Tuner's chief: serve its oracle over gRPC to `auxsearch "
+        "worker` processes sharing the run directory, train nothing, and write the "
+        "leaderboards when every trial ended.", mode="chief")
     chief.add_argument("--out", type=Path, metavar="DIR", required=True,
                        help="run directory, on a filesystem every worker shares")
     chief.add_argument("--host", default="0.0.0.0",
@@ -90,94 +105,77 @@ def _parser() -> argparse.ArgumentParser:
     _search_options(chief)
     worker = _command(
         commands, common, "worker", _worker, "train a chief's trials",
-        "Train the trials an `auxsearch chief` hands out, into its run "
-        "directory, until it says stop. A worker never overwrites anything.",
-    )
-    worker.add_argument("space", nargs="?", type=Path,
-                        help="search-space TOML file (default: the run "
-                        "directory's space.toml); must be the chief's")
+        "Train the trials an `auxsearch chief` hands out, into its run directory, until it "
+        "says stop. A worker never overwrites anything.", mode="worker")
+    worker.add_argument("space", nargs="?", type=Path, help="search-space TOML file "
+                        "(default: the run directory's space.toml); must be the chief's")
     worker.add_argument("--out", type=Path, metavar="DIR", required=True,
                         help="the chief's run directory")
-    worker.add_argument("--chief", required=True, metavar="HOST:PORT",
-                        help="the chief's address")
-    worker.add_argument("--id", metavar="ID", dest="tuner_id",
-                        help="this worker's unique id, e.g. tuner3 (default: "
-                        "from host name and process id)")
+    worker.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
+    worker.add_argument("--id", metavar="ID", dest="tuner_id", help="this worker's unique "
+                        "id, e.g. tuner3 (default: from host name and process id)")
     worker.add_argument("--tensorboard", type=Path, metavar="DIR",
                         help="log every trial this worker trains to DIR")
 
-    taps = _command(
+    _space_argument(_command(
         commands, common, "taps", _taps, "list the layers a space can tap",
-        "List the model's candidate tap layers with their output shapes, and "
-        "which of them the space selects.",
-    )
-    taps.add_argument("space", type=Path, help="search-space TOML file")
-
-    validate = _command(
+        "List the model's candidate tap layers with their output shapes, and which of them "
+        "the space selects."))
+    _space_argument(_command(
         commands, common, "validate", _validate, "check a space without training",
-        "Check a space without training: build the model once, resolve the "
-        "taps, load and check the data, and print the candidates, the size "
-        "of the search space and the Hyperband budget.",
-    )
-    validate.add_argument("space", type=Path, help="search-space TOML file")
+        "Check a space without training: build the model once, resolve the taps, load and "
+        "check the data, and print the candidates, the size of the search space and the "
+        "Hyperband budget."))
 
     show = _command(
         commands, common, "show", _show, "print a run's leaderboard as a table",
-        "Print the leaderboard of a run directory as a table: taps and weights, "
-        "score, difference from the baseline, epochs.", run_dir=True,
-    )
+        "Print the leaderboard of a run directory as a table: taps and weights, score, "
+        "difference from the baseline, epochs.", run_dir=True)
     show.add_argument("--top", type=int, default=10, metavar="N",
                       help="rows to show (default 10; the baseline is always shown)")
-
     _command(
         commands, common, "export", _export, "rebuild a run's CSVs from its saved state",
-        "Rebuild leaderboard.csv and trials.csv from the saved search state: "
-        "during a search, after a crash, after a resume.", run_dir=True,
-    )
-
+        "Rebuild leaderboard.csv and trials.csv from the saved search state: during a "
+        "search, after a crash, after a resume.", run_dir=True)
     confirm = _command(
         commands, common, "confirm", _confirm, "retrain the best configurations, test them",
-        "Retrain the top configurations and the baseline from scratch at the "
-        "full epoch budget with several seeds, score them on the test split the "
-        "search never saw, and write confirmed.csv.", run_dir=True,
-    )
+        "Retrain the top configurations and the baseline from scratch at the full epoch "
+        "budget with several seeds, score them on the test split the search never saw, and "
+        "write confirmed.csv.", run_dir=True)
     confirm.add_argument("--top", type=int, default=3, metavar="K",
                          help="configurations to confirm besides the baseline (default 3)")
     confirm.add_argument("--seeds", type=int, default=3, metavar="S",
                          help="trainings per configuration (default 3)")
-
     export_model = _command(
         commands, common, "export-model", _export_model,
         "save a configuration's model, heads removed",
-        "Save the deployable model of a leaderboard row: the main output only, "
-        "with the weights of its checkpoint, as a .keras file that plain "
-        "keras.models.load_model reads.", run_dir=True,
-    )
+        "Save the deployable model of a leaderboard row: the main output only, with the "
+        "weights of its checkpoint, as a .keras file that plain keras.models.load_model "
+        "reads.", run_dir=True)
     export_model.add_argument("--rank", type=int, default=1, metavar="N",
                               help="the leaderboard rank to export (default 1)")
     export_model.add_argument("--out", type=Path, required=True, metavar="PATH",
                               help="the .keras file to write")
-
     plot = _command(
         commands, common, "plot", _plot, "draw a run's results as a PNG",
-        "Draw the top configurations against the baseline (with the confirmed "
-        "intervals when present) and which layers and weights the good "
-        "configurations tap.", run_dir=True,
-    )
+        "Draw the top configurations against the baseline (with the confirmed intervals "
+        "when present) and which layers and weights the good configurations tap.",
+        run_dir=True)
     plot.add_argument("--out", type=Path, metavar="PATH",
                       help="the PNG to write (default RUN/leaderboard.png)")
     return parser
 
 
+def _space_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("space", nargs="?", type=Path, help="search-space TOML file "
+                        "(default: the embedded digits_cnn space)")
+
+
 def _search_options(parser: argparse.ArgumentParser) -> None:
     """The options `run` and `chief` share: the space, overrides, workers."""
-    parser.add_argument("space", nargs="?", type=Path,
-                        help="search-space TOML file (default: the embedded "
-                        "digits_cnn space)")
-    parser.add_argument("--seed", type=int, metavar="N",
-                        help="override the space's seed")
-    parser.add_argument("--max-epochs", type=int, metavar="N",
-                        help="override hyperband.max_epochs")
+    _space_argument(parser)
+    parser.add_argument("--seed", type=int, metavar="N", help="override the space's seed")
+    parser.add_argument("--max-epochs", type=int, metavar="N", help="override hyperband.max_epochs")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an existing search in the run directory "
                         "(never done by workers)")
@@ -200,112 +198,123 @@ def _command(
     summary: str,
     description: str,
     run_dir: bool = False,
+    mode: str | None = None,
 ) -> argparse.ArgumentParser:
+    """Adds a subcommand; `mode` says how a search command searches."""
     parser = commands.add_parser(name, parents=[common], help=summary,
                                  description=description)
     if run_dir:
         parser.add_argument("run_dir", type=Path, metavar="RUN",
                             help="a run directory of `auxsearch run`")
-    parser.set_defaults(command=handler)
+    parser.set_defaults(command=handler, mode=mode)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
+    from auxsearch.leaderboards import summary
     from auxsearch.progress import SearchProgress
-    from auxsearch.search import Search
+    from auxsearch.search import Search, with_overrides
 
-    _check_overrides(args)
-    _check_distributed(args)
-    space = _space(args.space)
-    band = space.hyperband
-    if args.max_epochs is not None:
-        band = dataclasses.replace(band, max_epochs=args.max_epochs)
-    space = dataclasses.replace(
-        space,
-        hyperband=band,
-        seed=space.seed if args.seed is None else args.seed,
-    )
+    chief = args.mode == "chief"
+    _check_search_options(args, chief)
+    space = with_overrides(load_space(args.space), seed=args.seed, max_epochs=args.max_epochs)
     run_dir = args.out or Path("results") / space.name
-    is_chief = hasattr(args, "host")  # `chief`, not `run`
-    if args.workers or is_chief:
+    if chief or args.workers:
         from auxsearch.distributed import Chief
 
-        search = Chief(space, run_dir, host=getattr(args, "host", "127.0.0.1"),
-                       port=getattr(args, "port", 0), workers=args.workers,
+        host, port = (args.host, args.port) if chief else ("127.0.0.1", 0)
+        search = Chief(space, run_dir, host=host, port=port, workers=args.workers,
                        trial_timeout=args.trial_timeout)
     else:
         search = Search(space, run_dir)
     if not args.overwrite:  # refuse another space's run before printing anything
         search.check_resumable()
+    search.preflight()  # and a model or data that cannot train
+    band = space.hyperband
     trials, epochs = search.planned
     print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
           f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "
           f"writing {search.run_dir}", file=sys.stderr)
-    if is_chief:
+    if chief:
         print(f"serving on {search.address}: start workers with `auxsearch worker "
               f"--out {search.run_dir} --chief {search.address}`", file=sys.stderr)
     elif args.workers:
         print(f"training in {args.workers} worker processes (logs: "
-              f"{search.run_dir / 'logs'})", file=sys.stderr)
+              f"{search.rundir.logs})", file=sys.stderr)
     progress = SearchProgress(trials, epochs, sys.stderr)
     progress.start()
+
+    def baseline(seed: int, score: float, seconds: float) -> None:
+        print(f"baseline, seed {seed}: {score:.4f}  {seconds:.1f}s (the noise floor)",
+              file=sys.stderr)
+
     try:
         result = search.run(args.overwrite, args.verbose, on_trial_end=progress,
-                            tensorboard=args.tensorboard)
+                            tensorboard=args.tensorboard, on_baseline=baseline)
     finally:
         progress.close()
     board = result.leaderboard
     print(f"\n{len(result.trials)} trials, {len(board)} configurations in "
           f"{result.seconds:.0f}s; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
-    print(_summary(board, _TOP))
+    print(summary(board, _TOP))
+    _print_noise(search.rundir, board)
     _print_flags(board)
     print(f"\nleaderboard: {result.leaderboard_path}")
     return 0
 
 
+def _check_search_options(args: argparse.Namespace, chief: bool) -> None:
+    """Checks the options of `run` and `chief` before anything is loaded."""
+    rules.check("max_epochs", args.max_epochs, key="--max-epochs")
+    if args.seed is not None:
+        rules.check("seed", args.seed, key="--seed")
+    rules.check("workers", args.workers, key="--workers")
+    rules.check("trial_timeout", args.trial_timeout, key="--trial-timeout")
+    if chief:
+        rules.check("port", args.port, key="--port")
+    elif not args.workers and "KERASTUNER_ORACLE_IP" in os.environ:
+        # Keras Tuner would make this one process a chief or a worker on its own.
+        raise AuxSearchError("KERASTUNER_ORACLE_IP is set: use `auxsearch chief` and "
+                             "`auxsearch worker` for a distributed search, or unset it")
+
+
 def _worker(args: argparse.Namespace) -> int:
     from auxsearch.distributed import run_worker
 
-    space = _space(args.space) if args.space else None
+    space = load_space(args.space) if args.space else None
     ended = run_worker(args.out, args.chief, args.tuner_id, space, args.verbose,
                        args.tensorboard)
     print(f"worker: {ended} trials trained; the chief says stop", file=sys.stderr)
     return 0
 
 
-def _check_distributed(args: argparse.Namespace) -> None:
-    from auxsearch.errors import SpaceError
-
-    if args.workers < 0:
-        raise SpaceError(f"--workers must be >= 0; got {args.workers}")
-    if args.trial_timeout < 0:
-        raise SpaceError(f"--trial-timeout must be >= 0; got {args.trial_timeout:g}")
-    if not 0 <= getattr(args, "port", 0) < 65536:
-        raise SpaceError(f"--port must be in 0..65535; got {args.port}")
-    if not args.workers and not hasattr(args, "host") and "KERASTUNER_ORACLE_IP" in os.environ:
-        # Keras Tuner would make this one process a chief or a worker on its own.
-        raise AuxSearchError("KERASTUNER_ORACLE_IP is set: use `auxsearch chief` and "
-                             "`auxsearch worker` for a distributed search, or unset it")
-
-
 def _show(args: argparse.Namespace) -> int:
-    from auxsearch.leaderboards import leaderboard
+    from auxsearch.leaderboards import leaderboard, summary
 
-    if args.top < 0:
-        raise AuxSearchError(f"--top must be >= 0; got {args.top}")
+    rules.check("shown", args.top, key="--top")
     board = leaderboard(_run_dir(args.run_dir))
     done = board[board["status"] == "COMPLETED"]
     print(f"{args.run_dir}: {len(board)} configurations, "
           f"{int(done['full_budget'].sum())} trained for the full budget; "
           f"by {board['objective'].iloc[0] if len(board) else 'score'}")
-    print(_summary(board, args.top))
+    print(summary(board, args.top))
+    _print_noise(args.run_dir, board)
     failed = board[board["status"] != "COMPLETED"]
     for row in failed.itertuples():
         print(f"  {row.status.lower()}: config {row.config} ({row.taps or 'baseline'}): "
               f"{row.message}")
     _print_flags(board)
     return 0
+
+
+def _print_noise(run_dir: Path | RunDir, board) -> None:  # board: pandas.DataFrame
+    """Says how far the baseline moves with its seed, if it was trained on several."""
+    from auxsearch.leaderboards import noise_summary
+
+    line = noise_summary(run_dir, board)
+    if line:
+        print(f"  {line}")
 
 
 def _print_flags(board) -> None:  # board: pandas.DataFrame
@@ -324,26 +333,35 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _confirm(args: argparse.Namespace) -> int:
-    from auxsearch.confirmation import FILENAME, confirm
+    from auxsearch.confirmation import confirm
+
+    rules.check("top", args.top, key="--top")
+    rules.check("seeds", args.seeds, key="--seeds")
 
     def report(config: str, seed: int, score: float) -> None:
         print(f"  config {config} seed {seed}: {score:.4f}", file=sys.stderr)
 
-    table = confirm(_run_dir(args.run_dir), args.top, args.seeds, on_score=report)
-    columns = ["config", "taps", "seeds", "mean", "std", "ci_low", "ci_high",
-               "delta_vs_baseline", "p_value", "significant"]
+    run = _run_dir(args.run_dir)
+    table = confirm(run, args.top, args.seeds, on_score=report)
+    print(f"{table['metric'].iloc[0]} on the test split, {args.seeds} paired seeds each; "
+          "verdicts by a paired bootstrap over seeds and test examples, Holm-adjusted:")
+    for line in table.sort_values("baseline", kind="stable")["line"]:
+        print(f"  {line}")
+    columns = ["config", "taps", "trained", "mean", "ci_low", "ci_high", "delta_vs_baseline",
+               "delta_low", "delta_high", "p_value", "verdict"]
     shown = table[columns].copy()
     shown["taps"] = shown["taps"].fillna("").replace("", "(baseline: no taps)")
-    print(f"{table['metric'].iloc[0]}, {args.seeds} seeds each, Welch's t-test "
-          "against the baseline:")
+    print()
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\nconfirmed: {args.run_dir / FILENAME}")
+    print(f"\nconfirmed: {run.confirmed}")
     return 0
 
 
 def _export_model(args: argparse.Namespace) -> int:
-    from auxsearch.export import export_model
+    from auxsearch.export import check_out, export_model
 
+    check_out(args.out, key="--out")
+    rules.check("rank", args.rank, key="--rank")
     path = export_model(_run_dir(args.run_dir), args.out, args.rank)
     print(f"model of rank {args.rank}, auxiliary heads removed, weights from its "
           f"checkpoint: {path}")
@@ -357,108 +375,61 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dir(path: Path) -> Path:
-    from auxsearch.search import run_space
-
-    run_space(path)  # refuses anything but a run directory
-    return path
+def _run_dir(path: Path) -> RunDir:
+    return RunDir(path).require()  # refuses anything but a run directory
 
 
 def _taps(args: argparse.Namespace) -> int:
-    from auxsearch.search import load_dataset, make_hypermodel
-    from auxsearch.taps import find_taps
+    from auxsearch.search import list_taps
 
-    space = _space(args.space)
-    hypermodel = make_hypermodel(space, load_dataset(space))
-    model = hypermodel.build_model()
-    selected = {tap.name for tap in hypermodel.taps}
-    candidates = find_taps(model)
-    print(f"{space.name}: model {model.name!r}, {len(model.layers)} layers, "
-          f"{len(candidates)} candidate taps, {len(selected)} selected by the space")
-    width = max([len(tap.name) for tap in candidates] + [5])
+    listing = list_taps(load_space(args.space))
+    selected = set(listing.selected)
+    print(f"{listing.space.name}: model {listing.model_name!r}, {listing.layers} layers, "
+          f"{len(listing.candidates)} candidate taps, {len(selected)} selected by the space")
+    width = max([len(tap.name) for tap in listing.candidates] + [5])
     print(f"{'pos':>4}  {'layer':<{width}}  {'output shape':<20}  selected")
-    for tap in candidates:
+    for tap in listing.candidates:
         mark = "yes" if tap.name in selected else "-"
         print(f"{tap.index:>4}  {tap.name:<{width}}  {str(tap.shape):<20}  {mark}")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    import time
+    from auxsearch.search import validate
 
-    from auxsearch.search import load_dataset, make_hypermodel
-    from auxsearch.space import objective_of
-    from auxsearch.taps import find_taps
-    from auxsearch.tuner import hyperband_budget
-
-    started = time.perf_counter()
-    space = _space(args.space)
-    data = load_dataset(space)
-    hypermodel = make_hypermodel(space, data)
-    model = hypermodel.build_model()
-    spec, taps, band = space.model, space.taps, space.hyperband
-    source = spec.builtin or spec.builder or spec.file
-    hints = f"; hint targets for {', '.join(data.hints)}" if data.hints else ""
-    trials, epochs = hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations)
+    report = validate(load_space(args.space))
+    taps, band = report.space.taps, report.space.hyperband
+    hints = f"; hint targets for {', '.join(report.hints)}" if report.hints else ""
     slots = f"up to {taps.max_taps} taps per configuration" if taps.max_taps else "any subset"
     low, high = taps.weight_range
-    print(f"{args.space}: valid ({time.perf_counter() - started:.1f}s)")
-    print(f"  model       {source}: {model.name!r}, {len(model.layers)} layers, "
-          f"output {tuple(model.outputs[0].shape)}")
-    print(f"  data        {space.data.builtin or space.data.file}: {data.task}, "
-          f"{len(data.y_train)} train / {len(data.y_val)} validation / "
-          f"{len(data.y_test)} test examples of shape {data.input_shape}{hints}")
-    print(f"  taps        {len(hypermodel.taps)} candidates of {len(find_taps(model))} "
-          f"tappable layers: {', '.join(tap.name for tap in hypermodel.taps)}")
-    print(f"  space       {hypermodel.count_configurations():,} tap configurations "
-          f"({slots}; kinds {', '.join(taps.kinds)}; schedules "
-          f"{', '.join(taps.schedules)}; head widths "
+    train, val, test = report.examples
+    trials, epochs = report.budget
+    print(f"{report.space.path}: valid ({report.seconds:.1f}s)")
+    print(f"  model       {report.model_source}: {report.model_name!r}, {report.layers} "
+          f"layers, output {report.output_shape}")
+    print(f"  data        {report.data_source}: {report.task}, {train} train / {val} "
+          f"validation / {test} test examples of shape {report.input_shape}{hints}")
+    print(f"  taps        {len(report.candidates)} candidates of {report.tappable} "
+          f"tappable layers: {', '.join(report.candidates)}")
+    print(f"  space       {report.configurations:,} tap configurations ({slots}; kinds "
+          f"{', '.join(taps.kinds)}; schedules {', '.join(taps.schedules)}; head widths "
           f"{', '.join(map(str, taps.head_units))}), weights log-uniform in "
           f"[{low:g}, {high:g}]")
-    print(f"  objective   {' '.join(objective_of(space))}")
+    print(f"  objective   {' '.join(report.objective)}")
     print(f"  hyperband   max_epochs={band.max_epochs} factor={band.factor} "
           f"iterations={band.hyperband_iterations}: {trials} trials, {epochs} epochs")
+    print(f"  preflight   one training and one evaluation step with every candidate output: "
+          f"{report.preflight_seconds:.2f}s")
     return 0
 
 
-def _space(path: Path | None):  # -> SearchSpace
-    from auxsearch.space import load_space
+@contextlib.contextmanager
+def _backend(quiet: bool, tracebacks: bool) -> Iterator[None]:
+    """Imports TensorFlow and Keras Tuner, without their start-up noise.
 
-    return load_space(path)
-
-
-def _check_overrides(args: argparse.Namespace) -> None:
-    from auxsearch.errors import SpaceError
-
-    if args.max_epochs is not None and args.max_epochs < 1:
-        raise SpaceError(f"--max-epochs must be >= 1; got {args.max_epochs}")
-    if args.seed is not None and args.seed < 0:
-        raise SpaceError(f"--seed must be >= 0; got {args.seed}")
-
-
-def _summary(board, top: int) -> str:  # board: pandas.DataFrame
-    """The top rows and, if it is not among them, the baseline row."""
-    import pandas as pd
-
-    columns = ["rank", "config", "taps", "score", "delta_vs_baseline", "epochs",
-               "trials"]
-    done = board[board["status"] == "COMPLETED"]
-    rows = done.head(top)
-    baseline = done[done["n_taps"] == 0]
-    if len(baseline) and baseline.index[0] not in rows.index:
-        rows = pd.concat([rows, baseline.head(1)])
-    table = rows[columns].copy()
-    table["taps"] = table["taps"].fillna("").replace("", "(baseline: no taps)")
-    table["epochs"] = [f"{e}" if full else f"{e} (partial)"
-                       for e, full in zip(table["epochs"], rows["full_budget"])]
-    return table.to_string(index=False, formatters={
-        "score": "{:.4f}".format,
-        "delta_vs_baseline": lambda v: "" if v != v else f"{v:+.4f}",  # NaN: none
-    })
-
-
-def _load_backend(quiet: bool) -> None:
-    """Imports TensorFlow and Keras Tuner, without their start-up noise."""
+    Keras Tuner prints each failed trial's traceback only if `tracebacks`
+    (each trial's message keeps it anyway), until the block ends.
+    """
     if quiet:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _native_stderr_silenced(quiet):
@@ -469,11 +440,17 @@ def _load_backend(quiet: bool) -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # probes for GPUs, noisily
-    if quiet:
-        # Expected on every Hyperband promotion: Keras Tuner reloads the
+    if quiet:  # Expected on every Hyperband promotion: Keras Tuner reloads the
         # parent's weights but, by design, not its optimizer state.
         warnings.filterwarnings("ignore", message="Skipping variable loading")
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    from auxsearch.ktshim import show_tracebacks
+
+    shown = show_tracebacks(tracebacks)
+    try:
+        yield
+    finally:
+        show_tracebacks(shown)
 
 
 @contextlib.contextmanager
@@ -483,8 +460,7 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
         yield

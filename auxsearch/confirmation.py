@@ -1,36 +1,40 @@
-"""Confirmation: the best configurations retrained on several seeds, tested.
+"""Confirmation: the best configurations retrained on paired seeds, tested.
 
 Hyperband's scores are short-budget validation scores of one seed, on the
 split the search selected on: the winners' are biased upwards. `confirm`
 retrains the top configurations and the no-tap baseline from scratch at the
-full epoch budget, with several seeds, and scores them on the test split
-that the search never saw. Its table is the number to quote.
+full epoch budget with the same S seeds (a seed fixes the batch order and
+the initial weights of the user's model, so each configuration's results
+pair with the baseline's), scores every test example the search never saw,
+and compares each configuration with the baseline (see `stats`). Its verdict
+lines are the numbers to quote.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import keras
+import numpy as np
 import pandas as pd
 
+from auxsearch import names, rules, stats
 from auxsearch.errors import AuxSearchError
 from auxsearch.files import atomic_open
-from auxsearch.hypermodel import MAIN, TASKS, AuxLossHyperModel
 from auxsearch.leaderboards import leaderboard, row_values
+from auxsearch.routing import main_labels
+from auxsearch.rundir import RunPath
 from auxsearch.search import Search, open_run
 
 logger = logging.getLogger(__name__)
 
-FILENAME = "confirmed.csv"
-ALPHA = 0.05  # the significance level of Welch's t-test against the baseline
+ALPHA = stats.ALPHA
+_RANGES = {"accuracy": (0.0, 1.0), "mae": (0.0, None), "loss": (0.0, None)}
 
 
 def confirm(
-    run_dir: str | Path,
+    run_dir: RunPath,
     top: int = 3,
     seeds: int = 3,
     on_score: Callable[[str, int, float], None] | None = None,
@@ -38,29 +42,32 @@ def confirm(
     """Retrains the top configurations and the baseline; writes `confirmed.csv`.
 
     Each configuration is trained from fresh weights for `max_epochs` epochs
-    on the training split, once per seed, and its main output's accuracy is
-    measured on the test split (the search's objective metric). Per configuration the table holds the mean,
-    the standard deviation, a 95% t-interval of the mean, the difference
-    from the baseline's mean and the p-value of Welch's t-test against the
-    baseline's scores (`significant`: p < 0.05).
+    on the training split, once per seed, with the same seeds for every
+    configuration (`AuxLossHyperModel.seeded(..., paired=True)`), and each
+    test example's score (correct or not; for MAE its absolute error) is
+    kept. The search's HyperModel is left as it was. The verdict comes from
+    a paired bootstrap over seeds and examples, Holm-adjusted over the
+    configurations (see `stats.summarise` for every column and why).
 
     Args:
-        run_dir: A run directory of `auxsearch run`.
+        run_dir: A run directory of a search (a path or a `RunDir`).
         top: Integer, how many of the best configurations that reached the
             full budget to confirm (the baseline is always added).
-        seeds: Integer, trainings per configuration (at least 2 for an
-            interval and a test).
+        seeds: Integer, trainings per configuration (5 or more for a
+            seed-level test that can reach p < 0.05).
         on_score: Called with `(config, seed, score)` after each training.
 
     Returns:
-        The table of `confirmed.csv`, best mean first.
+        The table of `confirmed.csv`, best mean first; its `line` column is
+        the verdict a person reads.
 
     Raises:
-        AuxSearchError: If the run has no test split, no baseline, or
-            `top`/`seeds` are below 1.
+        SpaceError: If `top` or `seeds` is below 1.
+        RunDirError: If `run_dir` is not a run directory of a search.
+        AuxSearchError: If the run has no test split or no baseline yet.
     """
-    if top < 1 or seeds < 1:
-        raise AuxSearchError(f"--top and --seeds must be >= 1; got {top} and {seeds}")
+    rules.check("top", top, key="top")
+    rules.check("seeds", seeds, key="seeds")
     search = open_run(run_dir)
     data = search.data
     if not len(data.y_test):
@@ -68,7 +75,8 @@ def confirm(
             f"{search.space.path}: data.test_fraction is 0, so there is no test split "
             "to confirm on"
         )
-    board = leaderboard(search.run_dir, search.hypermodel.objective)
+    objective = search.hypermodel.objective
+    board = leaderboard(search.run_dir, objective)
     done = board[(board["status"] == "COMPLETED") & board["full_budget"]]
     baseline = done[done["n_taps"] == 0]
     if baseline.empty:
@@ -76,71 +84,69 @@ def confirm(
             f"{search.run_dir}: the baseline has not completed its full budget yet"
         )
     rows = pd.concat([done[done["n_taps"] > 0].head(top), baseline])
-    metric = "test_" + search.hypermodel.objective.name.removeprefix("val_")
+    metric = names.objective_metric(objective.name)
     scores = {
-        row["config"]: [_train_and_test(search, row_values(row), seed, on_score, row["config"])
-                        for seed in range(seeds)]
+        row["config"]: np.stack([
+            _train_and_test(search, row_values(row), seed, on_score, row["config"])
+            for seed in range(seeds)])
         for _, row in rows.iterrows()
     }
-    table = _summarise(rows, scores, baseline.iloc[0]["config"], metric)
-    with atomic_open(search.run_dir / FILENAME) as stream:
+    low, high = _RANGES.get(metric, (None, None))
+    table = stats.summarise(scores, baseline.iloc[0]["config"], objective.direction,
+                            search.hypermodel.task.chance_score(data.y_test, metric), low, high)
+    about = rows.set_index("config")[["taps", "n_taps"]]
+    table.insert(1, "taps", table["config"].map(about["taps"]))
+    table.insert(2, "n_taps", table["config"].map(about["n_taps"]))
+    table.insert(3, "metric", f"test_{names.MAIN}_{metric}")
+    with atomic_open(search.rundir.confirmed) as stream:
         table.to_csv(stream, index=False)
     return table
 
 
-def _train_and_test(search: Search, values: dict, seed: int,
-                    on_score: Callable | None, config: str) -> float:
-    hypermodel: AuxLossHyperModel = search.hypermodel
+def seed_of(search: Search, repetition: int) -> int:
+    """The seed of a confirmation's repetition: the same for every
+    configuration (paired), none equal to the search's."""
+    return search.space.seed + 1000 * (repetition + 1)
+
+
+def _train_and_test(search: Search, values: dict, repetition: int,
+                    on_score: Callable | None, config: str) -> np.ndarray:
+    """Trains one configuration with one seed; returns its per-example scores."""
+    hypermodel = search.hypermodel.seeded(seed_of(search, repetition), paired=True)
     hp = hypermodel.hyperparameters(values)
-    # A seed of its own for each repetition, none equal to the search's.
-    hypermodel.seed = search.space.seed + 1000 * (seed + 1)
     data = search.data
     model = hypermodel.build(hp)
     hypermodel.fit(hp, model, data.x_train, data.labels("train"),
                    epochs=search.space.hyperband.max_epochs, verbose=0)
     # The test split has only the main labels: score the main output alone.
-    main = keras.Model(model.inputs, model.outputs[model.output_names.index(MAIN)])
-    _, loss, metric, _ = TASKS[hypermodel.task]
-    main.compile(loss=loss, metrics=[metric])
-    results = main.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0,
-                            return_dict=True)
-    score = float(results[hypermodel.objective.name.removeprefix(f"val_{MAIN}_")])
-    logger.info("confirm %s seed %d: %.4f", config, seed, score)
+    predictions = model.predict(data.x_test, batch_size=512, verbose=0)[names.MAIN]
+    per_example = _per_example(hypermodel, main_labels(data.y_test), predictions)
+    score = float(per_example.mean())
+    logger.info("confirm %s seed %d: %.4f", config, repetition, score)
     if on_score:
-        on_score(config, seed, score)
-    return score
+        on_score(config, repetition, score)
+    return per_example
 
 
-def _summarise(rows: pd.DataFrame, scores: dict[str, list[float]], baseline: str,
-               metric: str) -> pd.DataFrame:
-    from scipy import stats
+def _per_example(hypermodel, y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Each test example's score by the objective's metric (its mean is the metric).
 
-    reference = scores[baseline]
-    table = []
-    for _, row in rows.iterrows():
-        values = scores[row["config"]]
-        n = len(values)
-        mean = sum(values) / n
-        std = float(pd.Series(values).std()) if n > 1 else math.nan
-        half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-        p_value = math.nan
-        if row["config"] != baseline and n > 1 and len(reference) > 1:
-            p_value = float(stats.ttest_ind(values, reference, equal_var=False).pvalue)
-        table.append({
-            "config": row["config"],
-            "taps": row["taps"],
-            "n_taps": row["n_taps"],
-            "baseline": row["config"] == baseline,
-            "seeds": n,
-            "metric": metric,
-            "mean": mean,
-            "std": std,
-            "ci_low": mean - half,
-            "ci_high": mean + half,
-            "delta_vs_baseline": mean - sum(reference) / len(reference),
-            "p_value": p_value,
-            "significant": bool(p_value < ALPHA) if not math.isnan(p_value) else False,
-            "scores": ";".join(f"{v:.4f}" for v in values),
-        })
-    return (pd.DataFrame(table).sort_values("mean", ascending=False, kind="stable")
-            .reset_index(drop=True))
+    Accuracy: 1 if correct, else 0; MAE: the absolute error, averaged over
+    the outputs; the loss: the example's loss. A logits output is scored as
+    its probabilities would be.
+    """
+    metric = names.objective_metric(hypermodel.objective.name)
+    assembly = hypermodel.assembly
+    y = np.asarray(y)
+    predictions = np.asarray(predictions, dtype="float64")
+    if metric == "accuracy" and hypermodel.task.name == "multiclass":
+        return (predictions.argmax(axis=-1) == y).astype("float64")
+    if metric == "accuracy":  # binary: a probability above 0.5, a logit above 0
+        threshold = 0.0 if assembly.logits else 0.5
+        return ((predictions[:, 0] > threshold) == (y > 0.5)).astype("float64")
+    if metric == "mae":
+        return np.abs(predictions - y.reshape(len(y), -1)).mean(axis=-1)
+    loss = keras.losses.get(assembly.main_loss())  # per example, unreduced
+    losses = loss.call(y, predictions) if isinstance(loss, keras.losses.Loss) else loss(
+        y, predictions)
+    return keras.ops.convert_to_numpy(losses).astype("float64")

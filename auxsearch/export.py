@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
-import keras
 import pandas as pd
 
-from auxsearch.errors import AuxSearchError
+from auxsearch import rules
+from auxsearch.assembly import main_model
+from auxsearch.errors import AuxSearchError, RunDirError
 from auxsearch.files import atomic_path
-from auxsearch.hypermodel import MAIN
-from auxsearch.leaderboards import leaderboard, project_dir
+from auxsearch.leaderboards import leaderboard
+from auxsearch.rundir import RunPath
 from auxsearch.search import open_run
 
+__all__ = ["check_out", "export_model", "main_model"]
 
-def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
+SUFFIX = ".keras"  # what Keras' `save` and `load_model` read without auxsearch
+
+
+def check_out(out: str | os.PathLike[str], key: str = "out") -> Path:
+    """Checks that `out` names a `.keras` file; returns it as a `Path`.
+
+    Args:
+        out: The file to write.
+        key: How the caller names the setting, for the message.
+
+    Raises:
+        SpaceError: `<key> must be a path ending with .keras; got ...`.
+    """
+    out = Path(out)
+    if out.suffix != SUFFIX:
+        rules.fail(key, f"a path ending with {SUFFIX}", str(out))
+    return out
+
+
+def export_model(run_dir: RunPath, out: str | os.PathLike[str],
+                 rank: int = 1) -> Path:
     """Saves the deployable model of a leaderboard row as a `.keras` file.
 
     The model is the user's model alone: the main output, every auxiliary head
@@ -24,7 +46,7 @@ def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
     `keras.models.load_model`, without auxsearch.
 
     Args:
-        run_dir: A run directory of `auxsearch run`.
+        run_dir: A run directory of a search (a path or a `RunDir`).
         out: The file to write; it must end with `.keras`.
         rank: Integer, the leaderboard rank of the configuration.
 
@@ -32,27 +54,28 @@ def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
         The path written.
 
     Raises:
-        AuxSearchError: If the rank does not exist, the checkpoint is missing
-            or `out` does not end with `.keras`.
+        SpaceError: If `out` does not end with `.keras` or `rank` is below 1.
+        RunDirError: If `run_dir` is not a run directory of a search, or
+            the configuration's checkpoint is missing.
+        AuxSearchError: If no configuration has that rank.
     """
-    out = Path(out)
-    if out.suffix != ".keras":
-        raise AuxSearchError(f"--out must end with .keras; got {str(out)!r}")
+    out = check_out(out)
+    rules.check("rank", rank)
     search = open_run(run_dir)
-    board = leaderboard(search.run_dir, search.hypermodel.objective)
+    run = search.rundir
+    board = leaderboard(run, search.hypermodel.objective)
     ranks = board["rank"].dropna()
     row = board[board["rank"] == rank]
     if row.empty:
         raise AuxSearchError(
-            f"{search.run_dir}: no configuration ranked {rank}; ranks are "
+            f"{run}: no configuration ranked {rank}; ranks are "
             f"{'1 to ' + str(int(ranks.max())) if len(ranks) else 'none yet'}"
         )
-    trial_dir = project_dir(search.run_dir) / f"trial_{_best_trial(row.iloc[0])}"
-    checkpoint = trial_dir / "checkpoint.weights.h5"
+    trial_id = _best_trial(row.iloc[0])
+    checkpoint = run.checkpoint(trial_id)
     if not checkpoint.exists():
-        raise AuxSearchError(f"{checkpoint}: no checkpoint to export")
-    with open(trial_dir / "trial.json") as stream:
-        values = json.load(stream)["hyperparameters"]["values"]
+        raise RunDirError(f"{checkpoint}: no checkpoint to export")
+    values = run.trial_state(trial_id)["hyperparameters"]["values"]
     model = search.hypermodel.build(search.hypermodel.hyperparameters(values))
     model.load_weights(checkpoint)
     deployable = main_model(model)
@@ -62,12 +85,6 @@ def export_model(run_dir: str | Path, out: str | Path, rank: int = 1) -> Path:
     return out
 
 
-def main_model(model: keras.Model) -> keras.Model:
-    """Returns the part of a trial model that computes its main output."""
-    return keras.Model(model.inputs, model.get_layer(MAIN).output, name=model.name)
-
-
 def _best_trial(row: pd.Series) -> str:
     # A ranked row completed its chain: its result is the chain's last trial.
     return str(row["trials"]).split(">")[-1]
-

@@ -302,6 +302,17 @@ class HyperbandTunerBase(kt.Hyperband):
     def _try_build(self, hp: kt.HyperParameters) -> Any:
         return self._build_hypermodel(hp)
 
+    def _try_run_and_update_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> None:
+        # Keras Tuner lets a fatal error leave its trial RUNNING, so the CSVs
+        # and a resume would show it as still going: end it as FAILED first.
+        try:
+            super()._try_run_and_update_trial(trial, *args, **kwargs)
+        except kt.errors.FatalError as err:
+            trial.status = _FAILED
+            trial.message = f"{type(err).__name__}: {err}"
+            self.oracle.end_trial(trial)
+            raise
+
 
 @contextlib.contextmanager
 def tuner_env(tuner_id: str, host: str, port: int) -> Iterator[None]:

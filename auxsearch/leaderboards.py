@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras_tuner as kt
 import pandas as pd
 
+from auxsearch import names
 from auxsearch.files import atomic_open
-from auxsearch.heads import AuxLoss
-from auxsearch.hypermodel import MAIN, active_taps
+from auxsearch.rundir import RunDir, RunPath
+from auxsearch.tapspace import active_taps, format_taps
 
-PROJECT = "search"  # the Keras Tuner project directory inside a run directory
-FILENAME = "leaderboard.csv"
-TRIALS_FILENAME = "trials.csv"
-CURVE = "at_epoch/"  # per-epoch objective values kept with each trial's metrics
-_PER_OUTPUT = (f"val_{MAIN}_", "val_aux_", "val_penalty_", "val_hint_")  # not val_loss: its weights vary
+_MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
                "flag", "n_taps", "taps"]
 _TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
                "wall_seconds", "message"]
 _CONFIG_HEAD = ["rank", "config", "status", "objective", "score", "full_budget",
-                "delta_vs_baseline", "flag", "n_taps", "taps"]
+                "delta_vs_baseline", "noise", "flag", "n_taps", "taps"]
+NOISE_WIDTH = 2  # a score beyond the baseline's mean +- 2 standard deviations is beyond noise
 _CONFIG_TAIL = ["epochs", "trials", "wall_seconds", "message"]
 
 
-def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.DataFrame:
+def trials(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.DataFrame:
     """Reads a search's trials into a ranked table, one row per trial.
 
     Completed trials come first, best score first (ties: the longer-trained
@@ -45,8 +43,8 @@ def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.Dat
     `message`.
 
     Args:
-        run_dir: A run directory (holding `search/`) or a Keras Tuner project
-            directory (holding `oracle.json`).
+        run_dir: A run directory (a path or a `RunDir`), or a bare Keras
+            Tuner project directory (holding `oracle.json`).
         objective: The objective the trials were scored on. Defaults to the
             run's (from its `space.toml`), else the main output's validation
             accuracy, to maximise.
@@ -54,8 +52,9 @@ def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.Dat
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    objective = objective or run_objective(Path(run_dir))
-    table = _trial_table(_trial_states(Path(run_dir)), objective)
+    run = RunDir(run_dir)
+    objective = objective or run_objective(run)
+    table = _trial_table(run.trial_states(), objective)
     done = table["status"] == "COMPLETED"
     ranked = table[done].sort_values(
         ["score", "total_epochs", "trial_id"],
@@ -65,9 +64,7 @@ def trials(run_dir: str | Path, objective: kt.Objective | None = None) -> pd.Dat
     return _with_rank(ranked, table[~done].sort_values("trial_id"))
 
 
-def leaderboard(
-    run_dir: str | Path, objective: kt.Objective | None = None
-) -> pd.DataFrame:
+def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.DataFrame:
     """Reads a search into a ranked table, one row per configuration.
 
     Hyperband trains a configuration in up to one trial per round; its row
@@ -79,7 +76,10 @@ def leaderboard(
     Columns: `rank, config` (its first trial), `status, objective, score`,
     `full_budget` (reached `max_epochs`), `delta_vs_baseline` (score minus the
     no-tap baseline's best score within the same number of epochs; positive:
-    higher than the baseline), `flag` (set when the score is no better than
+    higher than the baseline), `noise` (at the full budget, when the baseline
+    was also trained on more seeds: `beyond` if the score lies outside the
+    baseline's mean +- 2 standard deviations over its seeds, else `within`,
+    i.e. seed noise; see `noise_floor`), `flag` (set when the score is no better than
     a constant prediction's: the model learnt nothing, e.g. diverged; such
     configurations rank after the others that reached as many epochs),
     `n_taps, taps`, each hyperparameter, the
@@ -95,8 +95,9 @@ def leaderboard(
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    objective = objective or run_objective(Path(run_dir))
-    states = _trial_states(Path(run_dir))
+    run = RunDir(run_dir)
+    objective = objective or run_objective(run)
+    states = run.trial_states()
     table = _trial_table(states, objective)
     columns = _CONFIG_HEAD[1:] + [
         c for c in table.columns if c not in _TRIAL_HEAD + _TRIAL_TAIL
@@ -106,12 +107,20 @@ def leaderboard(
         columns=columns,
     )
     baseline = _baseline_curve(states, table, objective)
-    configs["full_budget"] = configs["epochs"] == _max_epochs(Path(run_dir), table)
+    configs["full_budget"] = configs["epochs"] == _max_epochs(run, table)
     configs["delta_vs_baseline"] = [
         _delta(row.score, baseline(row.epochs)) for row in configs.itertuples()
     ]
+    floor = noise_floor(run, configs)
+    configs["noise"] = [
+        _noise(row.score, floor) if row.full_budget and row.status == "COMPLETED" else None
+        for row in configs.itertuples()
+    ]
     done = configs["status"] == "COMPLETED"
-    ranked = configs[done].assign(_flagged=configs["flag"].notna()).sort_values(
+    ranked = configs[done]
+    # Flagged from the completed rows alone: a column of all the rows would
+    # add rows to an empty table (no trial completed).
+    ranked = ranked.assign(_flagged=ranked["flag"].notna()).sort_values(
         ["full_budget", "_flagged", "epochs", "score", "config"],
         ascending=[False, True, False, objective.direction == "min", True],
         kind="stable",
@@ -119,8 +128,46 @@ def leaderboard(
     return _with_rank(ranked, configs[~done].sort_values("config"))
 
 
+def noise_floor(run_dir: RunPath, board: pd.DataFrame) -> tuple[float, float, int] | None:
+    """The baseline's mean and standard deviation at the full budget, over seeds.
+
+    The search's own baseline training and its extra seeds
+    (`baseline_seeds.csv`); `None` with fewer than two scores.
+
+    Returns:
+        `(mean, std, seeds)`.
+    """
+    scores = list(RunDir(run_dir).baseline_scores().values())
+    own = board[(board["n_taps"] == 0) & board["full_budget"].fillna(False).astype(bool)
+                & (board["status"] == "COMPLETED")]["score"].dropna()
+    scores += [float(v) for v in own.head(1)]
+    if len(scores) < 2:
+        return None
+    series = pd.Series(scores)
+    return float(series.mean()), float(series.std()), len(scores)
+
+
+def noise_summary(run_dir: RunPath, board: pd.DataFrame) -> str | None:
+    """One line on the baseline's spread over seeds, or `None` without one."""
+    floor = noise_floor(run_dir, board)
+    if floor is None:
+        return None
+    mean, std, seeds = floor
+    return (f"baseline over {seeds} seeds: {mean:.4f} +- {std:.4f} (mean +- sd); a score "
+            f"further than {NOISE_WIDTH} sd from that mean is marked beyond noise "
+            "(rough with few seeds: `confirm` tests it)")
+
+
+def _noise(score: Any, floor: tuple[float, float, int] | None) -> str | None:
+    """`beyond` or `within` the baseline's seed-to-seed spread."""
+    if floor is None or score is None or pd.isna(score):
+        return None
+    mean, std, _ = floor
+    return "beyond" if abs(float(score) - mean) > NOISE_WIDTH * std else "within"
+
+
 def write_leaderboards(
-    run_dir: str | Path,
+    run_dir: RunPath,
     objective: kt.Objective | None = None,
     tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[Path, Path]:
@@ -138,13 +185,42 @@ def write_leaderboards(
     Returns:
         The paths of `leaderboard.csv` and `trials.csv`.
     """
-    run_dir = Path(run_dir)
-    paths = run_dir / FILENAME, run_dir / TRIALS_FILENAME
-    tables = tables or (leaderboard(run_dir, objective), trials(run_dir, objective))
+    run = RunDir(run_dir)
+    paths = run.leaderboard, run.trials
+    tables = tables or (leaderboard(run, objective), trials(run, objective))
     for path, table in zip(paths, tables):
         with atomic_open(path) as stream:
             table.to_csv(stream, index=False)
     return paths
+
+
+def summary(board: pd.DataFrame, top: int) -> str:
+    """Formats a leaderboard's top rows, and the baseline's, as a text table.
+
+    The baseline's row follows the top ones when it is not among them;
+    configurations short of the full budget say `(partial)`.
+
+    Args:
+        board: A `leaderboard()` table.
+        top: Integer, how many completed configurations to show.
+    """
+    columns = ["rank", "config", "taps", "score", "delta_vs_baseline", "noise", "epochs",
+               "trials"]
+    if "noise" not in board or board["noise"].isna().all():
+        columns.remove("noise")
+    done = board[board["status"] == "COMPLETED"]
+    rows = done.head(top)
+    baseline = done[done["n_taps"] == 0]
+    if len(baseline) and baseline.index[0] not in rows.index:
+        rows = pd.concat([rows, baseline.head(1)])
+    table = rows[columns].copy()
+    table["taps"] = table["taps"].fillna("").replace("", "(baseline: no taps)")
+    table["epochs"] = [f"{e}" if full else f"{e} (partial)"
+                       for e, full in zip(table["epochs"], rows["full_budget"])]
+    return table.to_string(index=False, formatters={
+        "score": "{:.4f}".format,
+        "delta_vs_baseline": lambda v: "" if v != v else f"{v:+.4f}",  # NaN: none
+    })
 
 
 def _with_rank(ranked: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
@@ -183,11 +259,9 @@ def _config_row(group: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _max_epochs(run_dir: Path, table: pd.DataFrame) -> Any:
-    oracle = project_dir(run_dir) / "oracle.json"
-    if oracle.exists():
-        with open(oracle) as stream:
-            return json.load(stream).get("max_epochs")
+def _max_epochs(run: RunDir, table: pd.DataFrame) -> Any:
+    if run.oracle.is_file():
+        return run.max_epochs()
     return table["total_epochs"].max() if len(table) else None
 
 
@@ -201,8 +275,8 @@ def _baseline_curve(
     for state in states:
         if state["trial_id"] in baseline:
             for name, value in _metrics(state).items():
-                if name.startswith(CURVE):
-                    curve[int(name[len(CURVE):])] = value
+                if name.startswith(names.AT_EPOCH):
+                    curve[int(name.removeprefix(names.AT_EPOCH))] = value
     pick = max if objective.direction == "max" else min
 
     def best_within(epochs: Any) -> float | None:
@@ -220,51 +294,49 @@ def _delta(score: Any, reference: float | None) -> float:
     return float(score) - reference
 
 
-def run_objective(run_dir: Path) -> kt.Objective:
-    """Returns the objective of a run directory's space (accuracy without one)."""
+def run_objective(run_dir: RunPath) -> kt.Objective:
+    """Returns the objective of a run directory's space.
+
+    Without a space (a bare Keras Tuner project), the default task's: the
+    main output's validation accuracy, to maximise.
+    """
     from auxsearch.space import load_space, objective_of
+    from auxsearch.tasks import TASKS
 
-    path = run_dir / "space.toml"
-    if not path.exists():
-        return kt.Objective(f"val_{MAIN}_accuracy", "max")
-    return kt.Objective(*objective_of(load_space(path)))
-
-
-def project_dir(run_dir: Path) -> Path:
-    """Returns the Keras Tuner project directory of a run directory."""
-    return run_dir if (run_dir / "oracle.json").exists() else run_dir / PROJECT
+    run = RunDir(run_dir)
+    if not run.exists():
+        task = TASKS["multiclass"]
+        return kt.Objective(names.objective_name(task.metric), task.direction)
+    return kt.Objective(*objective_of(load_space(run.space)))
 
 
-def _trial_states(run_dir: Path) -> list[dict[str, Any]]:
-    states = []
-    for path in sorted(project_dir(run_dir).glob("trial_*/trial.json")):
-        with open(path) as stream:
-            states.append(json.load(stream))  # NaN scores parse as float nan
-    return states
+def trial_epochs(values: dict[str, Any]) -> int:
+    """Returns the epochs a trial trained itself (not those of its parents)."""
+    return values.get(names.EPOCHS, 0) - values.get(names.INITIAL_EPOCH, 0)
 
 
 def _row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
     values = state["hyperparameters"]["values"]
     metrics = _metrics(state)
     taps = active_taps(values)
-    epochs = metrics.get("epochs_trained")
+    epochs = metrics.get(names.EPOCHS_TRAINED)
     score = state.get("score")
     row = {
         "trial_id": state["trial_id"],
         "status": state["status"],
         "objective": objective.name,
         "score": None if score is None or math.isnan(score) else score,
-        "flag": _flag(score, metrics.get("chance_score"), objective),
+        "flag": _flag(score, metrics.get(names.CHANCE_SCORE), objective),
         "n_taps": len(taps),
         "taps": format_taps(taps),
-        **{k: v for k, v in values.items() if not k.startswith("tuner/")},
-        **{k: v for k, v in metrics.items() if k.startswith(_PER_OUTPUT)},
+        **names.user_values(values),
+        **{k: v for k, v in metrics.items() if k.startswith(names.PER_OUTPUT_METRICS)},
         "epochs": int(epochs) if epochs is not None else None,
-        "total_epochs": values.get("tuner/epochs"),
-        "bracket": values.get("tuner/bracket"),
-        "round": values.get("tuner/round"),
-        "parent_trial": values.get("tuner/trial_id"),
-        "wall_seconds": metrics.get("trial_seconds"),
+        "total_epochs": values.get(names.EPOCHS),
+        "bracket": values.get(names.BRACKET),
+        "round": values.get(names.ROUND),
+        "parent_trial": values.get(names.PARENT),
+        "wall_seconds": metrics.get(names.TRIAL_SECONDS),
         "message": _last_line(state.get("message")),
     }
     return row
@@ -277,25 +349,22 @@ def _flag(score: float | None, chance: float | None, objective: kt.Objective) ->
     # Better by a margin: 1 point of accuracy, or 1% of the constant's error.
     margin = 0.01 if objective.direction == "max" else 0.01 * abs(chance)
     better = score > chance + margin if objective.direction == "max" else score < chance - margin
-    return None if better else f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"
+    if better:
+        return None
+    return f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"
 
 
 def _metrics(state: dict[str, Any]) -> dict[str, float]:
-    """A trial's metrics, each at its best epoch (all Keras Tuner keeps)."""
+    """A trial's metrics, each at its best epoch (all Keras Tuner keeps).
+
+    A trial that failed before it trained has none.
+    """
+    tracked = (state.get("metrics") or {}).get("metrics") or {}
     return {
         name: history["observations"][-1]["value"][0]
-        for name, history in state["metrics"]["metrics"].items()
-        if history["observations"]
+        for name, history in tracked.items()
+        if history.get("observations")
     }
-
-
-def format_taps(taps: dict[str, AuxLoss]) -> str:
-    """Formats active taps as `conv2:0.31;conv5:0.05:penalty` (empty: the baseline).
-
-    Each tap is `layer:weight`, followed by what differs from a constant
-    plain head: its kind, `h<units>` for a hidden layer, its schedule.
-    """
-    return ";".join(str(loss) for loss in taps.values())
 
 
 def row_values(row: Any) -> dict[str, Any]:
@@ -309,18 +378,13 @@ def row_values(row: Any) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     for key, value in dict(row).items():
-        prefix = str(key).split("/", 1)[0]
-        if prefix not in _HP_TYPES or value is None or (
-                isinstance(value, float) and math.isnan(value)):
+        parts = names.split_hp(str(key))
+        if parts is None or value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        if prefix == "tap" and str(value) in ("True", "False"):
-            value = str(value) == "True"  # a boolean tap, else a slot's layer
-        values[key] = _HP_TYPES[prefix](value)
+        # As text, a cell reads the same from a table in memory and from a
+        # CSV file (`True` and `"True"` are both a boolean tap).
+        values[key] = names.HP_TYPES[parts[0]](str(value))
     return values
-
-
-_HP_TYPES = {"tap": lambda v: v, "weight": float, "kind": str, "schedule": str,
-             "units": lambda v: int(float(v))}
 
 
 def _last_line(message: str | None) -> str | None:
@@ -338,7 +402,7 @@ def _columns(states: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[s
     params = [hp["config"]["name"] for hp in states[0]["hyperparameters"]["space"]
               ] if states else []
     metrics = sorted(
-        {key for row in rows for key in row if key.startswith(_PER_OUTPUT)},
-        key=lambda name: (not name.startswith(f"val_{MAIN}_"), name),
+        {key for row in rows for key in row if key.startswith(names.PER_OUTPUT_METRICS)},
+        key=lambda name: (not name.startswith(_MAIN_METRICS), name),
     )
     return _TRIAL_HEAD + params + metrics + _TRIAL_TAIL

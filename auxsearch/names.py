@@ -61,7 +61,7 @@ def user_values(values: dict[str, Any]) -> dict[str, Any]:
 
 # How a leaderboard cell of each tap field reads back (CSV cells are text).
 HP_TYPES = {
-    TAP: lambda v: v == "True" if str(v) in ("True", "False") else v,
+    TAP: lambda v: str(v) == "True" if str(v) in ("True", "False") else v,
     WEIGHT: float,
     KIND: str,
     SCHEDULE: str,

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from auxsearch.errors import AuxSearchError
+from auxsearch.errors import RunDirError
 from auxsearch.files import atomic_open
+from auxsearch.rundir import RunDir, RunPath
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-FILENAME = "leaderboard.png"
 _TOP_BARS = 10  # configurations drawn as bars, besides the baseline
 _TOP_POINTS = 5  # configurations drawn larger in the tap map
 _LABEL_CHARS = 38
@@ -23,7 +24,7 @@ _BAR, _BASE, _TEST = "tab:blue", "tab:orange", "black"
 _STAR = " ★"
 
 
-def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def plot_run(run_dir: RunPath, out: str | os.PathLike[str] | None = None) -> Path:
     """Draws a run's leaderboard, and its confirmed results if any, as a PNG.
 
     Left: the best scores against the baseline's, with the test means and 95%
@@ -31,23 +32,22 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     weight of every tap the configurations use, coloured by their score.
 
     Args:
-        run_dir: The run directory, holding `leaderboard.csv` and optionally
-            `confirmed.csv`.
+        run_dir: The run directory (a path or a `RunDir`), holding
+            `leaderboard.csv` and optionally `confirmed.csv`.
         out: Where to write the PNG. Defaults to `<run_dir>/leaderboard.png`.
 
     Returns:
         The path of the PNG file.
 
     Raises:
-        AuxSearchError: If the run directory has no `leaderboard.csv`.
+        RunDirError: If the run directory has no `leaderboard.csv`.
     """
-    run_dir = Path(run_dir)
-    if not (run_dir / "leaderboard.csv").is_file():
-        raise AuxSearchError(f"{run_dir}: no leaderboard.csv; run a search first")
-    board = _read(run_dir / "leaderboard.csv")
-    extra = run_dir / "confirmed.csv"
-    confirmed = _read(extra) if extra.is_file() else None
-    out = Path(out) if out is not None else run_dir / FILENAME
+    run = RunDir(run_dir)
+    if not run.leaderboard.is_file():
+        raise RunDirError(f"{run}: no {run.leaderboard.name}; run a search first")
+    board = _read(run.leaderboard)
+    confirmed = _read(run.confirmed) if run.confirmed.is_file() else None
+    out = Path(out) if out is not None else run.plot
 
     # Imported here: matplotlib is slow to import, and Agg needs no display.
     import matplotlib
@@ -64,7 +64,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         # Early in a search no configuration has the full budget yet.
         pool = full if len(full) else done
         note = " (none at the full budget yet)" if len(done) and full.empty else ""
-        fig.suptitle(f"{run_dir.resolve().name}: {objective}, {len(done)} of "
+        fig.suptitle(f"{run.root.resolve().name}: {objective}, {len(done)} of "
                      f"{len(board)} configurations completed{note}", fontsize=13)
         if pool.empty:
             _message(left, "no completed trials")
@@ -177,8 +177,8 @@ def _draw_taps(
     ax: Axes, board: pd.DataFrame, others: pd.DataFrame, objective: str, higher: bool
 ) -> None:
     """Draws each active tap of each configuration at its layer and weight."""
-    from auxsearch.hypermodel import active_taps
     from auxsearch.leaderboards import row_values
+    from auxsearch.tapspace import active_taps
 
     taps = [active_taps(row_values(row)) for _, row in board.iterrows()]
     layers = list(dict.fromkeys(layer for config in taps for layer in config))

@@ -7,8 +7,9 @@ from typing import IO
 
 import keras_tuner as kt
 
-from auxsearch.hypermodel import active_taps
-from auxsearch.leaderboards import format_taps
+from auxsearch import names
+from auxsearch.leaderboards import trial_epochs
+from auxsearch.tapspace import active_taps, format_taps
 
 _FINISHED = ("COMPLETED", "FAILED", "INVALID")
 
@@ -39,15 +40,10 @@ class SearchProgress:
 
     def __call__(self, trial: kt.engine.trial.Trial, oracle: kt.Oracle) -> None:
         """Reports a finished trial (a `tuner.Hyperband` `on_trial_end` hook)."""
-        values = trial.hyperparameters.values
-        epochs = values.get("tuner/epochs", 0) - values.get("tuner/initial_epoch", 0)
+        epochs = trial_epochs(trial.hyperparameters.values)
         self.epochs_here += epochs
         finished = [t for t in oracle.trials.values() if t.status in _FINISHED]
-        epochs_done = sum(
-            t.hyperparameters.values.get("tuner/epochs", 0)
-            - t.hyperparameters.values.get("tuner/initial_epoch", 0)
-            for t in finished
-        )
+        epochs_done = sum(trial_epochs(t.hyperparameters.values) for t in finished)
         if self._first is None:
             self._first = (time.monotonic(), self.epochs_here)
         status = self._status(len(finished), epochs_done)
@@ -89,14 +85,19 @@ class SearchProgress:
 
 
 def describe_trial(trial: kt.engine.trial.Trial, objective: str, epochs: int) -> str:
-    """Returns one line on a finished trial: id, taps, score, epochs, time."""
+    """Returns one line on a finished trial: id, taps, score, epochs, time.
+
+    A trial that failed before it reported has no time; its line says so by
+    leaving the time out.
+    """
     taps = format_taps(active_taps(trial.hyperparameters.values))
     taps = taps or "(baseline: no taps)"
     if trial.status == "COMPLETED":
         score = f"{objective} {trial.score:.4f}"
     else:
         score = trial.status.lower()
-    seconds = trial.metrics.get_last_value("trial_seconds")
+    seconds = (trial.metrics.get_last_value(names.TRIAL_SECONDS)
+               if trial.metrics.exists(names.TRIAL_SECONDS) else None)
     wall = f"  {seconds:.1f}s" if seconds is not None else ""
     return f"trial {trial.trial_id}  {taps}  {score}  {epochs} ep{wall}"
 

@@ -72,6 +72,7 @@ RULES: dict[str, Rule] = {
     "max_epochs": Rule(lambda v: v is None or v >= 1, ">= 1"),
     "factor": Rule(lambda v: v >= 2, ">= 2"),
     "hyperband_iterations": Rule(lambda v: v >= 1, ">= 1"),
+    "baseline_seeds": Rule(lambda v: v >= 0, ">= 0"),
     "seed": Rule(lambda v: v >= 0, ">= 0"),
     "validation_fraction": Rule(lambda v: 0 < v < 1, "a fraction in (0, 1)"),
     "test_fraction": Rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)"),

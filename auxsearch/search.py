@@ -1,10 +1,15 @@
-"""Runs the search a space describes and writes its leaderboard."""
+"""Runs the search a space describes and writes its leaderboard.
+
+Also checks a space without training (`validate`, `list_taps`) and applies
+a command line's overrides to it (`with_overrides`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,18 +17,19 @@ import keras
 import keras_tuner as kt
 import pandas as pd
 
+from auxsearch import rules
 from auxsearch.data import Dataset, load_data
 from auxsearch.files import atomic_open
-from auxsearch.hypermodel import AuxLossHyperModel
-from auxsearch.leaderboards import PROJECT, leaderboard, trials, write_leaderboards
+from auxsearch.hypermodel import AuxLossHyperModel, FatalTrialError
+from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
 from auxsearch.models import model_builder
-from auxsearch.errors import AuxSearchError
-from auxsearch.space import SearchSpace, dump_space, load_space, objective_of, parse_space
+from auxsearch.preflight import preflight
+from auxsearch.rundir import RunDir, RunPath
+from auxsearch.space import SearchSpace, dump_space, load_space, objective_of
+from auxsearch.taps import Tap, find_taps
 from auxsearch.tuner import Hyperband, TrialHook, hyperband_budget
 
 logger = logging.getLogger(__name__)
-
-SPACE_FILENAME = "space.toml"  # the space a run directory was searched with
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class SearchResult:
     leaderboard: pd.DataFrame
     trials: pd.DataFrame
     seconds: float
+
+
+def data_source(space: SearchSpace) -> str:
+    """The space's data as its messages name it: a built-in name or a file."""
+    return space.data.builtin or space.data.file
 
 
 def load_dataset(space: SearchSpace) -> Dataset:
@@ -88,23 +99,49 @@ def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
 def make_tuner(
     space: SearchSpace,
     hypermodel: AuxLossHyperModel,
-    run_dir: Path,
+    run_dir: RunPath,
     overwrite: bool = False,
     on_trial_end: TrialHook | None = None,
 ) -> Hyperband:
     """Creates (or reloads, unless `overwrite`) the run's Hyperband tuner."""
-    band = space.hyperband
+    band, run = space.hyperband, RunDir(run_dir)
     return Hyperband(
         hypermodel,
         max_epochs=band.max_epochs,
         factor=band.factor,
         hyperband_iterations=band.hyperband_iterations,
         seed=space.seed,
-        directory=str(run_dir),
-        project_name=PROJECT,
+        directory=str(run.root),
+        project_name=run.project_name,
         overwrite=overwrite,
         on_trial_end=on_trial_end,
     )
+
+
+# Called after each extra seed of the baseline with the seed, score and seconds.
+BaselineHook = Callable[[int, float, float], None]
+
+
+def baseline_seeds(space: SearchSpace) -> list[int]:
+    """The seeds of the baseline's extra trainings (none is the search's own)."""
+    return [space.seed + 10_000 * i for i in range(1, space.hyperband.baseline_seeds + 1)]
+
+
+def with_overrides(
+    space: SearchSpace, seed: int | None = None, max_epochs: int | None = None
+) -> SearchSpace:
+    """Returns the space with another seed or epoch budget (`None`: as it is).
+
+    Raises:
+        SpaceError: If an override breaks its setting's rule.
+    """
+    if seed is not None:
+        space = dataclasses.replace(space, seed=rules.check("seed", seed))
+    if max_epochs is not None:
+        rules.check("max_epochs", max_epochs)
+        space = dataclasses.replace(space, hyperband=dataclasses.replace(
+            space.hyperband, max_epochs=max_epochs))
+    return space
 
 
 class Search:
@@ -115,17 +152,40 @@ class Search:
 
     Args:
         space: The validated search space.
-        run_dir: Where the tuner's project, `space.toml` and the leaderboard go.
+        run_dir: Where the tuner's project, `space.toml` and the leaderboard
+            go (a path or a `RunDir`).
 
     Raises:
         AuxSearchError: If the model or the taps are not usable.
     """
 
-    def __init__(self, space: SearchSpace, run_dir: str | Path) -> None:
+    def __init__(self, space: SearchSpace, run_dir: RunPath) -> None:
         self.space = space
-        self.run_dir = Path(run_dir)
+        self.rundir = RunDir(run_dir)
         self.data = load_dataset(space)
         self.hypermodel = make_hypermodel(space, self.data)
+        self._preflight: float | None = None
+
+    def preflight(self) -> float:
+        """Trains one step of a trial model on the data (see `preflight`), once.
+
+        `run` does it before it writes anything; the CLI calls it first, so
+        that a model or data that cannot train is refused before it prints.
+
+        Returns:
+            The seconds it took.
+
+        Raises:
+            AuxSearchError: Naming what cannot train, in one line.
+        """
+        if self._preflight is None:
+            self._preflight = preflight(self.hypermodel, self.data, data_source(self.space))
+        return self._preflight
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.rundir.root
 
     @property
     def planned(self) -> tuple[int, int]:
@@ -139,12 +199,15 @@ class Search:
         verbose: bool = False,
         on_trial_end: TrialHook | None = None,
         tensorboard: str | Path | None = None,
+        on_baseline: BaselineHook | None = None,
     ) -> SearchResult:
         """Runs the search and writes `leaderboard.csv` into the run directory.
 
         An existing run directory is resumed: finished trials are kept. It
         must have been run with the same space; with `overwrite`, its search
-        is discarded first.
+        is discarded first. A search that fails (its trials kept failing, or
+        a trial found a configuration error) still writes both CSVs, its
+        failed trials included, before the error is raised.
 
         Args:
             overwrite: Boolean, whether to discard an existing search.
@@ -152,25 +215,45 @@ class Search:
             on_trial_end: Called with each finished `Trial` and the oracle.
             tensorboard: A log directory: every trial is logged there, with
                 its hyperparameters for TensorBoard's HParams dashboard.
+            on_baseline: Called with `(seed, score, seconds)` after each of
+                the baseline's extra seeds (see `train_baseline_seeds`).
 
         Returns:
             The `SearchResult`.
+
+        Raises:
+            RunDirError: If the run directory holds another space's search.
+            SearchFailed: If the search stopped because its trials failed.
+            AuxSearchError: The configuration error a trial found (e.g. a
+                `ModelError` for a builder that changed its architecture).
         """
         started = time.perf_counter()
         if not overwrite:
             self.check_resumable()
+        self.preflight()
         keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
+        tuner = make_tuner(self.space, self.hypermodel, self.rundir, overwrite,
                            on_trial_end)
-        with atomic_open(self.run_dir / SPACE_FILENAME) as stream:
+        with atomic_open(self.rundir.space) as stream:
             stream.write(dump_space(self.space))
         logger.info("searching %s: %d candidate taps, run directory %s",
                     self.space.name, len(self.hypermodel.taps), self.run_dir)
-        self._search(tuner, verbose, tensorboard)
+        try:
+            self._search(tuner, verbose, tensorboard)
+            self.train_baseline_seeds(on_baseline)
+        except FatalTrialError as err:
+            # A trial's configuration error, wrapped to be one of Keras Tuner's
+            # fatal errors: the search ends with the error it wraps (whose
+            # traceback still shows the trial it was raised in).
+            self._write_after_failure()
+            raise err.error from None
+        except Exception:  # SearchFailed, or an unexpected error
+            self._write_after_failure()
+            raise
         objective = self.hypermodel.objective
-        tables = leaderboard(self.run_dir, objective), trials(self.run_dir, objective)
-        path, _ = write_leaderboards(self.run_dir, tables=tables)
+        tables = leaderboard(self.rundir, objective), trials(self.rundir, objective)
+        path, _ = write_leaderboards(self.rundir, tables=tables)
         return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started)
 
     def _search(
@@ -186,50 +269,69 @@ class Search:
             callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
         )
 
+    def train_baseline_seeds(self, on_baseline: BaselineHook | None = None) -> dict[int, float]:
+        """Trains the baseline on `[hyperband] baseline_seeds` more seeds.
+
+        The search trains the baseline (no taps) once, at the full budget,
+        with the seed its configuration draws; a configuration's
+        `delta_vs_baseline` is a difference with that one training. These
+        trainings, of the baseline alone with other seeds (the same budget
+        and data), give the spread the leaderboard compares each delta with.
+        Each score is the best epoch's validation objective, as a trial's;
+        `baseline_seeds.csv` keeps them, and a resumed search trains only
+        the seeds it lacks.
+
+        Args:
+            on_baseline: Called with `(seed, score, seconds)` after each one.
+
+        Returns:
+            The scores by seed, those of earlier runs included.
+        """
+        scores = self.rundir.baseline_scores()
+        hypermodel, band = self.hypermodel, self.space.hyperband
+        objective = hypermodel.objective
+        best = max if objective.direction == "max" else min
+        for seed in baseline_seeds(self.space):
+            if seed in scores:
+                continue
+            started = time.perf_counter()
+            twin = hypermodel.seeded(seed)
+            hp = twin.hyperparameters({})  # every hyperparameter at its default: no taps
+            history = twin.fit(hp, twin.build(hp), self.data.x_train, self.data.labels("train"),
+                               validation_data=(self.data.x_val, self.data.labels("val")),
+                               epochs=band.max_epochs, verbose=0)
+            scores[seed] = float(best(history.history[objective.name]))
+            with atomic_open(self.rundir.baseline_seeds) as stream:
+                pd.DataFrame({"seed": list(scores), "score": list(scores.values())}).to_csv(
+                    stream, index=False)
+            logger.info("baseline, seed %d: %s %.4f", seed, objective.name, scores[seed])
+            if on_baseline:
+                on_baseline(seed, scores[seed], time.perf_counter() - started)
+        return scores
+
+    def _write_after_failure(self) -> None:
+        """Writes both CSVs of a search that raised, without hiding its error."""
+        try:
+            write_leaderboards(self.rundir, self.hypermodel.objective)
+        except Exception:  # the search's own error is the one to report
+            logger.exception("could not write the leaderboards of %s", self.run_dir)
+
     def check_resumable(self) -> None:
         """Refuses to resume a run directory searched with another space.
 
         `run` checks this itself; callers that report before running (the
-        CLI, workers) call it first.
+        CLI, workers) call it first. See `RunDir.check_resumable`.
 
         Raises:
-            AuxSearchError: If the run directory's `space.toml` differs; the
-                message lists the keys that differ.
+            RunDirError: `discardable`, if the run directory's `space.toml`
+                differs (the message lists the keys) or cannot be read.
         """
-        path = self.run_dir / SPACE_FILENAME
-        if not path.exists():
-            return
-        try:  # both through the parser: keys left out mean their defaults
-            before = _flat(tomllib.loads(dump_space(parse_space(
-                path.read_text(encoding="utf-8"), self.space.name, str(path)))))
-        except AuxSearchError as err:
-            raise AuxSearchError(
-                f"{self.run_dir} holds a search this version cannot resume ({err}); "
-                "use --overwrite to discard it, or --out for another directory"
-            ) from None
-        now = _flat(tomllib.loads(dump_space(self.space)))
-        changed = [f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
-                   for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
-        if changed:
-            raise AuxSearchError(
-                f"{self.run_dir} holds a search of another space ({'; '.join(changed)}); "
-                "use --overwrite to discard it, or --out for another directory"
-            )
-
-
-def _flat(table: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+        self.rundir.check_resumable(self.space)
 
 
 def run_search(
     space: SearchSpace,
-    run_dir: str | Path,
+    run_dir: RunPath,
     overwrite: bool = False,
     verbose: bool = False,
     on_trial_end: TrialHook | None = None,
@@ -241,20 +343,122 @@ def run_search(
     return Search(space, run_dir).run(overwrite, verbose, on_trial_end)
 
 
-def open_run(run_dir: str | Path) -> Search:
-    """Returns the `Search` of an existing run directory, as it was run."""
-    return Search(load_space(run_space(run_dir)), run_dir)
-
-
-def run_space(run_dir: str | Path) -> Path:
-    """Returns the space file of a run directory.
+def open_run(run_dir: RunPath) -> Search:
+    """Returns the `Search` of an existing run directory, as it was run.
 
     Raises:
-        AuxSearchError: If `run_dir` is not a run directory of `auxsearch run`.
+        RunDirError: If `run_dir` is not a run directory of a search.
     """
-    path = Path(run_dir) / SPACE_FILENAME
-    if not path.exists():
-        raise AuxSearchError(
-            f"{run_dir}: not a run directory of `auxsearch run` (no {SPACE_FILENAME})"
-        )
-    return path
+    run = RunDir(run_dir).require()
+    return Search(load_space(run.space), run)
+
+
+@dataclass(frozen=True)
+class TapListing:
+    """The layers a space's model can tap, and which of them the space selects.
+
+    Attributes:
+        space: The space.
+        model_name: The model's name.
+        layers: Integer, how many layers the model has.
+        candidates: Every tappable layer, in the model's order.
+        selected: The names of the candidates the space selects.
+    """
+
+    space: SearchSpace
+    model_name: str
+    layers: int
+    candidates: list[Tap]
+    selected: list[str]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What `validate` found: a space checked end to end, without training.
+
+    Attributes:
+        space: The space.
+        seconds: Float, how long the check took.
+        model_source: The space's model: a built-in name, builder or file.
+        model_name: The model's name.
+        layers: Integer, how many layers the model has.
+        output_shape: The model's output shape.
+        data_source: The space's data: a built-in name or file.
+        task: The task's name.
+        examples: `(train, validation, test)` example counts.
+        input_shape: The shape of one example.
+        hints: The layers that have hint targets.
+        candidates: The candidate taps the space selects.
+        tappable: Integer, how many layers could be tapped.
+        configurations: Integer, how many tap configurations the space holds.
+        objective: `(name, direction)` of the objective.
+        budget: `(trials, epochs)` the Hyperband settings imply.
+        preflight_seconds: Float, how long the preflight's training and
+            evaluation step took (see `preflight`).
+    """
+
+    space: SearchSpace
+    seconds: float
+    model_source: str
+    model_name: str
+    layers: int
+    output_shape: tuple
+    data_source: str
+    task: str
+    examples: tuple[int, int, int]
+    input_shape: tuple
+    hints: list[str]
+    candidates: list[str]
+    tappable: int
+    configurations: int
+    objective: tuple[str, str]
+    budget: tuple[int, int]
+    preflight_seconds: float
+
+
+def list_taps(space: SearchSpace) -> TapListing:
+    """Lists the layers the space's model can tap; builds the model once.
+
+    Raises:
+        AuxSearchError: If the data, the model or the taps are not usable.
+    """
+    hypermodel = make_hypermodel(space, load_dataset(space))
+    model = hypermodel.build_model()
+    return TapListing(space, model.name, len(model.layers), find_taps(model),
+                      [tap.name for tap in hypermodel.taps])
+
+
+def validate(space: SearchSpace) -> ValidationReport:
+    """Checks a space end to end without training: data, model, taps, budget.
+
+    Builds the model once, resolves the taps, loads and checks the data, and
+    runs the preflight (one training step of a trial model on the data).
+
+    Raises:
+        AuxSearchError: If anything of the space is not usable.
+    """
+    started = time.perf_counter()
+    data = load_dataset(space)
+    hypermodel = make_hypermodel(space, data)
+    model = hypermodel.build_model()
+    spec, band = space.model, space.hyperband
+    seconds = preflight(hypermodel, data, data_source(space))
+    return ValidationReport(
+        space=space,
+        seconds=time.perf_counter() - started,
+        model_source=spec.builtin or spec.builder or spec.file,
+        model_name=model.name,
+        layers=len(model.layers),
+        output_shape=tuple(model.outputs[0].shape),
+        data_source=data_source(space),
+        task=data.task,
+        examples=(len(data.y_train), len(data.y_val), len(data.y_test)),
+        input_shape=data.input_shape,
+        hints=list(data.hints),
+        candidates=[tap.name for tap in hypermodel.taps],
+        tappable=len(find_taps(model)),
+        configurations=hypermodel.space.count(),
+        objective=objective_of(space),
+        budget=hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations),
+        preflight_seconds=seconds,
+    )

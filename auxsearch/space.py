@@ -44,6 +44,7 @@ is built or trained::
     max_epochs = 9
     factor = 3
     hyperband_iterations = 1
+    baseline_seeds = 2           # the baseline trained on this many more seeds
 """
 
 from __future__ import annotations
@@ -122,11 +123,16 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class HyperbandSpec:
-    """Keras Tuner's Hyperband settings."""
+    """Keras Tuner's Hyperband settings, and the baseline's extra seeds.
+
+    After the search, the baseline is trained to `max_epochs` with
+    `baseline_seeds` more seeds: the leaderboard's noise floor.
+    """
 
     max_epochs: int = 9
     factor: int = 3
     hyperband_iterations: int = 1
+    baseline_seeds: int = 2
 
 
 @dataclass(frozen=True)

@@ -122,15 +122,15 @@ class Hyperband(HyperbandTunerBase):
 
     def declare_space(self, hp: kt.HyperParameters) -> None:
         # The HyperModel declares every hyperparameter, the conditional
-        # weights included, without building anything. (`sample_taps` is its
-        # name before `declare`.)
-        declare = getattr(self.hypermodel, "declare", None) or self.hypermodel.sample_taps
-        declare(hp)
+        # weights included, without building anything.
+        self.hypermodel.declare(hp)
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
-        super().on_trial_end(trial)
-        if self.trial_hook:
-            self.trial_hook(self.oracle.get_trial(trial.trial_id), self.oracle)
+        try:  # the oracle may end the search here (`SearchFailed`): report first
+            super().on_trial_end(trial)
+        finally:
+            if self.trial_hook:
+                self.trial_hook(self.oracle.get_trial(trial.trial_id), self.oracle)
 
 
 def hyperband_budget(

@@ -28,7 +28,8 @@ TARGETS = {"ratio": 0.35, "overhead": 0.25, "two_taps": 1.10, "graph": 2.0, "mem
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of each search (default 3)")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="repetitions of each search (default 3)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny settings, one repetition: checks that the benchmark runs")
     parser.add_argument("--out", type=Path, help="results file (default bench/results.md; "
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     reps = 1 if args.smoke else args.reps
     max_epochs = "1" if args.smoke else ""
     inner = "1" if args.smoke else "10"
-    out = args.out or (Path(tempfile.mkdtemp()) / "results.md" if args.smoke else HERE / "results.md")
+    out = args.out or (
+        Path(tempfile.mkdtemp()) / "results.md" if args.smoke else HERE / "results.md")
 
     searches: dict[str, list[dict]] = {"reference": [], "auxsearch": []}
     for rep in range(reps):
@@ -130,45 +132,52 @@ def _report(searches, epoch, steps, graph, memory, workers, reps, smoke) -> str:
     import tensorflow
 
     rows = [
-        ("search wall, reference (plain Keras Tuner)", f"{ref_wall:.1f} s; {ref[0]['trials']} trials, "
-         f"{ref[0]['epochs']} epochs, best {_median(ref, 'best'):.4f}", "", ""),
-        ("search wall, auxsearch", f"{aux_wall:.1f} s; {aux[0]['trials']} trials, "
-         f"{aux[0]['epochs']} epochs, best {_median(aux, 'best'):.4f}", "", ""),
+        ("search wall, reference (plain Keras Tuner)",
+         (f"{ref_wall:.1f} s; {ref[0]['trials']} trials, "
+          f"{ref[0]['epochs']} epochs, best {_median(ref, 'best'):.4f}"), "", ""),
+        ("search wall, auxsearch",
+         (f"{aux_wall:.1f} s; {aux[0]['trials']} trials, "
+          f"{aux[0]['epochs']} epochs, best {_median(aux, 'best'):.4f}"), "", ""),
         ("search speed: auxsearch / reference", f"{ratio:.2f}", f"<= {TARGETS['ratio']}",
          met(ratio <= TARGETS["ratio"])),
         ("overhead: 1 - epoch time x epochs / search wall",
-         f"{overhead:.0%} ({epoch:.3f} s/epoch x {aux_epochs:.0f} epochs = {training:.1f} s "
-         f"of {aux_wall:.1f} s)", f"<= {TARGETS['overhead']:.0%}", met(overhead <= TARGETS["overhead"])),
-        ("step time, 2 taps / 0 taps", f"{two:.2f} ({steps['2'] * 1000:.1f} / {steps['0'] * 1000:.1f} ms)",
+         (f"{overhead:.0%} ({epoch:.3f} s/epoch x {aux_epochs:.0f} epochs = {training:.1f} s "
+          f"of {aux_wall:.1f} s)"),
+         f"<= {TARGETS['overhead']:.0%}", met(overhead <= TARGETS["overhead"])),
+        ("step time, 2 taps / 0 taps",
+         f"{two:.2f} ({steps['2'] * 1000:.1f} / {steps['0'] * 1000:.1f} ms)",
          f"<= {TARGETS['two_taps']}", met(two <= TARGETS["two_taps"])),
         ("step time, all 6 taps / 0 taps", f"{every:.2f}", "", ""),
         ("step time, 0 taps / plain model without heads (the cost of tracing once)",
          f"{1 / plain:.2f} ({steps['0'] * 1000:.1f} / {steps['plain'] * 1000:.1f} ms)", "", ""),
         (f"graph scale: {graph['model']}, {graph['layers']} layers",
-         f"{graph_seconds:.2f} s ({graph['candidates']} candidates found in "
-         f"{graph['discovery_seconds'] * 1000:.1f} ms; trial build with {graph['taps']} taps "
-         f"{graph['build_seconds']:.2f} s)", f"< {TARGETS['graph']:.0f} s",
+         (f"{graph_seconds:.2f} s ({graph['candidates']} candidates found in "
+          f"{graph['discovery_seconds'] * 1000:.1f} ms; trial build with {graph['taps']} taps "
+          f"{graph['build_seconds']:.2f} s)"), f"< {TARGETS['graph']:.0f} s",
          met(graph_seconds < TARGETS["graph"])),
         (f"memory: resident growth over {memory['trials']} trials",
-         f"{growth:+.1%} ({rss[0]:.0f} MB after trial 1, {rss[-1]:.0f} MB after trial "
-         f"{memory['trials']})", f"< {TARGETS['memory']:.0%}", met(growth < TARGETS["memory"])),
-        ("workers: trials per minute, whole `run` command, 1 process / `--workers 1` / "
-         "`--workers 2`", per_minute, "", ""),
+         (f"{growth:+.1%} ({rss[0]:.0f} MB after trial 1, {rss[-1]:.0f} MB after trial "
+          f"{memory['trials']})"), f"< {TARGETS['memory']:.0%}", met(growth < TARGETS["memory"])),
+        (("workers: trials per minute, whole `run` command, 1 process / `--workers 1` / "
+          "`--workers 2`"), per_minute, "", ""),
     ]
     table = ["| measure | value | target | met |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    ) if Path("/proc/cpuinfo").exists() else platform.processor()
     header = [
         "# Benchmark results" + (" (smoke run: tiny settings, not a measurement)" if smoke else ""),
         "",
         f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
-        f"- versions: Python {platform.python_version()}, TensorFlow {tensorflow.__version__}, "
-        f"Keras {keras.__version__}, keras-tuner {keras_tuner.__version__}",
-        f"- command: `python -m bench{' --smoke' if smoke else ''}`; searches: median of {reps} "
-        "(reference and auxsearch alternating); step and epoch times: median of the steady-state "
-        "epochs after a first, tracing one",
+        (f"- versions: Python {platform.python_version()}, TensorFlow {tensorflow.__version__}, "
+         f"Keras {keras.__version__}, keras-tuner {keras_tuner.__version__}"),
+        (f"- command: `python -m bench{' --smoke' if smoke else ''}`; searches: median of {reps} "
+         "(reference and auxsearch alternating); step and epoch times: median of the steady-state "
+         "epochs after a first, tracing one"),
         "",
     ]
     return "\n".join(header + table + ["", f"ratio: {ratio:.2f}", ""])

@@ -11,7 +11,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import keras
 import keras_tuner as kt
@@ -53,12 +52,13 @@ def steps(reps: str = "5") -> dict:
     n_steps = -(-len(data.x_train) // hm.batch_size)
     configs = {"0": [], "2": ["conv2", "conv5"], "all": [t.name for t in hm.taps]}
     plain = hm.build_model()
-    plain.compile(keras.optimizers.Adam(hm.assembly.learning_rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=hm.assembly.steps_per_execution)
+    plain.compile(keras.optimizers.Adam(hm.assembly.learning_rate),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=hm.assembly.steps_per_execution)
     plain_data = tf.data.Dataset.from_tensor_slices(
         (data.x_train, data.y_train)).shuffle(len(data.x_train), seed=1).batch(hm.batch_size)
     times: dict[str, list[float]] = {name: [] for name in [*configs, "plain"]}
-    for round_ in range(int(reps) + 1):  # round 0 traces
+    for _ in range(int(reps) + 1):  # round 0 traces
         for name, taps in configs.items():
             hp = _taps(hm, taps)
             times[name] += _epoch_times(hm, hp, hm.build(hp), data, 1, validation=False)

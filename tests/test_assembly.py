@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 import pytest
+from conftest import functional_mlp
 
 from auxsearch.assembly import Assembly, check_output, fresh_model, main_model
 from auxsearch.errors import ModelError
 from auxsearch.taps import select_taps
 from auxsearch.tasks import TASKS
-from conftest import functional_mlp
 
 
 def _assembly(build=functional_mlp, task="multiclass", **kwargs):
@@ -163,6 +163,6 @@ def test_several_outputs_are_refused_with_what_to_do():
     inputs = keras.Input((6,))
     model = keras.Model(inputs, [keras.layers.Dense(3)(inputs), keras.layers.Dense(2)(inputs)],
                         name="two")
-    with pytest.raises(ModelError, match=r"model 'two' has 2 outputs; .* keras.Model\(model.inputs, "
-                                         r"model.outputs\[i\]\)"):
+    with pytest.raises(ModelError, match=r"model 'two' has 2 outputs; .* "
+                                         r"keras.Model\(model.inputs, model.outputs\[i\]\)"):
         check_output(model, TASKS["multiclass"], None)

@@ -4,11 +4,11 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import functional_mlp
 
 from auxsearch.callbacks import LossWeightSchedule, TrialLogs, check_finite, trial_callbacks
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.ktshim import SaveBestEpoch
-from conftest import functional_mlp
 
 
 def _hp(hm, **taps):
@@ -28,7 +28,8 @@ def test_single_output_logs_get_main_names(tiny_data):
     inputs = keras.Input((6,))
     outputs = keras.layers.Dense(3, activation="softmax", name="main")(inputs)
     model = keras.Model(inputs, {"main": outputs})
-    model.compile("adam", {"main": "sparse_categorical_crossentropy"}, metrics={"main": ["accuracy"]})
+    model.compile("adam", {"main": "sparse_categorical_crossentropy"},
+                  metrics={"main": ["accuracy"]})
     history = model.fit(x, {"main": y}, validation_data=(xv, {"main": yv}), epochs=1,
                         verbose=0, callbacks=[TrialLogs(["main"])])
     assert history.history["val_main_accuracy"] == history.history["val_accuracy"]

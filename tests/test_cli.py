@@ -74,6 +74,130 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, tiny_space, tmp_pa
     assert not out.exists()
 
 
+def test_version_needs_no_tensorflow(capsys):
+    import subprocess
+    import sys
+
+    from auxsearch import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"auxsearch {__version__}\n"
+    code = ("import sys\nfrom auxsearch.cli import main\ntry:\n    main(['--version'])\n"
+            "except SystemExit as end:\n    assert end.code == 0\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == f"auxsearch {__version__}\n", done.stderr
+
+
+def test_taps_and_validate_default_to_the_embedded_space(tmp_path, monkeypatch, capsys):
+    from auxsearch.space import default_space_path
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["taps"]) == 0
+    assert capsys.readouterr().out.startswith("digits_cnn: model 'digits_cnn'")
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.startswith(f"{default_space_path()}: valid")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_each_search_command_says_how_it_searches():
+    from auxsearch.cli import _parser
+
+    parse = _parser().parse_args
+    assert parse(["run"]).mode == "run"
+    assert parse(["chief", "--out", "x"]).mode == "chief"
+    assert parse(["worker", "--out", "x", "--chief", "h:1"]).mode == "worker"
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyboardInterrupt(), 130, "interrupted: run the same command again to resume"),
+    (RuntimeError("Number of failures exceeded.\nTraceback ...\nValueError: boom"), 1,
+     ("error: RuntimeError: Number of failures exceeded. ... ValueError: boom "
+     "(--debug shows the traceback)")),
+])
+def test_exit_codes_of_what_no_one_expected(raised, code, line, tiny_space, monkeypatch,
+                                            capsys):
+    from auxsearch import search
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(search.Search, "run", fail)
+    assert main(["run", str(tiny_space), "--out", "unused"]) == code
+    assert capsys.readouterr().err.strip().splitlines()[-1] == line
+
+
+_CHANGING_BUILDER = """
+import os
+
+import keras
+
+from auxsearch.models import digits_cnn
+from auxsearch.rundir import RunDir
+
+
+def build(input_shape, num_outputs, activation):
+    model = digits_cnn(input_shape, num_outputs, activation)
+    if RunDir(os.environ["AUXSEARCH_TEST_RUN"]).trial_dir("0001").exists():
+        # From the second trial on, one layer more: the builder breaks its contract.
+        return keras.Model(model.inputs, keras.layers.Identity(name="extra")(model.output))
+    return model
+"""
+
+_NAN_BUILDER = """
+import keras
+
+
+def build(input_shape, num_outputs, activation):
+    # The output weights are NaN: every trial's loss is NaN at once.
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
+    nan = keras.initializers.Constant(float("nan"))
+    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
+                                                  kernel_initializer=nan)(h))
+"""
+
+
+@pytest.mark.parametrize("kind, code, message", [
+    ("changing", 2, "error: the model builder first built 9 layers, then 10"),
+    ("nan", 1, "error: 3 trials failed in a row; the last (trial 0002) failed with: "),
+])
+def test_a_failed_search_ends_with_one_line_and_writes_both_csvs(
+        kind, code, message, tiny_space, tmp_path, monkeypatch, capsys):
+    import sys
+
+    import pandas as pd
+
+    from auxsearch.rundir import RunDir
+
+    monkeypatch.chdir(tmp_path)  # the builder imports from here
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    module = f"auxsearch_cli_{kind}_builder"
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    (tmp_path / f"{module}.py").write_text(_CHANGING_BUILDER if kind == "changing"
+                                           else _NAN_BUILDER)
+    run = RunDir(tmp_path / "run")
+    monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(run))
+    text = tiny_space.read_text().replace('builtin = "digits_cnn"', f'builder = "{module}:build"')
+    if kind == "nan":  # 6 trials planned: the 3rd failure in a row ends the search
+        text = text.replace('["conv2", "conv5"]', '["d1"]').replace("max_epochs = 2",
+                                                                  "max_epochs = 3")
+    (tmp_path / "space.toml").write_text(text)
+    assert main(["run", str(tmp_path / "space.toml"), "--out", str(run)]) == code
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(message), err
+    assert err.strip().splitlines()[-1] == errors[0] and "Traceback" not in err
+    table = pd.read_csv(run.trials, dtype={"trial_id": str})
+    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    if kind == "nan":
+        assert list(table["status"]) == list(board["status"]) == ["FAILED"] * 3
+        assert board["rank"].isna().all()
+    else:
+        assert list(table["status"])[0] == "COMPLETED" and len(table) == len(board) == 2
+
+
 def test_debug_shows_the_traceback(tmp_path):
     from auxsearch.errors import SpaceError
 
@@ -114,7 +238,7 @@ def test_confirm_and_export_model(tiny_run, capsys):
                                      ["export-model", "--out", "x.keras"]])
 def test_run_commands_need_a_run_directory(command, tmp_path, capsys):
     assert main([command[0], str(tmp_path), *command[1:]]) == 2
-    assert "not a run directory of `auxsearch run` (no space.toml)" in capsys.readouterr().err
+    assert "not a run directory of a search (no space.toml)" in capsys.readouterr().err
 
 
 def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
@@ -248,7 +372,8 @@ _BAD_INPUT = [
                    [str(t / "space.toml")])[1], ["space.toml", "cannot read the file"]),
     ("toml-unclosed-table", "run", lambda t, s: _space(t, s + "\n[model\n"),
      ["space.toml", "invalid TOML"]),
-    ("toml-duplicate-key", "validate", lambda t, s: _space(t, s, ("seed = 3", "seed = 3\nseed = 4")),
+    ("toml-duplicate-key", "validate",
+     lambda t, s: _space(t, s, ("seed = 3", "seed = 3\nseed = 4")),
      ["space.toml", "invalid TOML"]),
     ("toml-unquoted-string", "run", lambda t, s: _space(t, s, ('"digits_cnn"', "digits_cnn")),
      ["invalid TOML"]),
@@ -322,19 +447,20 @@ _BAD_INPUT = [
      ["data.test_fraction must be validation_fraction + test_fraction < 1"]),
     ("optimizer-misspelt", "run",
      lambda t, s: _space(t, s, ("batch_size", 'optimizer = "adamm"\nbatch_size')),
-     ["training.optimizer = 'adamm' is not allowed (did you mean 'adam'?)"]),
+     ["training.optimizer must be one of adam,", "got 'adamm' (did you mean 'adam'?)"]),
     ("kind-misspelt", "run",
      lambda t, s: _space(t, s, ("[taps]", '[taps]\nkinds = ["heads"]')),
-     ["taps.kinds = 'heads' is not allowed (did you mean 'head'?)"]),
+     ["taps.kinds must be a non-empty list of head,", "got ['heads'] (did you mean 'head'?)"]),
     ("task-misspelt", "run",
      lambda t, s: _space(t, s, (DATA[0], DATA[0] + '\ntask = "multiclas"')),
-     ["data.task = 'multiclas' is not allowed (did you mean 'multiclass'?)"]),
+     ["data.task must be one of multiclass,", "got 'multiclas' (did you mean 'multiclass'?)"]),
     ("objective-misspelt", "run",
      lambda t, s: _space(t, s + '\n[objective]\nname = "val_accuracy"\n'),
-     ["objective.name = 'val_accuracy' is not allowed (did you mean 'val_main_accuracy'?)"]),
+     ["objective.name must be one of val_main_accuracy,",
+      "got 'val_accuracy' (did you mean 'val_main_accuracy'?)"]),
     ("builtin-model-misspelt", "run",
      lambda t, s: _space(t, s, ('"digits_cnn"', '"digit_cnn"')),
-     ["model.builtin = 'digit_cnn' is not allowed (did you mean 'digits_cnn'?)"]),
+     ["model.builtin must be one of digits_cnn,", "got 'digit_cnn' (did you mean 'digits_cnn'?)"]),
     # -- taps
     ("unknown-layer", "run", lambda t, s: _space(t, s, ('"conv5"', '"conv9"')),
      ["no layer named 'conv9' in model 'digits_cnn'; did you mean 'conv6', 'conv5', 'conv4'?"]),
@@ -446,7 +572,8 @@ _BAD_INPUT = [
     ("confirm-not-a-run", "confirm", lambda t, s: [str(t)], ["not a run directory"]),
     ("export-model-not-a-run", "export-model",
      lambda t, s: [str(t), "--out", str(t / "m.keras")], ["not a run directory"]),
-    ("show-missing-directory", "show", lambda t, s: [str(t / "nope")], ["nope: not a run directory"]),
+    ("show-missing-directory", "show", lambda t, s: [str(t / "nope")],
+     ["nope: not a run directory"]),
 ]
 
 
@@ -486,7 +613,8 @@ def test_bad_input_refused_before_anything_is_written(
 
 _BAD_ON_A_RUN = [
     ("resume-with-other-seed", lambda r, s: ["run", str(s), "--out", str(r), "--seed", "9"],
-     ["holds a search of another space (seed: 3 -> 9)", "--overwrite"]),
+     [("holds a search of another space (seed: 3 -> 9); use --overwrite to discard it, "
+      "or --out for another directory")]),
     ("resume-with-other-space",
      lambda r, s: ["run", str(s.with_name("other.toml")), "--out", str(r)],
      ["holds a search of another space", "taps.candidates: ['conv2', 'conv5'] -> ['conv2']"]),
@@ -496,17 +624,17 @@ _BAD_ON_A_RUN = [
     ("show-negative-top", lambda r, s: ["show", str(r), "--top", "-1"],
      ["--top must be >= 0; got -1"]),
     ("confirm-top-0", lambda r, s: ["confirm", str(r), "--top", "0"],
-     ["--top and --seeds must be >= 1; got 0 and 3"]),
+     ["--top must be >= 1; got 0"]),
     ("confirm-seeds-0", lambda r, s: ["confirm", str(r), "--seeds", "0"],
-     ["--top and --seeds must be >= 1; got 3 and 0"]),
+     ["--seeds must be >= 1; got 0"]),
     ("export-model-rank-0", lambda r, s: ["export-model", str(r), "--rank", "0",
                                           "--out", str(r / "m.keras")],
-     ["no configuration ranked 0; ranks are 1 to 2"]),
+     ["--rank must be >= 1; got 0"]),
     ("export-model-rank-too-high", lambda r, s: ["export-model", str(r), "--rank", "99",
                                                  "--out", str(r / "m.keras")],
      ["no configuration ranked 99; ranks are 1 to 2"]),
     ("export-model-not-keras", lambda r, s: ["export-model", str(r), "--out", str(r / "m.h5")],
-     ["--out must end with .keras; got", "m.h5"]),
+     ["--out must be a path ending with .keras; got", "m.h5"]),
 ]
 
 

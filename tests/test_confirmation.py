@@ -3,17 +3,29 @@ import math
 import pandas as pd
 import pytest
 
-from auxsearch.confirmation import FILENAME, confirm
-from auxsearch.errors import AuxSearchError
+from auxsearch import confirmation
+from auxsearch.confirmation import confirm
+from auxsearch.errors import AuxSearchError, RunDirError, SpaceError
+from auxsearch.rundir import RunDir
 
 
-def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run):
+def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run, monkeypatch):
+    opened, open_run = [], confirmation.open_run  # the search it retrains from
+
+    def recorded(run_dir):
+        opened.append(open_run(run_dir))
+        return opened[-1]
+
+    monkeypatch.setattr(confirmation, "open_run", recorded)
     seen = []
     table = confirm(tiny_run, top=1, seeds=2, on_score=lambda *a: seen.append(a))
+    assert opened[0].hypermodel.seed == opened[0].space.seed == 3  # not the retrainings' seeds
     assert len(seen) == 4 and len(table) == 2
     assert list(table.columns) == [
-        "config", "taps", "n_taps", "baseline", "seeds", "metric", "mean", "std",
-        "ci_low", "ci_high", "delta_vs_baseline", "p_value", "significant", "scores"]
+        "config", "taps", "n_taps", "metric", "baseline", "seeds", "mean", "std", "ci_low",
+        "ci_high", "trained", "trained_seeds", "delta_vs_baseline", "delta_low", "delta_high",
+        "detectable", "p_raw", "p_value", "p_seeds", "p_trained", "significant", "verdict",
+        "line", "scores"]
     assert set(table["metric"]) == {"test_main_accuracy"}
     baseline = table[table["baseline"]].iloc[0]
     tapped = table[~table["baseline"]].iloc[0]
@@ -27,7 +39,10 @@ def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run):
     assert 0 <= tapped["p_value"] <= 1
     assert tapped["delta_vs_baseline"] == pytest.approx(tapped["mean"] - baseline["mean"])
     assert tapped["significant"] == (tapped["p_value"] < 0.05)
-    on_disk = pd.read_csv(tiny_run / FILENAME, dtype={"config": str})
+    assert tapped["verdict"] in ("better", "worse", "no detectable difference")
+    assert tapped["line"].startswith(f"{tapped['config']}: ")
+    assert -1 <= tapped["delta_low"] <= tapped["delta_vs_baseline"] <= tapped["delta_high"] <= 1
+    on_disk = pd.read_csv(RunDir(tiny_run).confirmed, dtype={"config": str})
     assert list(on_disk["config"]) == list(table["config"])
 
 
@@ -40,5 +55,29 @@ def test_confirm_needs_a_test_split(tiny_run):
 
 
 def test_confirm_refuses_bad_counts(tiny_run):
-    with pytest.raises(AuxSearchError, match="--top and --seeds must be >= 1; got 1 and 0"):
+    with pytest.raises(SpaceError, match="^seeds must be >= 1; got 0$"):
         confirm(tiny_run, top=1, seeds=0)
+    with pytest.raises(SpaceError, match="^top must be >= 1; got 0$"):
+        confirm(tiny_run, top=0)
+    with pytest.raises(RunDirError, match="not a run directory of a search"):
+        confirm(tiny_run / "search")
+    assert not RunDir(tiny_run).confirmed.exists()
+
+
+def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
+    calls = []
+    train = confirmation._train_and_test
+
+    def spy(search, values, repetition, on_score, config):
+        scores = train(search, values, repetition, on_score, config)
+        calls.append((config, confirmation.seed_of(search, repetition), scores))
+        return scores
+
+    monkeypatch.setattr(confirmation, "_train_and_test", spy)
+    confirm(tiny_run, top=1, seeds=2)
+    seeds = {}
+    for config, seed, scores in calls:
+        seeds.setdefault(config, []).append(seed)
+        assert set(scores) <= {0.0, 1.0} and len(scores) > 1  # each test example right or not
+    first, second = seeds.values()
+    assert first == second and len(set(first)) == 2  # the same seeds for every configuration

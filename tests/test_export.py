@@ -1,13 +1,15 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from auxsearch.errors import AuxSearchError
-from auxsearch.export import export_model, main_model
-from auxsearch.leaderboards import leaderboard, project_dir
+from auxsearch.errors import AuxSearchError, RunDirError, SpaceError
+from auxsearch.export import check_out, export_model, main_model
+from auxsearch.leaderboards import leaderboard
+from auxsearch.rundir import RunDir
 from auxsearch.search import open_run
 
 
@@ -21,12 +23,10 @@ def test_exported_model_is_the_main_head_with_trained_weights(tiny_run):
     search = open_run(tiny_run)
     row = leaderboard(tiny_run).iloc[0]
     trial = row["trials"].split(">")[-1]
-    import json
-
-    trial_dir = project_dir(tiny_run) / f"trial_{trial}"
-    values = json.loads((trial_dir / "trial.json").read_text())["hyperparameters"]["values"]
+    run = RunDir(tiny_run)
+    values = run.trial_state(trial)["hyperparameters"]["values"]
     full = search.hypermodel.build(search.hypermodel.hyperparameters(values))
-    full.load_weights(trial_dir / "checkpoint.weights.h5")
+    full.load_weights(run.checkpoint(trial))
     x = search.data.x_val[:32]
     np.testing.assert_allclose(exported.predict(x, verbose=0),
                                full.predict(x, verbose=0)["main"], rtol=1e-5, atol=1e-6)
@@ -48,10 +48,22 @@ def test_exported_model_loads_without_auxsearch(tiny_run):
 
 
 def test_export_errors(tiny_run):
-    with pytest.raises(AuxSearchError, match="--out must end with .keras; got 'model.h5'"):
+    with pytest.raises(SpaceError, match="^out must be a path ending with .keras; got 'model.h5'"):
         export_model(tiny_run, "model.h5")
+    with pytest.raises(SpaceError, match="^rank must be >= 1; got 0$"):
+        export_model(tiny_run, tiny_run / "x.keras", rank=0)
     with pytest.raises(AuxSearchError, match="no configuration ranked 7; ranks are 1 to 2"):
         export_model(tiny_run, tiny_run / "x.keras", rank=7)
-    with pytest.raises(AuxSearchError, match="not a run directory"):
+    with pytest.raises(RunDirError, match="not a run directory"):
         export_model(tiny_run / "search", tiny_run / "x.keras")
+    trial = leaderboard(tiny_run).iloc[0]["trials"].split(">")[-1]
+    RunDir(tiny_run).checkpoint(trial).unlink()
+    with pytest.raises(RunDirError, match="checkpoint.weights.h5: no checkpoint to export"):
+        export_model(tiny_run, tiny_run / "x.keras")
     assert not (tiny_run / "x.keras").exists()
+
+
+def test_check_out_names_the_setting_as_the_caller_does():
+    assert check_out("a/m.keras") == Path("a/m.keras")
+    with pytest.raises(SpaceError, match="^--out must be a path ending with .keras; got 'm'$"):
+        check_out("m", key="--out")

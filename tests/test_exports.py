@@ -1,8 +1,31 @@
+import subprocess
+import sys
+
 import auxsearch
 
 
 def test_public_api_is_exported():
     for name in auxsearch.__all__:
         assert getattr(auxsearch, name).__module__.startswith("auxsearch."), name
-    assert auxsearch.__all__ == sorted(auxsearch.__all__)
+    assert auxsearch.__all__ == sorted(auxsearch.__all__) == sorted(auxsearch._EXPORTS)
     assert "AuxLossHyperModel" in dir(auxsearch)
+
+
+def test_the_run_directory_the_errors_and_the_tap_space_are_public():
+    from auxsearch import errors, rundir, tapspace
+
+    assert auxsearch.RunDir is rundir.RunDir
+    assert auxsearch.RunDirError is errors.RunDirError
+    assert auxsearch.SearchFailed is errors.SearchFailed
+    assert auxsearch.TapSpace is tapspace.TapSpace
+    assert auxsearch.AuxLoss is tapspace.AuxLoss
+    assert auxsearch.format_taps is tapspace.format_taps
+
+
+def test_importing_the_package_imports_no_keras():
+    code = ("import sys, auxsearch; auxsearch.RunDir; auxsearch.SearchFailed; "
+            "print(auxsearch.__version__, [m for m in ('keras', 'tensorflow', 'keras_tuner') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [auxsearch.__version__, "[]"]

@@ -4,12 +4,12 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import functional_mlp, sequential_cnn
 
 from auxsearch.errors import ModelError, SpaceError, TapError
 from auxsearch.hypermodel import AuxLossHyperModel, FatalTrialError
 from auxsearch.tapspace import AuxLoss
 from auxsearch.traced import seeded
-from conftest import functional_mlp, sequential_cnn
 
 TRACES = []
 
@@ -124,7 +124,7 @@ def test_trials_reuse_one_traced_model_from_fresh_weights(tiny_data):
     assert second is first  # reused: compiled once
     with seeded(hm.trial_seed(second_hp)):
         expected = hm.assembly.model(hm.models.structure).get_weights()
-    for now, fresh, old in zip(second.get_weights(), expected, trained):
+    for now, fresh, _ in zip(second.get_weights(), expected, trained):
         np.testing.assert_array_equal(now, fresh)  # a fresh start, not the last trial's
     assert any(not np.array_equal(a, b) for a, b in zip(second.get_weights(), trained))
     assert int(second.optimizer.iterations) == 0
@@ -158,7 +158,8 @@ def test_a_trial_with_all_taps_off_trains_like_the_plain_model(tiny_data):
     plain.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     plain.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
     for name in ["d1", "d2", "d3", "out"]:
-        for got, want in zip(trial.get_layer(name).get_weights(), plain.get_layer(name).get_weights()):
+        for got, want in zip(trial.get_layer(name).get_weights(),
+                             plain.get_layer(name).get_weights()):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -205,7 +206,8 @@ def test_builder_contract_errors():
         AuxLossHyperModel(functional_mlp, num_classes=4)
     with pytest.raises(TapError, match="did you mean 'd1'"):
         AuxLossHyperModel(functional_mlp, taps=["d11"])
-    with pytest.raises(SpaceError, match=r"weight_range must be 0 < low <= high .*; got \[0.0, 1.0\]"):
+    with pytest.raises(SpaceError,
+                       match=r"weight_range must be 0 < low <= high .*; got \[0.0, 1.0\]"):
         AuxLossHyperModel(functional_mlp, weight_range=(0.0, 1.0))
 
 
@@ -365,8 +367,9 @@ def test_tasks_set_heads_losses_and_objective(tiny_data, task, units, activation
     assert objective[0] in history.history and f"val_aux_d1_{objective[0][9:]}" in history.history
     with pytest.raises(ModelError, match=f"for a {task} task"):
         AuxLossHyperModel(functional_mlp, task=task) if task == "binary" else \
-            AuxLossHyperModel(lambda: keras.Sequential([keras.Input((6,)), keras.layers.Reshape((2, 3))]),
-                              task=task)
+            AuxLossHyperModel(
+                lambda: keras.Sequential([keras.Input((6,)), keras.layers.Reshape((2, 3))]),
+                task=task)
 
 
 def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeypatch):
@@ -374,7 +377,8 @@ def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeyp
 
     monkeypatch.setattr(module, "MAX_TRACED_OUTPUTS", 1)
     hm = AuxLossHyperModel(functional_mlp)
-    first_hp = hm.hyperparameters({"tap/d1": True, "weight/d1": 0.1, "tap/d2": False, "tap/d3": False})
+    first_hp = hm.hyperparameters(
+        {"tap/d1": True, "weight/d1": 0.1, "tap/d2": False, "tap/d3": False})
     first = hm.build(first_hp)
     assert sorted(first.output_names) == ["aux_d1", "main"]
     _fit(hm, first_hp, first, tiny_data)

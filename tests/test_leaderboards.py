@@ -5,9 +5,16 @@ import keras_tuner as kt
 import pandas as pd
 import pytest
 
-from auxsearch.heads import AuxLoss
 from auxsearch.leaderboards import (
-    FILENAME, TRIALS_FILENAME, format_taps, leaderboard, trials, write_leaderboards)
+    leaderboard,
+    row_values,
+    run_objective,
+    summary,
+    trial_epochs,
+    trials,
+    write_leaderboards,
+)
+from auxsearch.rundir import RunDir
 
 
 def _trial(project, trial_id, status, score, taps, epochs=3, initial=0, parent=None,
@@ -111,33 +118,26 @@ def test_leaderboard_has_one_row_per_configuration(run_dir):
 
 
 def test_csvs_are_the_same_tables(run_dir):
-    paths = write_leaderboards(run_dir)
-    assert paths == (run_dir / FILENAME, run_dir / TRIALS_FILENAME)
+    paths = write_leaderboards(RunDir(run_dir))
+    assert paths == (RunDir(run_dir).leaderboard, RunDir(run_dir).trials)
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
     for path, table in zip(paths, (leaderboard(run_dir), trials(run_dir))):
         from_csv = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str,
                                             "config": str, "rank": "Int64"})
         from_csv["taps"] = from_csv["taps"].fillna("")  # CSV cannot tell "" from NA
-        table = table.assign(flag=table["flag"].astype(object).where(table["flag"].notna(), float("nan")))
+        flag = table["flag"].astype(object).where(table["flag"].notna(), float("nan"))
+        table = table.assign(flag=flag)
         pd.testing.assert_frame_equal(from_csv, table, check_dtype=False)
 
 
 def test_no_trials_gives_header_only_tables(tmp_path):
     write_leaderboards(tmp_path)
-    text = (tmp_path / TRIALS_FILENAME).read_text().strip()
+    text = RunDir(tmp_path).trials.read_text().strip()
     assert text.startswith("rank,trial_id,config,status,objective,score,flag,n_taps,taps,")
     assert len(text.splitlines()) == 1
-    text = (tmp_path / FILENAME).read_text().strip()
+    text = RunDir(tmp_path).leaderboard.read_text().strip()
     assert text.startswith("rank,config,status,objective,score,full_budget,")
     assert len(text.splitlines()) == 1
-
-
-def test_format_taps():
-    taps = {"conv2": AuxLoss("conv2", 0.3141),
-            "conv5": AuxLoss("conv5", 0.0512, "penalty", "linear_decay"),
-            "conv6": AuxLoss("conv6", 0.2, units=32)}
-    assert format_taps(taps) == "conv2:0.31;conv5:0.051:penalty:linear_decay;conv6:0.2:h32"
-    assert format_taps({}) == ""
 
 
 def test_a_configuration_at_chance_level_is_flagged_and_ranked_below(tmp_path):
@@ -149,3 +149,51 @@ def test_a_configuration_at_chance_level_is_flagged_and_ranked_below(tmp_path):
     assert list(board["config"]) == ["0000", "0002", "0001"]
     assert board["flag"].iloc[:2].isna().all()
     assert board["flag"].iloc[2] == "at chance level: 0.105 vs 0.1 for a constant prediction"
+
+
+def test_a_search_whose_trials_all_failed_has_only_unranked_rows(tmp_path):
+    # Trials that failed before they trained report no metrics at all.
+    project = tmp_path / "search"
+    for trial_id in ("0000", "0001", "0002"):
+        _trial(project, trial_id, "FAILED", float("nan"), {"c1": 0.5},
+               message="Traceback ...\nFailedTrialError: the loss became nan")
+    board, table = leaderboard(tmp_path), trials(tmp_path)
+    assert list(board["config"]) == ["0000", "0001", "0002"]  # no empty ranked rows
+    assert board["rank"].isna().all() and set(board["status"]) == {"FAILED"}
+    assert set(board["message"]) == {"FailedTrialError: the loss became nan"}
+    assert table["rank"].isna().all() and table["wall_seconds"].isna().all()
+    write_leaderboards(tmp_path)
+    on_disk = pd.read_csv(RunDir(tmp_path).leaderboard, dtype={"config": str})
+    assert list(on_disk["status"]) == ["FAILED"] * 3
+
+
+def test_a_bare_keras_tuner_project_reads_like_a_run_directory(run_dir):
+    project = run_dir / "search"
+    (project / "oracle.json").write_text(json.dumps({"max_epochs": 3}))
+    assert run_objective(project).name == "val_main_accuracy"
+    pd.testing.assert_frame_equal(leaderboard(project), leaderboard(run_dir))
+    assert list(trials(project)["trial_id"]) == list(trials(run_dir)["trial_id"])
+
+
+def test_row_values_read_a_table_in_memory_and_its_csv_alike(run_dir):
+    board = leaderboard(run_dir)
+    write_leaderboards(run_dir)
+    on_disk = pd.read_csv(RunDir(run_dir).leaderboard, dtype={"config": str})
+    for memory, csv in zip(board.to_dict("records"), on_disk.to_dict("records")):
+        assert row_values(memory) == row_values(csv)
+    assert row_values(board.iloc[0]) == {"tap/c1": True, "weight/c1": 0.31,
+                                         "tap/c2": True, "weight/c2": 0.054}
+    assert row_values(board.iloc[1]) == {"tap/c1": False, "tap/c2": False}
+
+
+def test_summary_shows_the_top_rows_and_the_baseline(run_dir):
+    text = summary(leaderboard(run_dir), 1).splitlines()
+    assert text[0].split() == ["rank", "config", "taps", "score", "delta_vs_baseline",
+                               "epochs", "trials"]
+    assert "0000>0003" in text[1] and "+0.0100" in text[1]
+    assert "(baseline: no taps)" in text[2] and len(text) == 3
+
+
+def test_trial_epochs_are_those_a_trial_trained_itself():
+    assert trial_epochs({"tuner/epochs": 9, "tuner/initial_epoch": 3}) == 6
+    assert trial_epochs({}) == 0

@@ -125,7 +125,8 @@ def test_cnn_builtins_refuse_tabular_inputs(name):
 
 def test_unknown_builtin_suggests_a_close_match():
     with pytest.raises(ModelError, match=r"^model.builtin = 'residual' is not a built-in model "
-                       r"\(did you mean 'residual_cnn'\?\); allowed: digits_cnn, residual_cnn, mlp$"):
+                       r"\(did you mean 'residual_cnn'\?\); "
+                       r"allowed: digits_cnn, residual_cnn, mlp$"):
         model_builder(builtin="residual", **SHAPES)
 
 
@@ -135,18 +136,21 @@ def test_unknown_builtin_suggests_a_close_match():
     ({"builtin": "mlp", "builder": "m:f", "file": "m.keras"}, "got builtin, builder, file"),
 ])
 def test_exactly_one_source(sources, got):
-    with pytest.raises(ModelError, match=f"^\\[model\\] needs exactly one of builtin, builder or file; {got}$"):
+    with pytest.raises(ModelError, match="^\\[model\\] needs exactly one of builtin, builder "
+                                         f"or file; {got}$"):
         model_builder(**sources, **SHAPES)
 
 
 def test_unknown_activation():
-    with pytest.raises(ModelError, match=r"^output activation 'softmx' is not allowed \(did you mean 'softmax'\?\); "
+    with pytest.raises(ModelError, match=r"^output activation 'softmx' is not allowed "
+                       r"\(did you mean 'softmax'\?\); "
                        "allowed: softmax, sigmoid, linear$"):
         model_builder(builtin="mlp", input_shape=(30,), num_outputs=2, activation="softmx")
 
 
 def test_builder_from_the_working_directory(builders):
-    build = model_builder(builder="mymodels:build", input_shape=(30,), num_outputs=3, activation="sigmoid")
+    build = model_builder(builder="mymodels:build", input_shape=(30,), num_outputs=3,
+                          activation="sigmoid")
     first, second = build(), build()
     assert first is not second and first.output.shape == (None, 3)
     assert first.get_layer("predictions").activation.__name__ == "sigmoid"
@@ -155,14 +159,16 @@ def test_builder_from_the_working_directory(builders):
 @pytest.mark.parametrize("function,shape,units", [
     ("no_args", (4,), 2), ("some", (30,), 3), ("everything", (30,), 3)])
 def test_builder_gets_the_arguments_it_declares(builders, function, shape, units):
-    build = model_builder(builder=f"mymodels:{function}", input_shape=(30,), num_outputs=3, activation="linear")
+    build = model_builder(builder=f"mymodels:{function}", input_shape=(30,), num_outputs=3,
+                          activation="linear")
     model = build()
     assert model.input.shape == (None, *shape) and model.output.shape == (None, units)
 
 
 def test_tabular_example_builder(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
-    model = model_builder(builder="tabular:build", input_shape=(30,), num_outputs=4, activation="softmax")()
+    model = model_builder(builder="tabular:build", input_shape=(30,), num_outputs=4,
+                          activation="softmax")()
     assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [
         "dense1", "dense2", "dense3", "predictions"]
     assert any(isinstance(layer, keras.layers.Add) for layer in model.layers)
@@ -174,28 +180,35 @@ def test_mobilenet_v2_builds_offline(builders, monkeypatch):
         raise AssertionError("weights=None must not download")
 
     monkeypatch.setattr(keras.utils, "get_file", no_download)
-    build = model_builder(builder="mymodels:mobilenet", input_shape=(32, 32, 3), num_outputs=10, activation="softmax")
+    build = model_builder(builder="mymodels:mobilenet", input_shape=(32, 32, 3), num_outputs=10,
+                          activation="softmax")
     model = build()
     assert model.output.shape == (None, 10) and len(model.layers) > 100
 
 
 @pytest.mark.parametrize("reference,message", [
-    ("mymodels.build", r"^model.builder = 'mymodels.build' is malformed; expected 'package.module:function', "
-                       r"e.g. 'mymodels:build'$"),
+    ("mymodels.build",
+     (r"^model.builder = 'mymodels.build' is malformed; "
+      r"expected 'package.module:function', e.g. 'mymodels:build'$")),
     ("mymodels:", r"is malformed"),
     (":build", r"is malformed"),
-    ("nomodule_xyz:build", r"^model.builder = 'nomodule_xyz:build': cannot import module 'nomodule_xyz': "
-                           r"ModuleNotFoundError: No module named 'nomodule_xyz' \(searched the current "
-                           r"directory, PYTHONPATH and installed packages\)$"),
-    ("broken:build", r"^model.builder = 'broken:build': cannot import module 'broken': "
-                     r"ModuleNotFoundError: No module named 'no_such_module_xyz'"),
-    ("mymodels:buld", r"^model.builder = 'mymodels:buld': module 'mymodels' has no attribute 'buld' "
-                      r"\(did you mean 'build'\?\); its callables: build, everything, "),
-    ("mymodels:NOT_A_FUNCTION", r"^model.builder = 'mymodels:NOT_A_FUNCTION': 'NOT_A_FUNCTION' is a int, "
-                                r"not a function; it must be callable and return a keras.Model$"),
-    ("mymodels:needs_more", r"^model.builder = 'mymodels:needs_more': the builder requires parameter 'depth', "
-                            r"which auxsearch does not pass; it may declare only keyword parameters among: "
-                            r"input_shape, num_outputs, activation$"),
+    ("nomodule_xyz:build",
+     (r"^model.builder = 'nomodule_xyz:build': cannot import module 'nomodule_xyz': "
+      r"ModuleNotFoundError: No module named 'nomodule_xyz' \(searched the current "
+      r"directory, PYTHONPATH and installed packages\)$")),
+    ("broken:build",
+     (r"^model.builder = 'broken:build': cannot import module 'broken': "
+      r"ModuleNotFoundError: No module named 'no_such_module_xyz'")),
+    ("mymodels:buld",
+     (r"^model.builder = 'mymodels:buld': module 'mymodels' has no attribute 'buld' "
+      r"\(did you mean 'build'\?\); its callables: build, everything, ")),
+    ("mymodels:NOT_A_FUNCTION",
+     (r"^model.builder = 'mymodels:NOT_A_FUNCTION': 'NOT_A_FUNCTION' is a int, "
+      r"not a function; it must be callable and return a keras.Model$")),
+    ("mymodels:needs_more",
+     (r"^model.builder = 'mymodels:needs_more': the builder requires parameter 'depth', "
+      r"which auxsearch does not pass; it may declare only keyword parameters among: "
+      r"input_shape, num_outputs, activation$")),
 ])
 def test_builder_errors(builders, reference, message):
     with pytest.raises(ModelError, match=message) as caught:
@@ -235,7 +248,8 @@ def _lambda_model(path: Path) -> Path:
 def test_file_with_lambda_needs_unsafe(tmp_path):
     path = _lambda_model(tmp_path / "lambda.keras")
     shapes = {**SHAPES, "input_shape": (4,)}
-    with pytest.raises(ModelError, match=rf"^model.file = '{re.escape(str(path))}' holds Python code "
+    with pytest.raises(ModelError, match=rf"^model.file = '{re.escape(str(path))}' "
+                       r"holds Python code "
                        r"\(e.g. a Lambda layer\) that safe mode refuses to load; only if you trust "
                        r"the file, set unsafe = true in \[model\]$"):
         model_builder(file=path, **shapes)
@@ -247,19 +261,23 @@ def test_file_with_lambda_needs_unsafe(tmp_path):
 
 def test_file_errors(tmp_path):
     missing = tmp_path / "missing.keras"
-    with pytest.raises(ModelError, match=rf"^model.file = '{re.escape(str(missing))}' does not exist"):
+    with pytest.raises(ModelError,
+                       match=rf"^model.file = '{re.escape(str(missing))}' does not exist"):
         model_builder(file=missing, **SHAPES)
     weights = tmp_path / "model.h5"
     weights.write_text("")
-    with pytest.raises(ModelError, match=r"^model.file = '.*model.h5' is not a .keras file; only the "
-                       r"Keras 3 format is supported \(re-save the model with model.save\('name.keras'\)\)$"):
+    with pytest.raises(ModelError, match=r"^model.file = '.*model.h5' is not a .keras file; "
+                       r"only the Keras 3 format is supported "
+                       r"\(re-save the model with model.save\('name.keras'\)\)$"):
         model_builder(file=weights, **SHAPES)
     junk = tmp_path / "junk.keras"
     junk.write_text("not a zip")
-    with pytest.raises(ModelError, match=r"^model.file = '.*junk.keras' cannot be loaded: \w+: ") as caught:
+    with pytest.raises(ModelError,
+                       match=r"^model.file = '.*junk.keras' cannot be loaded: \w+: ") as caught:
         model_builder(file=junk, **SHAPES)
     assert "\n" not in str(caught.value)
-    with pytest.raises(ModelError, match=r"^model.file = '.*digits_residual.keras': the model expects inputs "
+    with pytest.raises(ModelError, match=r"^model.file = '.*digits_residual.keras': "
+                       r"the model expects inputs "
                        r"of shape \(8, 8, 1\), but the data's inputs have shape \(30,\)$"):
         model_builder(file=EXAMPLES / "digits_residual.keras", input_shape=(30,), num_outputs=10,
                       activation="softmax")

@@ -5,8 +5,9 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from auxsearch.errors import AuxSearchError
+from auxsearch.errors import RunDirError
 from auxsearch.plots import plot_run
+from auxsearch.rundir import RunDir
 
 LAYERS = ["conv1", "conv2", "conv3"]
 # config, status, score, full budget, {layer: weight}
@@ -41,7 +42,7 @@ def _leaderboard(trials=TRIALS):
         rows.append(row)
     columns = None if rows else ["rank", "config", "status", "objective", "score",
                                  "full_budget", "delta_vs_baseline", "n_taps", "taps",
-                                 *[f"{k}/{l}" for l in LAYERS for k in ("tap", "weight")]]
+                                 *[f"{k}/{layer}" for layer in LAYERS for k in ("tap", "weight")]]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -62,9 +63,10 @@ def _confirmed():
 
 
 def _run(tmp_path, board, confirmed=None):
-    board.to_csv(tmp_path / "leaderboard.csv", index=False)
+    run = RunDir(tmp_path)
+    board.to_csv(run.leaderboard, index=False)
     if confirmed is not None:
-        confirmed.to_csv(tmp_path / "confirmed.csv", index=False)
+        confirmed.to_csv(run.confirmed, index=False)
     return tmp_path
 
 
@@ -109,7 +111,7 @@ def test_odd_leaderboards_still_give_a_figure(tmp_path, trials):
 
 
 def test_missing_leaderboard_is_a_one_line_error(tmp_path):
-    with pytest.raises(AuxSearchError, match="no leaderboard.csv; run a search first"):
+    with pytest.raises(RunDirError, match="no leaderboard.csv; run a search first"):
         plot_run(tmp_path)
     assert list(tmp_path.iterdir()) == []
 

@@ -5,12 +5,12 @@ import logging
 import keras
 import numpy as np
 import pytest
+from conftest import functional_mlp
 
 from auxsearch.dataset import Dataset
 from auxsearch.errors import DataError, ModelError
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.preflight import preflight
-from conftest import functional_mlp
 
 
 def _data(x, y, task="multiclass", **kwargs):
@@ -95,5 +95,6 @@ def test_unscaled_images_get_one_warning(caplog, scale, rescaling, warned):
     lines = [r.getMessage() for r in caplog.records]
     assert bool(lines) is warned
     if warned:
-        assert lines == ["img.npz: x_train looks unscaled (values up to 255, whole numbers); "
-                         "scale it to [0, 1], or start the model with keras.layers.Rescaling"]
+        expected = ("img.npz: x_train looks unscaled (values up to 255, whole numbers); "
+                    "scale it to [0, 1], or start the model with keras.layers.Rescaling")
+        assert lines == [expected]

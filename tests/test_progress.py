@@ -2,6 +2,7 @@ import io
 
 import keras_tuner as kt
 
+from auxsearch import names
 from auxsearch.progress import SearchProgress, describe_trial
 
 
@@ -10,8 +11,8 @@ def _trial(trial_id, values, score=0.9, status="COMPLETED", seconds=2.0):
     hp.values.update(values)
     trial = kt.engine.trial.Trial(hp, trial_id=trial_id, status=status)
     trial.score = score
-    trial.metrics.register("trial_seconds")
-    trial.metrics.update("trial_seconds", seconds)
+    trial.metrics.register(names.TRIAL_SECONDS)
+    trial.metrics.update(names.TRIAL_SECONDS, seconds)
     return trial
 
 
@@ -28,6 +29,16 @@ def test_describe_trial():
     baseline = _trial("0005", {"tap/c1": False}, status="FAILED")
     assert describe_trial(baseline, "val_main_accuracy", 9).startswith(
         "trial 0005  (baseline: no taps)  failed  9 ep")
+
+
+def test_a_trial_that_failed_before_it_reported_has_no_time():
+    hp = kt.HyperParameters()
+    hp.values.update({"tap/c1": True, "weight/c1": 0.5})
+    trial = kt.engine.trial.Trial(hp, trial_id="0002", status="FAILED")  # no metrics at all
+    assert describe_trial(trial, "val_main_accuracy", 1) == "trial 0002  c1:0.5  failed  1 ep"
+    stream = io.StringIO()
+    SearchProgress(total_trials=2, total_epochs=2, stream=stream)(trial, _Oracle([trial]))
+    assert stream.getvalue().endswith("trial 0002  c1:0.5  failed  0 ep\n")
 
 
 def test_progress_lines_in_a_log():

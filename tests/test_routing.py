@@ -4,11 +4,11 @@ import functools
 
 import numpy as np
 import pytest
+from conftest import functional_mlp
 
 from auxsearch.errors import DataError
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.routing import fit_inputs, main_labels, route_labels, targets
-from conftest import functional_mlp
 
 
 def _hp(hm, **taps):

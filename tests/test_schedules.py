@@ -1,7 +1,7 @@
 import pytest
 
 from auxsearch.errors import SpaceError
-from auxsearch.schedules import weights_at, schedule_factor
+from auxsearch.schedules import schedule_factor, weights_at
 
 
 @pytest.mark.parametrize("schedule, max_epochs, expected", [

@@ -1,11 +1,19 @@
 import dataclasses
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from auxsearch.leaderboards import FILENAME
-from auxsearch.search import Search, run_search
+from auxsearch.errors import ModelError, RunDirError, SearchFailed, SpaceError
+from auxsearch.rundir import RunDir
+from auxsearch.search import (
+    Search,
+    list_taps,
+    run_search,
+    validate,
+    with_overrides,
+)
 from auxsearch.space import load_space, objective_of
 
 
@@ -14,7 +22,7 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
     seen = []
     result = run_search(space, tmp_path / "run", on_trial_end=lambda t, o: seen.append(t.trial_id))
     board = result.leaderboard
-    assert result.leaderboard_path == tmp_path / "run" / FILENAME
+    assert result.leaderboard_path == RunDir(tmp_path / "run").leaderboard
     assert len(board) == Search(space, tmp_path).planned[0] == len(seen) == 2
     assert set(board["status"]) == {"COMPLETED"}
     assert list(board["rank"]) == [1, 2]
@@ -26,7 +34,7 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
     for layer in tapped["taps"].split(";"):
         name = layer.split(":")[0]
         assert 0 <= tapped[f"val_aux_{name}_accuracy"] <= 1
-    assert load_space(tmp_path / "run" / "space.toml") == space
+    assert load_space(RunDir(tmp_path / "run").space) == space
     assert len(result.trials) == 2 and set(result.trials["config"]) == set(board["config"])
     on_disk = pd.read_csv(result.leaderboard_path, dtype={"config": str})
     assert list(on_disk["config"]) == list(board["config"])
@@ -47,17 +55,161 @@ def test_hypermodel_follows_the_space(tiny_space):
 
 
 def test_a_run_directory_of_another_space_is_refused(tiny_run):
-    from auxsearch.errors import AuxSearchError
     from auxsearch.search import open_run
 
     search = open_run(tiny_run)
     before = {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()}
-    changed = dataclasses.replace(search.space, seed=9, hyperband=dataclasses.replace(
-        search.space.hyperband, max_epochs=4))
-    with pytest.raises(AuxSearchError, match=r"holds a search of another space "
-                       r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\); use --overwrite"):
+    changed = with_overrides(search.space, seed=9, max_epochs=4)
+    with pytest.raises(RunDirError, match=r"holds a search of another space "
+                       r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\)$") as info:
         Search(changed, tiny_run).run()
+    assert info.value.discardable  # the command line says how to discard it
     assert {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()} == before
+
+
+def test_open_run_needs_a_run_directory(tmp_path):
+    from auxsearch.search import open_run
+
+    with pytest.raises(RunDirError, match="not a run directory of a search"):
+        open_run(tmp_path)
+
+
+def test_overrides_follow_the_rules_of_their_settings(tiny_space):
+    space = load_space(tiny_space)
+    assert with_overrides(space) == space
+    changed = with_overrides(space, seed=7, max_epochs=5)
+    assert (changed.seed, changed.hyperband.max_epochs) == (7, 5)
+    assert changed.hyperband.factor == space.hyperband.factor and space.seed == 3
+    with pytest.raises(SpaceError, match="^max_epochs must be >= 1; got 0$"):
+        with_overrides(space, max_epochs=0)
+    with pytest.raises(SpaceError, match="^seed must be >= 0; got -1$"):
+        with_overrides(space, seed=-1)
+
+
+def test_validate_reports_what_it_checked(tiny_space):
+    report = validate(load_space(tiny_space))
+    assert report.space.name == "tiny" and report.seconds > 0
+    assert (report.model_source, report.model_name) == ("digits_cnn", "digits_cnn")
+    assert report.output_shape == (None, 10) and report.layers == 9
+    assert (report.data_source, report.task, report.input_shape) == ("digits", "multiclass",
+                                                                     (8, 8, 1))
+    assert sum(report.examples) == 1797 and report.hints == []
+    assert report.candidates == ["conv2", "conv5"] and report.tappable == 7
+    assert report.configurations == 4  # each of 2 taps on or off
+    assert report.objective == ("val_main_accuracy", "max") and report.budget == (2, 4)
+
+
+def test_list_taps_names_every_candidate_and_the_selection(tiny_space):
+    listing = list_taps(load_space(tiny_space))
+    assert listing.model_name == "digits_cnn" and listing.layers == 9
+    assert [tap.name for tap in listing.candidates][:2] == ["conv1", "conv2"]
+    assert listing.selected == ["conv2", "conv5"]
+
+
+# --- A search that fails ends with its own error, and still writes both CSVs.
+
+def test_a_failed_search_writes_its_csvs_and_raises_its_error(tiny_space, tmp_path,
+                                                              monkeypatch):
+    def fail(self, tuner, verbose, tensorboard):
+        raise SearchFailed("3 trials failed in a row; the last (trial 0002) failed with: boom")
+
+    monkeypatch.setattr(Search, "_search", fail)
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(SearchFailed, match="^3 trials failed in a row"):
+        run_search(load_space(tiny_space), run)
+    assert run.leaderboard.exists() and run.trials.exists()
+
+
+def test_a_wrapped_configuration_error_is_raised_as_itself(tiny_space, tmp_path, monkeypatch):
+    from auxsearch.hypermodel import FatalTrialError
+
+    cause = ModelError("the model builder first built 9 layers, then 10")
+
+    def fail(self, tuner, verbose, tensorboard):
+        raise FatalTrialError(cause)
+
+    monkeypatch.setattr(Search, "_search", fail)
+    with pytest.raises(ModelError) as info:
+        run_search(load_space(tiny_space), tmp_path / "run")
+    assert info.value is cause
+    assert RunDir(tmp_path / "run").trials.exists()
+
+
+CHANGING_BUILDER = """
+import os
+
+import keras
+
+from auxsearch.models import digits_cnn
+from auxsearch.rundir import RunDir
+
+
+def build(input_shape, num_outputs, activation):
+    model = digits_cnn(input_shape, num_outputs, activation)
+    if RunDir(os.environ["AUXSEARCH_TEST_RUN"]).trial_dir("0001").exists():
+        # From the second trial on, one layer more: the builder breaks its contract.
+        return keras.Model(model.inputs, keras.layers.Identity(name="extra")(model.output))
+    return model
+"""
+
+NAN_BUILDER = """
+import keras
+
+
+def build(input_shape, num_outputs, activation):
+    # The output weights are NaN: every trial's loss is NaN at once.
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
+    nan = keras.initializers.Constant(float("nan"))
+    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
+                                                  kernel_initializer=nan)(h))
+"""
+
+
+def failing_space(tmp_path, monkeypatch, tiny_space, kind):
+    """A space whose builder breaks its contract in trial 2, or fails every trial."""
+    monkeypatch.chdir(tmp_path)  # the builder imports from here
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    module = f"auxsearch_test_{kind}_builder"
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    (tmp_path / f"{module}.py").write_text(CHANGING_BUILDER if kind == "changing" else NAN_BUILDER)
+    monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(tmp_path / "run"))
+    text = tiny_space.read_text().replace('builtin = "digits_cnn"', f'builder = "{module}:build"')
+    if kind == "nan":  # 6 trials planned: the 3rd failure in a row ends the search
+        text = text.replace('["conv2", "conv5"]', '["d1"]').replace("max_epochs = 2",
+                                                                  "max_epochs = 3")
+    path = tmp_path / f"{kind}.toml"
+    path.write_text(text)
+    return path
+
+
+def _statuses(run):
+    table = pd.read_csv(run.trials, dtype={"trial_id": str})
+    return dict(zip(table["trial_id"], table["status"]))
+
+
+def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
+        tiny_space, tmp_path, monkeypatch):
+    space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "changing"))
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(ModelError, match="first built 9 layers, then 10"):
+        run_search(space, run)
+    statuses = _statuses(run)
+    assert statuses["0000"] == "COMPLETED" and statuses["0001"] != "COMPLETED"
+    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    assert len(board) == 2 and board["rank"].notna().sum() == 1
+
+
+def test_a_search_whose_trials_all_fail_ends_with_search_failed(tiny_space, tmp_path,
+                                                                monkeypatch):
+    space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "nan"))
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(SearchFailed, match="^3 trials failed in a row; .*loss became nan"):
+        run_search(space, run)
+    assert set(_statuses(run).values()) == {"FAILED"} and len(_statuses(run)) == 3
+    board = pd.read_csv(run.leaderboard)
+    assert list(board["status"]) == ["FAILED"] * 3 and board["rank"].isna().all()
+    assert board["message"].str.contains("loss became nan").all()
 
 
 REPO = Path(__file__).resolve().parents[1]

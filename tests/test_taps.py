@@ -1,11 +1,10 @@
 import keras
+import numpy as np
 import pytest
+from conftest import functional_mlp, sequential_cnn
 
 from auxsearch.errors import ModelError, TapError
-import numpy as np
-
 from auxsearch.taps import Tap, find_taps, select_taps, tap_tensors
-from conftest import functional_mlp, sequential_cnn
 
 
 def test_functional_candidates_exclude_input_and_output():
@@ -60,7 +59,8 @@ def test_output_layer_cannot_be_tapped():
 
 
 def test_pattern_matching_nothing_is_an_error():
-    with pytest.raises(TapError, match=r"'conv\*' matches no candidate layer; candidates are: d1, d2, d3"):
+    with pytest.raises(TapError,
+                       match=r"'conv\*' matches no candidate layer; candidates are: d1, d2, d3"):
         select_taps(functional_mlp(), ["conv*"])
 
 
@@ -89,7 +89,8 @@ def test_nested_layers_are_addressed_outer_slash_inner():
     assert [(t.name, t.index) for t in taps] == [
         ("stem", "1"), ("stem/a", "1.0"), ("mid", "2"), ("mid/deep", "2.1"),
         ("mid/deep/p", "2.1.1"), ("c", "3")]
-    with pytest.raises(TapError, match="'stem/b' cannot be tapped: it is the output of the nested model 'stem'; tap 'stem' itself"):
+    with pytest.raises(TapError, match="'stem/b' cannot be tapped: it is the output of the nested "
+                                       "model 'stem'; tap 'stem' itself"):
         select_taps(_nested(), ["stem/b"])
 
 

@@ -88,7 +88,8 @@ def test_count(space, count):
 
 
 def test_formatted_taps_name_what_differs_from_a_plain_head():
-    taps = {"conv2": AuxLoss("conv2", 0.31), "conv5": AuxLoss("conv5", 0.05, "head", "off_after", 32),
+    taps = {"conv2": AuxLoss("conv2", 0.31),
+            "conv5": AuxLoss("conv5", 0.05, "head", "off_after", 32),
             "b/x": AuxLoss("b/x", 0.5, "penalty")}
     assert format_taps(taps) == "conv2:0.31;conv5:0.05:h32:off_after;b/x:0.5:penalty"
     assert format_taps({}) == ""
@@ -97,8 +98,9 @@ def test_formatted_taps_name_what_differs_from_a_plain_head():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"weight_range": (0.0, 1.0)}, r"weight_range must be 0 < low <= high .*; got \[0.0, 1.0\]"),
-    ({"kinds": ["heads"]}, r"kinds must be a non-empty list of head, penalty, hint; "
-                           r"got \['heads'\] \(did you mean 'head'\?\)"),
+    ({"kinds": ["heads"]},
+     (r"kinds must be a non-empty list of head, penalty, hint; "
+      r"got \['heads'\] \(did you mean 'head'\?\)")),
     ({"schedules": []}, "schedules must be a non-empty list"),
     ({"head_units": [-1]}, r"head_units must be widths >= 0"),
     ({"max_taps": -1}, r"max_taps must be >= 0"),

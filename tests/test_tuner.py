@@ -141,12 +141,11 @@ def test_trials_failing_in_a_row_end_the_search_with_one_line(tmp_path):
     assert done.wait(10), "the oracle stayed locked after the search failed"
 
 
-def test_the_space_is_declared_by_declare_or_the_older_sample_taps():
+def test_the_space_is_declared_by_the_hypermodel():
     declared = []
-    for hypermodel in (SimpleNamespace(declare=declared.append),
-                       SimpleNamespace(sample_taps=declared.append)):
-        Hyperband.declare_space(SimpleNamespace(hypermodel=hypermodel), "hp")
-    assert declared == ["hp", "hp"]
+    Hyperband.declare_space(SimpleNamespace(hypermodel=SimpleNamespace(declare=declared.append)),
+                            "hp")
+    assert declared == ["hp"]
 
 
 def _rss_mb():
