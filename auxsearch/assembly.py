@@ -64,6 +64,11 @@ class Assembly:
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.steps_per_execution = steps_per_execution
+        if build_model() is model:
+            raise ModelError(
+                "the model builder returned the same model object twice; it must build a "
+                "new model on every call so trials never share weights"
+            )
         self.units = check_output(model, task, num_classes)
         self.n_layers = len(model.layers)
         # A classifier without a softmax (sigmoid) outputs logits: its loss,

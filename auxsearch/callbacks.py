@@ -11,6 +11,7 @@ import numpy as np
 
 from auxsearch import names
 from auxsearch.schedules import weights_at
+from auxsearch.tapspace import AuxLoss
 
 
 class TrialLogs(keras.callbacks.Callback):
@@ -135,20 +136,36 @@ class BestEpochCheckpoint(keras.callbacks.Callback):
 
 
 def trial_callbacks(
-    active: list[str],
+    losses: list[AuxLoss],
     given: list[keras.callbacks.Callback] | None,
-    schedule: LossWeightSchedule | None = None,
+    variables: dict[str, Any] | None = None,
+    max_epochs: int = 1,
+    off_after: float = 0.5,
 ) -> list[keras.callbacks.Callback]:
     """Returns a trial's callbacks, in the order they must run.
 
-    The schedule first (it sets this epoch's weights), then `TrialLogs` (it
-    edits the logs every later callback reads), NaN termination, then the
-    given callbacks with Keras Tuner's checkpoint replaced.
+    With the traced model's loss weight variables, the weight schedule
+    first (it sets this epoch's weights); then `TrialLogs` (it edits the
+    logs every later callback reads), NaN termination, then the given
+    callbacks with Keras Tuner's checkpoint replaced.
+
+    Args:
+        losses: The configuration's auxiliary losses.
+        given: The callbacks `fit` was given (Keras Tuner's among them).
+        variables: The loss weight variables by output, or `None`.
+        max_epochs: Integer, the epochs the schedules follow.
+        off_after: Float, the share of epochs an `off_after` loss is on.
     """
+    active = [names.MAIN] + [loss.output for loss in losses]
     callbacks = [TrialLogs(active), keras.callbacks.TerminateOnNaN()] + [
         BestEpochCheckpoint.replacing(callback) for callback in given or []
     ]
-    return ([schedule] if schedule else []) + callbacks
+    if variables is None:
+        return callbacks
+    schedule = LossWeightSchedule(
+        variables, {loss.output: (loss.weight, loss.schedule) for loss in losses},
+        max_epochs, off_after)
+    return [schedule] + callbacks
 
 
 def check_finite(history: keras.callbacks.History, initial_epoch: int) -> None:

@@ -10,15 +10,13 @@ unexpected error), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from auxsearch import __version__, rules
+from auxsearch import __version__, backend, rules
 from auxsearch.errors import AuxSearchError, RunDirError, SearchFailed
 from auxsearch.rundir import RunDir
 from auxsearch.space import load_space  # imports no Keras, as `--version` must not
@@ -41,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        with _backend(quiet=not (args.verbose or args.debug), tracebacks=args.debug):
+        with backend.loaded(quiet=not (args.verbose or args.debug), tracebacks=args.debug):
             return args.command(args)
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr)
@@ -421,50 +419,3 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"  preflight   one training and one evaluation step with every candidate output: "
           f"{report.preflight_seconds:.2f}s")
     return 0
-
-
-@contextlib.contextmanager
-def _backend(quiet: bool, tracebacks: bool) -> Iterator[None]:
-    """Imports TensorFlow and Keras Tuner, without their start-up noise.
-
-    Keras Tuner prints each failed trial's traceback only if `tracebacks`
-    (each trial's message keeps it anyway), until the block ends.
-    """
-    if quiet:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced(quiet):
-        import keras
-        import keras_tuner  # noqa: F401
-
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # probes for GPUs, noisily
-    if quiet:  # Expected on every Hyperband promotion: Keras Tuner reloads the
-        # parent's weights but, by design, not its optimizer state.
-        warnings.filterwarnings("ignore", message="Skipping variable loading")
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from auxsearch.ktshim import show_tracebacks
-
-    shown = show_tracebacks(tracebacks)
-    try:
-        yield
-    finally:
-        show_tracebacks(shown)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced(active: bool) -> Iterator[None]:
-    # TensorFlow's C++ start-up messages bypass Python; mute file descriptor 2.
-    if not active:
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

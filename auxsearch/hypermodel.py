@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,13 +19,13 @@ import keras_tuner as kt
 
 from auxsearch import names, routing
 from auxsearch.assembly import Assembly, check_names, fresh_model
-from auxsearch.callbacks import LossWeightSchedule, check_finite, trial_callbacks
-from auxsearch.errors import AuxSearchError, ModelError
+from auxsearch.callbacks import check_finite, trial_callbacks
+from auxsearch.errors import AuxSearchError
 from auxsearch.ktshim import copy_hypermodel
-from auxsearch.report import add_report
+from auxsearch.report import add_report, chance_score
 from auxsearch.rules import check
 from auxsearch.taps import select_taps
-from auxsearch.tapspace import AuxLoss, TapSpace
+from auxsearch.tapspace import AuxLoss, TapSpace, configuration_seed
 from auxsearch.tasks import TASKS, Task
 from auxsearch.traced import TracedModels
 
@@ -74,41 +73,31 @@ class AuxLossHyperModel(kt.HyperModel):
     Args:
         build_model: A callable that returns a new, uncompiled Keras model
             (functional, or Sequential with an `Input`) on every call, with
-            one output: class probabilities `(batch, classes)` (multiclass),
-            `(batch, 1)` sigmoid (binary), or `(batch, d)` (regression).
+            one output: class probabilities or logits `(batch, classes)`
+            (multiclass), one `(batch, 1)` (binary), or `(batch, d)`.
         taps: Layer names or glob patterns of the candidate taps; a layer in
-            a nested model is `outer/inner`. Defaults to every layer that can
-            be tapped.
-        weight_range: Tuple `(low, high)` of the auxiliary loss weights,
-            sampled log-uniformly; `0 < low <= high`. Defaults to
-            `(0.01, 1.0)`.
+            a nested model is `outer/inner`. Defaults to every tappable layer.
+        weight_range, kinds, schedules, head_units, max_taps: The tap space
+            (see `tapspace.TapSpace`): log-uniform weights in `(low, high)`;
+            kinds among "head", "penalty", "hint"; weight schedules (see
+            `schedules`); a head's hidden widths (0: none); with `max_taps=k`,
+            k slots instead of a switch per candidate.
         task: "multiclass" (integer labels), "binary" (0/1 labels) or
             "regression"; decides the losses, metrics and objective.
-        kinds: The tap kinds to search among: "head", "penalty", "hint".
-        schedules: The weight schedules to search among (see `schedules`).
-        head_units: The hidden widths a head may have; 0 is none.
         penalty: "l2" (mean squared activation) or "l1" (mean absolute).
         off_after: Float in (0, 1], the share of `max_epochs` that an
             "off_after" loss is on.
-        hints: The shape of one example's hint targets, by layer name; the
-            "hint" kind is offered on these layers. `fit()` then takes `y` as
-            a dict `{"main": labels, "hint/<layer>": targets}`.
-        max_taps: Optional integer k: search up to k taps among the
-            candidates with k slots instead of a boolean per candidate.
-        max_epochs: The epochs of a fully trained configuration, which the
-            schedules follow. Defaults to the `epochs` of each `fit()`.
+        hints: The shape of one example's hint targets, by layer; `fit()`
+            then takes `y` as `{"main": labels, "hint/<layer>": targets}`.
+        max_epochs: The epochs the schedules follow. Defaults to `fit()`'s.
         objective: A `keras_tuner.Objective` to use instead of the task's.
-        num_classes: Integer, the number of classes (a check). Defaults to
-            the last dimension of the model's output.
-        optimizer: String, the name of a Keras optimizer. Defaults to "adam".
-        learning_rate: Float, the optimizer's learning rate. Defaults to 1e-3.
-        batch_size: Optional integer, the batch size `fit()` uses unless the
-            search passes one.
-        seed: Integer, the seed from which each trial's initial weights and
-            batch order are drawn (one seed per configuration). Defaults to 0.
+        num_classes: Integer, the number of classes (a check).
+        optimizer, learning_rate: The optimizer's name and learning rate.
+        batch_size: Optional integer, `fit()`'s unless the search passes one.
+        seed: Integer, the seed of each configuration's initial weights and
+            batch order (see `trial_seed`). Defaults to 0.
         steps_per_execution: Integer, training steps per call into the traced
-            step function; fewer calls cost less Python time, with the same
-            arithmetic. Defaults to 16.
+            step function: fewer calls, the same arithmetic. Defaults to 16.
         name: Optional string, the HyperModel's name.
 
     Raises:
@@ -141,10 +130,11 @@ class AuxLossHyperModel(kt.HyperModel):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        for setting, value in (("task", task), ("penalty", penalty), ("off_after", off_after),
-                               ("optimizer", optimizer), ("learning_rate", learning_rate),
-                               ("batch_size", batch_size), ("max_epochs", max_epochs),
-                               ("seed", seed), ("steps_per_execution", steps_per_execution)):
+        settings = {"task": task, "penalty": penalty, "off_after": off_after,
+                    "optimizer": optimizer, "learning_rate": learning_rate,
+                    "batch_size": batch_size, "max_epochs": max_epochs, "seed": seed,
+                    "steps_per_execution": steps_per_execution}
+        for setting, value in settings.items():
             check(setting, value)
         self.task: Task = TASKS[task]
         self.build_model = build_model
@@ -155,12 +145,6 @@ class AuxLossHyperModel(kt.HyperModel):
         self.seed = seed
         self.paired = False  # see `seeded`
         model = fresh_model(build_model)
-        if build_model() is model:
-            raise ModelError(
-                "the model builder returned the same model object twice; it "
-                "must build a new model on every call so trials never share "
-                "weights"
-            )
         self.taps = select_taps(model, taps)
         self.assembly = Assembly(build_model, model, self.task, self.taps, self.hints, penalty,
                                  optimizer, learning_rate, steps_per_execution, num_classes)
@@ -216,15 +200,8 @@ class AuxLossHyperModel(kt.HyperModel):
         return twin
 
     def trial_seed(self, hp: kt.HyperParameters) -> int:
-        """Returns the seed of a configuration's weights and batch order.
-
-        One seed per configuration: reproducible, and the same across the
-        Hyperband rounds of one configuration (or `seed` itself if paired).
-        """
-        if self.paired:
-            return self.seed
-        config = sorted(names.user_values(hp.values).items())
-        return zlib.crc32(f"{self.seed}:{config}".encode()) % 2**31
+        """The seed of a configuration's weights and batch order (see `seeded`)."""
+        return self.seed if self.paired else configuration_seed(self.seed, hp.values)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """Returns the trial's compiled model, starting from fresh weights.
@@ -269,14 +246,10 @@ class AuxLossHyperModel(kt.HyperModel):
         follows its schedule from the absolute epoch. The returned history
         also holds the trial's report (see `report`).
         """
-        losses = self.declare(hp)
         traced = self.models.owns(model)
-        schedule = traced and LossWeightSchedule(
-            traced.loss_weights,
-            {loss.output: (loss.weight, loss.schedule) for loss in losses.values()},
-            self.max_epochs or kwargs.get("epochs", 1), self.off_after)
-        callbacks = trial_callbacks([names.MAIN] + [loss.output for loss in losses.values()],
-                                    callbacks, schedule)
+        callbacks = trial_callbacks(list(self.declare(hp).values()), callbacks,
+                                    traced and traced.loss_weights,
+                                    self.max_epochs or kwargs.get("epochs", 1), self.off_after)
         route = functools.partial(routing.targets, output_names=list(model.output_names),
                                   structure=self.models.structure,
                                   hint_layers=tuple(self.hints))
@@ -296,17 +269,6 @@ class AuxLossHyperModel(kt.HyperModel):
         check_finite(history, initial_epoch)
         done = time.perf_counter()
         add_report(history, self.objective.name, initial_epoch,
-                   self._chance_score(validation_data), done - started,
-                   done - self._build_started)
+                   chance_score(self.task, self.objective.name, validation_data),
+                   done - started, done - self._build_started)
         return history
-
-    def _chance_score(self, validation_data: Any) -> float | None:
-        """The objective's value for the best constant prediction, if known.
-
-        A model that does no better has learnt nothing, e.g. because a large
-        auxiliary weight made it diverge; the leaderboard flags it.
-        """
-        if validation_data is None or routing.is_dataset(validation_data):
-            return None
-        return self.task.chance_score(routing.main_labels(validation_data[1]),
-                                      names.objective_metric(self.objective.name))

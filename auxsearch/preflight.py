@@ -60,6 +60,8 @@ def preflight(hypermodel: AuxLossHyperModel, data: Dataset, where: str = "data")
     few = data.head(EXAMPLES)
     for split, step in (("train", model.train_on_batch), ("val", model.test_on_batch)):
         x, y = (few.x_train if split == "train" else few.x_val), few.labels(split)
+        if not isinstance(x, dict):  # the trial model takes a list of its inputs
+            x = [x]
         try:
             step(x, routing.targets(y, outputs, structure, hints))
         except AuxSearchError:

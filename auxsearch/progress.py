@@ -94,8 +94,9 @@ def describe_trial(trial: kt.engine.trial.Trial, objective: str, epochs: int) ->
     taps = taps or "(baseline: no taps)"
     if trial.status == "COMPLETED":
         score = f"{objective} {trial.score:.4f}"
-    else:
-        score = trial.status.lower()
+    else:  # the failure's own last line: what went wrong, without the traceback
+        lines = (trial.message or "").strip().splitlines()
+        score = trial.status.lower() + (f" ({lines[-1].strip()})" if lines else "")
     seconds = (trial.metrics.get_last_value(names.TRIAL_SECONDS)
                if trial.metrics.exists(names.TRIAL_SECONDS) else None)
     wall = f"  {seconds:.1f}s" if seconds is not None else ""

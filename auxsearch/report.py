@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auxsearch import names
+from auxsearch import names, routing
+from auxsearch.tasks import Task
 
 
 def add_report(
@@ -43,3 +44,16 @@ def add_report(
     report[names.TRIAL_SECONDS] = trial_seconds
     for key, value in report.items():
         history.history[key] = [value] * epochs
+
+
+def chance_score(task: Task, objective: str, validation_data: Any) -> float | None:
+    """The objective's value for the best constant prediction, if known.
+
+    A model that does no better has learnt nothing, e.g. because a large
+    auxiliary weight made it diverge; the leaderboard flags it. Known for
+    array validation data (not a dataset).
+    """
+    if validation_data is None or routing.is_dataset(validation_data):
+        return None
+    return task.chance_score(routing.main_labels(validation_data[1]),
+                             names.objective_metric(objective))

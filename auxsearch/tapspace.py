@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -223,6 +224,16 @@ def active_taps(values: dict[str, Any]) -> dict[str, AuxLoss]:
     for loss in _losses(values):
         taps.setdefault(loss.layer, loss)
     return taps
+
+
+def configuration_seed(seed: int, values: dict[str, Any]) -> int:
+    """Returns the seed of one configuration, drawn from a base seed.
+
+    Reproducible, and the same across the Hyperband rounds of one
+    configuration (Keras Tuner's own `tuner/` values are left out).
+    """
+    config = sorted(names.user_values(values).items())
+    return zlib.crc32(f"{seed}:{config}".encode()) % 2**31
 
 
 def format_taps(taps: dict[str, AuxLoss]) -> str:

@@ -227,7 +227,12 @@ def test_show_export_and_plot(tiny_run, capsys):
 def test_confirm_and_export_model(tiny_run, capsys):
     assert main(["confirm", str(tiny_run), "--top", "1", "--seeds", "2"]) == 0
     captured = capsys.readouterr()
-    assert "test_main_accuracy, 2 seeds each, Welch's t-test" in captured.out
+    assert ("test_main_accuracy on the test split, 2 paired seeds each; verdicts by a paired "
+            "bootstrap") in captured.out
+    lines = [line.strip() for line in captured.out.splitlines()]
+    verdicts = [line for line in lines if "than the baseline" in line or "difference from" in line]
+    assert len(verdicts) == 1 and any(line.split(":")[1].strip().startswith("the baseline")
+                                      for line in lines if ": the baseline," in line)
     assert (tiny_run / "confirmed.csv").exists() and "seed 1:" in captured.err
     assert main(["export-model", str(tiny_run), "--out", str(tiny_run / "m.keras")]) == 0
     assert "auxiliary heads removed" in capsys.readouterr().out
@@ -646,3 +651,137 @@ def test_bad_input_on_a_run_directory_changes_nothing(make, needles, tiny_run, t
     tiny_space.with_name("other.toml").write_text(
         tiny_space.read_text().replace(', "conv5"', ""))
     _assert_refused(make(tiny_run, tiny_space), needles, tmp_path, capsys)
+
+
+# --- Your own model: every kind either trains (exit 0) or is refused before
+# anything is written, with one line (exit 2). Each builder is a module of its
+# own in the working directory, as a user's would be.
+
+_HEAD = "import keras\n\n\ndef build(input_shape, num_outputs, activation):\n"
+_CONVS = ("    inputs = keras.Input(input_shape, name='image')\n"
+          "    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c1')(inputs)\n"
+          "    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c2')(h)\n"
+          "    h = keras.layers.Flatten(name='flat')(h)\n")
+
+_USER_MODELS = {
+    "subclassed": ("import keras\n\n\nclass Net(keras.Model):\n"
+                   "    def __init__(self):\n        super().__init__(name='net')\n"
+                   "        self.dense = keras.layers.Dense(10, activation='softmax')\n\n"
+                   "    def call(self, x):\n        return self.dense(keras.ops.reshape(x, (-1, 64)))\n\n\n"
+                   "def build():\n    return Net()\n"),
+    "wrong_input": _HEAD + ("    inputs = keras.Input((64,))\n"
+                            "    h = keras.layers.Dense(16, name='d1')(inputs)\n"
+                            "    return keras.Model(inputs, keras.layers.Dense(10, "
+                            "activation='softmax')(h))\n"),
+    "two_inputs": _HEAD + ("    a, b = keras.Input(input_shape, name='a'), keras.Input((3,), name='b')\n"
+                           "    h = keras.layers.Concatenate(name='cat')([keras.layers.Flatten()(a), b])\n"
+                           "    return keras.Model([a, b], keras.layers.Dense(10, "
+                           "activation='softmax')(h))\n"),
+    "main_clash": _HEAD + _CONVS.replace("name='c2'", "name='main'") + (
+        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
+        "activation=activation)(h))\n"),
+    "two_outputs": _HEAD + _CONVS + (
+        "    return keras.Model(inputs, [keras.layers.Dense(num_outputs, activation=activation)(h),"
+        " keras.layers.Dense(2)(h)])\n"),
+    "logits": _HEAD + _CONVS + "    return keras.Model(inputs, keras.layers.Dense(num_outputs)(h))\n",
+    "dropout_batchnorm": _HEAD + _CONVS.replace(
+        "    h = keras.layers.Flatten(name='flat')(h)\n",
+        "    h = keras.layers.BatchNormalization(name='bn')(h)\n"
+        "    h = keras.layers.Flatten(name='flat')(h)\n"
+        "    h = keras.layers.Dropout(0.3, name='drop')(h)\n") + (
+        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
+        "activation=activation)(h))\n"),
+    "mixed_precision": _HEAD + _CONVS.replace("name='c1')", "name='c1', dtype='mixed_float16')")
+    .replace("name='c2')", "name='c2', dtype='mixed_float16')") + (
+        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation, "
+        "dtype='float32')(h))\n"),
+    "rescaling_first": _HEAD + _CONVS.replace(
+        "(inputs)\n", "(keras.layers.Rescaling(1 / 16, name='scale')(inputs))\n", 1) + (
+        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
+        "activation=activation)(h))\n"),
+    "application": _HEAD + (
+        "    return keras.applications.MobileNetV2(weights=None, include_top=True, "
+        "input_shape=input_shape, classes=num_outputs, alpha=0.35)\n"),
+}
+
+
+def _user_space(tmp, case, data='builtin = "digits"', task="multiclass", taps=None):
+    (tmp / f"user_{case}.py").write_text(_USER_MODELS[case])
+    candidates = f"candidates = {taps!r}\n".replace("'", '"') if taps else ""
+    (tmp / "space.toml").write_text(
+        f'name = "{case}"\n[model]\nbuilder = "user_{case}:build"\n[data]\n{data}\n'
+        f'task = "{task}"\n[taps]\n{candidates}[training]\nbatch_size = 128\n'
+        "[hyperband]\nmax_epochs = 1\nbaseline_seeds = 0\n")
+    return str(tmp / "space.toml")
+
+
+@pytest.mark.parametrize("case, needles", [
+    ("subclassed", ["is a subclassed keras.Model (Net)", "functional API"]),
+    ("wrong_input", ["model input (None, 64) does not take data of shape (8, 8, 1)"]),
+    ("two_inputs", ["the model has 2 inputs (a, b); the data has 1"]),
+    ("main_clash", ["has a layer named 'main'", "rename that layer"]),
+    ("two_outputs", ["has 2 outputs", "model.outputs[i]"]),
+])
+def test_a_user_model_that_cannot_be_searched_is_refused_first(case, needles, tmp_path,
+                                                                monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    argv = ["run", _user_space(tmp_path, case), "--out", str(tmp_path / "out")]
+    _assert_refused(argv, needles, tmp_path, capsys, tmp_path / "out")
+    _assert_refused(["validate", argv[1]], needles, tmp_path, capsys)
+
+
+def test_regression_on_a_ten_way_softmax_is_refused_first(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    x, _ = _images()
+    np.savez(tmp_path / "data.npz", x_train=x, y_train=np.linspace(0, 1, len(x)))
+    (tmp_path / "user_softmax10.py").write_text(_HEAD + _CONVS + (
+        "    return keras.Model(inputs, keras.layers.Dense(10, activation='softmax')(h))\n"))
+    _USER_MODELS["softmax10"] = (tmp_path / "user_softmax10.py").read_text()
+    space = _user_space(tmp_path, "softmax10", 'file = "data.npz"', "regression")
+    _assert_refused(["run", space, "--out", str(tmp_path / "out")],
+                    ["regression targets have 1 column; the model outputs 10"], tmp_path, capsys,
+                    tmp_path / "out")
+
+
+@pytest.mark.parametrize("case, taps", [
+    ("logits", None), ("dropout_batchnorm", None), ("mixed_precision", None),
+    ("rescaling_first", None), ("application", ["block_1_project_BN", "block_2_add"]),
+])
+def test_a_user_model_trains(case, taps, tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    data = 'builtin = "digits"'
+    if case == "application":  # 32x32x3: MobileNetV2's smallest input
+        x, y = _images(60, classes=3)
+        x = np.repeat(np.repeat(np.repeat(x, 4, 1), 4, 2), 3, 3)
+        np.savez(tmp_path / "data.npz", x_train=x, y_train=y)
+        data = 'file = "data.npz"'
+    elif case == "rescaling_first":  # whole-number pixels 0..16, as the digits come
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        np.savez(tmp_path / "data.npz", x_train=x[:400].reshape(-1, 8, 8, 1), y_train=y[:400])
+        data = 'file = "data.npz"'
+    space = _user_space(tmp_path, case, data, taps=taps)
+    assert main(["run", space, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "looks unscaled" not in err
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert set(board["status"]) == {"COMPLETED"}
+
+
+def test_unscaled_images_get_one_warning_at_the_start(tmp_path, monkeypatch, caplog):
+    from sklearn.datasets import load_digits
+
+    monkeypatch.chdir(tmp_path)
+    x, y = load_digits(return_X_y=True)  # whole-number pixels 0..16
+    np.savez(tmp_path / "data.npz", x_train=x[:300].reshape(-1, 8, 8, 1), y_train=y[:300])
+    space = _user_space(tmp_path, "logits", 'file = "data.npz"')
+    assert main(["validate", space]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{tmp_path / 'data.npz'}: x_train looks unscaled (values up to 16, whole "
+                   "numbers); scale it to [0, 1], or start the model with "
+                   "keras.layers.Rescaling"]

@@ -41,6 +41,15 @@ def test_a_trial_that_failed_before_it_reported_has_no_time():
     assert stream.getvalue().endswith("trial 0002  c1:0.5  failed  0 ep\n")
 
 
+def test_a_failed_trial_says_why_in_its_line():
+    hp = kt.HyperParameters()
+    hp.values.update({"tap/c1": False})
+    trial = kt.engine.trial.Trial(hp, trial_id="0001", status="FAILED")
+    trial.message = "Traceback (most recent call last):\n  ...\nValueError: shapes differ\n"
+    assert describe_trial(trial, "val_main_accuracy", 2) == (
+        "trial 0001  (baseline: no taps)  failed (ValueError: shapes differ)  2 ep")
+
+
 def test_progress_lines_in_a_log():
     stream = io.StringIO()
     progress = SearchProgress(total_trials=4, total_epochs=10, stream=stream)
