@@ -26,11 +26,11 @@ from auxsearch.leaderboards import leaderboard, row_values
 from auxsearch.routing import main_labels
 from auxsearch.rundir import RunPath
 from auxsearch.search import Search, open_run
+from auxsearch.tasks import METRIC_RANGES
 
 logger = logging.getLogger(__name__)
 
 ALPHA = stats.ALPHA
-_RANGES = {"accuracy": (0.0, 1.0), "mae": (0.0, None), "loss": (0.0, None)}
 
 
 def confirm(
@@ -91,7 +91,7 @@ def confirm(
             for seed in range(seeds)])
         for _, row in rows.iterrows()
     }
-    low, high = _RANGES.get(metric, (None, None))
+    low, high = METRIC_RANGES.get(metric, (None, None))
     table = stats.summarise(scores, baseline.iloc[0]["config"], objective.direction,
                             search.hypermodel.task.chance_score(data.y_test, metric), low, high)
     about = rows.set_index("config")[["taps", "n_taps"]]

@@ -44,7 +44,7 @@ from auxsearch.ktshim import (
     tuner_env,
 )
 from auxsearch.rundir import RunDir
-from auxsearch.search import Search, SearchResult, make_tuner
+from auxsearch.search import BaselineHook, Search, SearchResult, make_tuner
 from auxsearch.space import SearchSpace, load_space
 from auxsearch.tuner import Hyperband, TrialHook
 
@@ -133,15 +133,17 @@ class Chief(Search):
         verbose: bool = False,
         on_trial_end: TrialHook | None = None,
         tensorboard: str | Path | None = None,
+        on_baseline: BaselineHook | None = None,
     ) -> SearchResult:
         """Serves the search until every trial ended; see `Search.run`.
 
-        `tensorboard` is passed on to the local workers.
+        `tensorboard` is passed on to the local workers. The baseline's extra
+        seeds are trained here, once the workers are done.
         """
         self._on_trial_end = on_trial_end
         try:
             with tuner_env("chief", self.host, self.port):
-                return super().run(overwrite, verbose, on_trial_end, tensorboard)
+                return super().run(overwrite, verbose, on_trial_end, tensorboard, on_baseline)
         finally:
             self._server.stop(grace=1).wait()
 

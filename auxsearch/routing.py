@@ -3,15 +3,19 @@
 A search runs with plain labels, as any Keras model does; a trial model has
 one output per auxiliary loss as well. Heads get the labels, penalties
 zeros (they use none), hints their own targets. Arrays become a batched,
-seeded `tf.data` pipeline; datasets are mapped the same way.
+seeded input pipeline: `tf.data` on the TensorFlow backend, a Keras
+`PyDataset` on the others (so that JAX and PyTorch never need TensorFlow);
+datasets are mapped the same way.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from auxsearch import names
 from auxsearch.tapspace import Variant
@@ -22,7 +26,7 @@ def targets(
 ) -> dict[str, Any]:
     """Returns the labels of each of a trial model's outputs.
 
-    Works on arrays and on the tensors of a `tf.data` pipeline.
+    Works on arrays and on the batches of an input pipeline.
 
     Args:
         y: The labels, or a dict `{"main": labels, "hint/<layer>": targets}`.
@@ -62,7 +66,11 @@ def targets(
 
 
 def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int | None) -> Any:
-    """Returns arrays as a batched `tf.data.Dataset` of `(x, routed)`.
+    """Returns arrays as batches of `(x, routed)`, reshuffled every epoch.
+
+    On the TensorFlow backend a `tf.data.Dataset`; on the others an
+    `ArrayBatches` (a Keras `PyDataset`), which needs no TensorFlow. Both are
+    deterministic per seed; their batch orders differ from each other.
 
     Args:
         x: The features: an array, or a list, tuple or dict of arrays (a
@@ -72,6 +80,8 @@ def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int |
         shuffle_seed: Integer seed of a reshuffle every epoch, or `None` to
             keep the order.
     """
+    if keras.backend.backend() != "tensorflow":
+        return ArrayBatches(x, routed, batch_size, shuffle_seed)
     import tensorflow as tf
 
     # Several inputs: a tuple (tf.data would stack a list) or a dict by name.
@@ -81,6 +91,62 @@ def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int |
     if shuffle_seed is not None:
         data = data.shuffle(num_examples(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of `(x, y)` sliced from arrays, in a seeded order per epoch.
+
+    The input pipeline of the backends other than TensorFlow. Each epoch's
+    order is the next permutation of a NumPy `Generator` seeded with
+    `shuffle_seed`, so a fit sees the same batches whatever ran before it.
+    Batches are sliced in the calling thread (no workers): on one small
+    model the copying costs less than a thread's hand-over.
+
+    Args:
+        x: An array, or a list, tuple or dict of arrays (kept as given).
+        y: The labels, in any structure of arrays (e.g. `targets`' dict).
+        batch_size: Integer, examples per batch (the last one may be short).
+        shuffle_seed: Integer seed, or `None` to keep the order.
+    """
+
+    def __init__(self, x: Any, y: Any, batch_size: int, shuffle_seed: int | None) -> None:
+        super().__init__()
+        host: dict[int, np.ndarray] = {}  # heads share one label tensor: copy it once
+
+        def to_numpy(value: Any) -> np.ndarray:
+            if id(value) not in host:
+                host[id(value)] = keras.ops.convert_to_numpy(value)
+            return host[id(value)]
+
+        self.x = keras.tree.map_structure(to_numpy, x)
+        self.y = keras.tree.map_structure(to_numpy, y)
+        self.size = num_examples(self.x)
+        self.batch_size = batch_size
+        self._generator = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+        self._order = self._next_order()
+
+    def __len__(self) -> int:
+        return -(-self.size // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        window = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        if self._order is None:
+            def take(array: np.ndarray) -> np.ndarray:
+                return array[window]
+        else:
+            rows = self._order[window]
+
+            def take(array: np.ndarray) -> np.ndarray:
+                return array[rows]
+        return keras.tree.map_structure(take, self.x), keras.tree.map_structure(take, self.y)
+
+    def on_epoch_end(self) -> None:
+        self._order = self._next_order()
+
+    def _next_order(self) -> np.ndarray | None:
+        return None if self._generator is None else self._generator.permutation(self.size)
 
 
 def fit_inputs(
@@ -115,12 +181,45 @@ def fit_inputs(
 def route_labels(x: Any, y: Any, route: Callable[[Any], dict[str, Any]]) -> tuple[Any, ...]:
     """Returns fit's `(x, y)` with `y` routed to every output by `route`.
 
-    A `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` elements is
-    mapped the same way.
+    A `tf.data.Dataset` or a Keras `PyDataset` of `(x, y)` or `(x, y,
+    sample_weight)` elements is mapped the same way.
     """
+    if isinstance(x, keras.utils.PyDataset):
+        return (RoutedBatches(x, route),)
     if is_dataset(x):
         return (x.map(lambda features, labels, *rest: (features, route(labels), *rest)),)
     return x, route(y)
+
+
+class RoutedBatches(keras.utils.PyDataset):
+    """A user's `PyDataset` of `(x, y[, sample_weight])` with `y` routed.
+
+    Args:
+        data: The user's dataset (its workers and queue settings are kept).
+        route: Routes one batch's labels to every output.
+    """
+
+    def __init__(self, data: keras.utils.PyDataset, route: Callable[[Any], dict[str, Any]]) -> None:
+        super().__init__(workers=data.workers, use_multiprocessing=data.use_multiprocessing,
+                         max_queue_size=data.max_queue_size)
+        self.data, self.route = data, route
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def num_batches(self) -> int | None:
+        return self.data.num_batches
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        features, labels, *rest = self.data[index]
+        return (features, self.route(labels), *rest)
+
+    def on_epoch_begin(self) -> None:
+        self.data.on_epoch_begin()
+
+    def on_epoch_end(self) -> None:
+        self.data.on_epoch_end()
 
 
 def route_validation(data: Any, route: Callable[[Any], dict[str, Any]], batch_size: int) -> Any:
@@ -143,8 +242,15 @@ def num_examples(x: Any) -> int:
 
 
 def is_dataset(data: Any) -> bool:
-    """Whether `data` is a `tf.data.Dataset` (or quacks like one)."""
-    return hasattr(data, "element_spec") and hasattr(data, "map")
+    """Whether `data` is a `tf.data.Dataset` or a Keras `PyDataset`.
+
+    Never imports TensorFlow: a `tf.data.Dataset` exists only once
+    TensorFlow has been imported.
+    """
+    if isinstance(data, keras.utils.PyDataset):
+        return True
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
 
 
 def main_labels(y: Any) -> Any:

@@ -62,6 +62,11 @@ class Task:
         return None
 
 
+# The range of each metric an objective may read: intervals stay inside it.
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "accuracy": (0.0, 1.0), "mae": (0.0, None), "loss": (0.0, None)}
+
+
 def learnt(score: float, chance: float, direction: str) -> bool:
     """Whether a score beats the best constant prediction's by a margin.
 

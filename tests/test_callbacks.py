@@ -9,6 +9,7 @@ from conftest import functional_mlp
 from auxsearch.callbacks import LossWeightSchedule, TrialLogs, check_finite, trial_callbacks
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.ktshim import SaveBestEpoch
+from auxsearch.tapspace import AuxLoss
 
 
 def _hp(hm, **taps):
@@ -70,13 +71,18 @@ def test_the_schedule_sets_every_variable_from_the_absolute_epoch():
 def test_callbacks_run_schedule_first_then_logs_and_replace_keras_tuners_checkpoint(tmp_path):
     objective = kt.Objective("val_main_loss", "min")
     user = keras.callbacks.History()
-    schedule = LossWeightSchedule({}, {}, max_epochs=1)
-    callbacks = trial_callbacks(["main"], [user, SaveBestEpoch(objective, str(tmp_path / "c"))],
-                                schedule)
+    variables = {"aux_d1": keras.Variable(0.0, trainable=False)}
+    given = [user, SaveBestEpoch(objective, str(tmp_path / "c"))]
+    callbacks = trial_callbacks([AuxLoss("d1", 0.5, schedule="off_after")], given, variables,
+                                max_epochs=4)
     kinds = [type(c).__name__ for c in callbacks]
     assert kinds == ["LossWeightSchedule", "TrialLogs", "TerminateOnNaN", "History",
                      "BestEpochCheckpoint"]
-    assert callbacks[3] is user
+    assert callbacks[3] is user and callbacks[1].active == {"main", "aux_d1"}
+    assert callbacks[0].weights_at(0) == {"aux_d1": 0.5} and callbacks[0].weights_at(3) == {
+        "aux_d1": 0.0}
+    without = trial_callbacks([], given)  # a model that is not the traced one: no schedule
+    assert [type(c).__name__ for c in without][0] == "TrialLogs"
 
 
 def test_a_diverged_history_fails_the_trial_with_its_epoch():

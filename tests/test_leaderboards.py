@@ -98,9 +98,9 @@ def test_min_objective_ranks_lowest_first(run_dir):
 def test_leaderboard_has_one_row_per_configuration(run_dir):
     table = leaderboard(run_dir)
     assert list(table["config"]) == ["0000", "0002", "0004", "0001"]
-    assert list(table.columns[:10]) == [
+    assert list(table.columns[:11]) == [
         "rank", "config", "status", "objective", "score", "full_budget",
-        "delta_vs_baseline", "flag", "n_taps", "taps"]
+        "delta_vs_baseline", "noise", "flag", "n_taps", "taps"]
     assert list(table.columns[-4:]) == ["epochs", "trials", "wall_seconds", "message"]
     promoted = table.iloc[0]
     assert promoted["trials"] == "0000>0003" and promoted["epochs"] == 3
@@ -125,8 +125,10 @@ def test_csvs_are_the_same_tables(run_dir):
         from_csv = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str,
                                             "config": str, "rank": "Int64"})
         from_csv["taps"] = from_csv["taps"].fillna("")  # CSV cannot tell "" from NA
-        flag = table["flag"].astype(object).where(table["flag"].notna(), float("nan"))
-        table = table.assign(flag=flag)
+        for column in ("flag", "noise"):  # text columns: empty cells read back as NaN
+            if column in table:
+                table[column] = table[column].astype(object).where(table[column].notna(),
+                                                                   float("nan"))
         pd.testing.assert_frame_equal(from_csv, table, check_dtype=False)
 
 

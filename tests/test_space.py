@@ -41,7 +41,8 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
           r"off_after, head_units, penalty$")),
         (MINIMAL + "[hyperband]\nmax_epoch = 3\n",
          (r"unknown key 'hyperband.max_epoch' \(did you mean 'hyperband.max_epochs'\?\); "
-          r"allowed keys in \[hyperband\]: max_epochs, factor, hyperband_iterations$")),
+          r"allowed keys in \[hyperband\]: max_epochs, factor, hyperband_iterations, "
+          r"baseline_seeds$")),
         (MINIMAL + "[trainig]\n", r"unknown key 'trainig' \(did you mean 'training'\?\)"),
         (MINIMAL + "[data]\nzzz = 1\n", r"invalid TOML"),
         (MINIMAL.replace('[data]', '[data]\nzzz = 1'),

@@ -1,8 +1,8 @@
 """A very deep plain CNN: the case deep supervision was proposed for.
 
-Twenty 3x3 conv layers (`conv1` to `conv20`), ReLU, no normalisation and no
+Twenty-six 3x3 conv layers (`conv1` to `conv26`), ReLU, no normalisation and no
 shortcuts, on 8x8 digits. Trained alone with Adam for 9 epochs it often does
-not learn at all: its gradient has to cross twenty layers. Use it from a
+not learn at all: its gradient has to cross twenty-six layers. Use it from a
 search space as ``builder = "search_spaces.models.deep_plain:build"`` (run
 from the repository root).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import keras
 
-DEPTH = 20
+DEPTH = 26
 WIDTH = 16
 
 
 def build(
     input_shape: tuple[int, ...], num_outputs: int, activation: str = "softmax"
 ) -> keras.Model:
-    """Twenty 3x3 conv layers, `conv1` to `conv20`, then `predictions`.
+    """Twenty-six 3x3 conv layers, `conv1` to `conv26`, then `predictions`.
 
     Args:
         input_shape: An image shape, `(height, width, channels)`.
