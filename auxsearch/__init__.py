@@ -36,14 +36,14 @@ _EXPORTS = {
     "Tap": "auxsearch.taps",
     "TapError": "auxsearch.errors",
     "TapSpace": "auxsearch.tapspace",
-    "ValidationReport": "auxsearch.search",
+    "ValidationReport": "auxsearch.validation",
     "confirm": "auxsearch.confirmation",
     "export_model": "auxsearch.export",
     "find_taps": "auxsearch.taps",
     "format_taps": "auxsearch.tapspace",
     "hyperband_budget": "auxsearch.tuner",
     "leaderboard": "auxsearch.leaderboards",
-    "list_taps": "auxsearch.search",
+    "list_taps": "auxsearch.validation",
     "load_data": "auxsearch.data",
     "load_space": "auxsearch.space",
     "model_builder": "auxsearch.models",
@@ -52,7 +52,7 @@ _EXPORTS = {
     "run_search": "auxsearch.search",
     "select_taps": "auxsearch.taps",
     "trials": "auxsearch.leaderboards",
-    "validate": "auxsearch.search",
+    "validate": "auxsearch.validation",
     "with_overrides": "auxsearch.search",
     "write_leaderboards": "auxsearch.leaderboards",
 }
@@ -85,20 +85,12 @@ if TYPE_CHECKING:
     from auxsearch.models import model_builder
     from auxsearch.plots import plot_run
     from auxsearch.rundir import RunDir
-    from auxsearch.search import (
-        Search,
-        SearchResult,
-        ValidationReport,
-        list_taps,
-        open_run,
-        run_search,
-        validate,
-        with_overrides,
-    )
+    from auxsearch.search import Search, SearchResult, open_run, run_search, with_overrides
     from auxsearch.space import SearchSpace, load_space
     from auxsearch.taps import Tap, find_taps, select_taps
     from auxsearch.tapspace import AuxLoss, TapSpace, format_taps
     from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
+    from auxsearch.validation import ValidationReport, list_taps, validate
 
 
 def __getattr__(name: str) -> Any:

@@ -378,7 +378,7 @@ def _run_dir(path: Path) -> RunDir:
 
 
 def _taps(args: argparse.Namespace) -> int:
-    from auxsearch.search import list_taps
+    from auxsearch.validation import list_taps
 
     listing = list_taps(load_space(args.space))
     selected = set(listing.selected)
@@ -393,7 +393,7 @@ def _taps(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from auxsearch.search import validate
+    from auxsearch.validation import validate
 
     report = validate(load_space(args.space))
     taps, band = report.space.taps, report.space.hyperband

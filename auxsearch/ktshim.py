@@ -29,6 +29,7 @@ from packaging.specifiers import SpecifierSet
 from auxsearch import names
 from auxsearch.errors import AuxSearchError, SearchFailed
 from auxsearch.files import save_json
+from auxsearch.rundir import TRIAL_STATE
 
 SUPPORTED = ">=1.4.8,<1.5"  # the keras-tuner versions whose internals this module knows
 
@@ -227,7 +228,7 @@ class HyperbandOracleBase(kt.oracles.HyperbandOracle):
         save_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial: Trial) -> None:
-        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        path = os.path.join(self._get_trial_dir(trial.trial_id), TRIAL_STATE)
         save_json(path, trial.get_state())
 
     def _compute_values_hash(self, values: dict[str, Any]) -> str:
