@@ -94,3 +94,35 @@ def tiny_run(_tiny_run, tmp_path):
     import shutil
 
     return Path(shutil.copytree(_tiny_run, tmp_path / "run"))
+
+
+# Builders that break during a search (imported from the working directory).
+CHANGING_BUILDER = """
+import os
+
+import keras
+
+from auxsearch.models import digits_cnn
+from auxsearch.rundir import RunDir
+
+
+def build(input_shape, num_outputs, activation):
+    model = digits_cnn(input_shape, num_outputs, activation)
+    if RunDir(os.environ["AUXSEARCH_TEST_RUN"]).trial_dir("0001").exists():
+        # From the second trial on, one layer more: the builder breaks its contract.
+        return keras.Model(model.inputs, keras.layers.Identity(name="extra")(model.output))
+    return model
+"""
+
+NAN_BUILDER = """
+import keras
+
+
+def build(input_shape, num_outputs, activation):
+    # The output weights are NaN: every trial's loss is NaN at once.
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
+    nan = keras.initializers.Constant(float("nan"))
+    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
+                                                  kernel_initializer=nan)(h))
+"""

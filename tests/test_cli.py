@@ -1,4 +1,5 @@
 import pytest
+from conftest import CHANGING_BUILDER, NAN_BUILDER
 
 from auxsearch.cli import main
 
@@ -128,35 +129,6 @@ def test_exit_codes_of_what_no_one_expected(raised, code, line, tiny_space, monk
     assert capsys.readouterr().err.strip().splitlines()[-1] == line
 
 
-_CHANGING_BUILDER = """
-import os
-
-import keras
-
-from auxsearch.models import digits_cnn
-from auxsearch.rundir import RunDir
-
-
-def build(input_shape, num_outputs, activation):
-    model = digits_cnn(input_shape, num_outputs, activation)
-    if RunDir(os.environ["AUXSEARCH_TEST_RUN"]).trial_dir("0001").exists():
-        # From the second trial on, one layer more: the builder breaks its contract.
-        return keras.Model(model.inputs, keras.layers.Identity(name="extra")(model.output))
-    return model
-"""
-
-_NAN_BUILDER = """
-import keras
-
-
-def build(input_shape, num_outputs, activation):
-    # The output weights are NaN: every trial's loss is NaN at once.
-    inputs = keras.Input(input_shape)
-    h = keras.layers.Dense(8, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
-    nan = keras.initializers.Constant(float("nan"))
-    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
-                                                  kernel_initializer=nan)(h))
-"""
 
 
 @pytest.mark.parametrize("kind, code, message", [
@@ -175,8 +147,8 @@ def test_a_failed_search_ends_with_one_line_and_writes_both_csvs(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     module = f"auxsearch_cli_{kind}_builder"
     monkeypatch.delitem(sys.modules, module, raising=False)
-    (tmp_path / f"{module}.py").write_text(_CHANGING_BUILDER if kind == "changing"
-                                           else _NAN_BUILDER)
+    (tmp_path / f"{module}.py").write_text(CHANGING_BUILDER if kind == "changing"
+                                           else NAN_BUILDER)
     run = RunDir(tmp_path / "run")
     monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(run))
     text = tiny_space.read_text().replace('builtin = "digits_cnn"', f'builder = "{module}:build"')
@@ -658,50 +630,66 @@ def test_bad_input_on_a_run_directory_changes_nothing(make, needles, tiny_run, t
 # own in the working directory, as a user's would be.
 
 _HEAD = "import keras\n\n\ndef build(input_shape, num_outputs, activation):\n"
-_CONVS = ("    inputs = keras.Input(input_shape, name='image')\n"
-          "    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c1')(inputs)\n"
-          "    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c2')(h)\n"
-          "    h = keras.layers.Flatten(name='flat')(h)\n")
+_CONVS = """\
+    inputs = keras.Input(input_shape, name='image')
+    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c1')(inputs)
+    h = keras.layers.Conv2D(8, 3, padding='same', activation='relu', name='c2')(h)
+    h = keras.layers.Flatten(name='flat')(h)
+"""
+_OUT = "    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation)(h))\n"
 
 _USER_MODELS = {
-    "subclassed": ("import keras\n\n\nclass Net(keras.Model):\n"
-                   "    def __init__(self):\n        super().__init__(name='net')\n"
-                   "        self.dense = keras.layers.Dense(10, activation='softmax')\n\n"
-                   "    def call(self, x):\n        return self.dense(keras.ops.reshape(x, (-1, 64)))\n\n\n"
-                   "def build():\n    return Net()\n"),
-    "wrong_input": _HEAD + ("    inputs = keras.Input((64,))\n"
-                            "    h = keras.layers.Dense(16, name='d1')(inputs)\n"
-                            "    return keras.Model(inputs, keras.layers.Dense(10, "
-                            "activation='softmax')(h))\n"),
-    "two_inputs": _HEAD + ("    a, b = keras.Input(input_shape, name='a'), keras.Input((3,), name='b')\n"
-                           "    h = keras.layers.Concatenate(name='cat')([keras.layers.Flatten()(a), b])\n"
-                           "    return keras.Model([a, b], keras.layers.Dense(10, "
-                           "activation='softmax')(h))\n"),
-    "main_clash": _HEAD + _CONVS.replace("name='c2'", "name='main'") + (
-        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
-        "activation=activation)(h))\n"),
-    "two_outputs": _HEAD + _CONVS + (
-        "    return keras.Model(inputs, [keras.layers.Dense(num_outputs, activation=activation)(h),"
-        " keras.layers.Dense(2)(h)])\n"),
+    "subclassed": """\
+import keras
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__(name='net')
+        self.dense = keras.layers.Dense(10, activation='softmax')
+
+    def call(self, x):
+        return self.dense(keras.ops.reshape(x, (-1, 64)))
+
+
+def build():
+    return Net()
+""",
+    "wrong_input": _HEAD + """\
+    inputs = keras.Input((64,))
+    h = keras.layers.Dense(16, name='d1')(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10, activation='softmax')(h))
+""",
+    "two_inputs": _HEAD + """\
+    a, b = keras.Input(input_shape, name='a'), keras.Input((3,), name='b')
+    h = keras.layers.Concatenate(name='cat')([keras.layers.Flatten()(a), b])
+    return keras.Model([a, b], keras.layers.Dense(10, activation='softmax')(h))
+""",
+    "main_clash": _HEAD + _CONVS.replace("name='c2'", "name='main'") + _OUT,
+    "two_outputs": _HEAD + _CONVS + """\
+    main = keras.layers.Dense(num_outputs, activation=activation)(h)
+    return keras.Model(inputs, [main, keras.layers.Dense(2)(h)])
+""",
     "logits": _HEAD + _CONVS + "    return keras.Model(inputs, keras.layers.Dense(num_outputs)(h))\n",
     "dropout_batchnorm": _HEAD + _CONVS.replace(
-        "    h = keras.layers.Flatten(name='flat')(h)\n",
-        "    h = keras.layers.BatchNormalization(name='bn')(h)\n"
-        "    h = keras.layers.Flatten(name='flat')(h)\n"
-        "    h = keras.layers.Dropout(0.3, name='drop')(h)\n") + (
-        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
-        "activation=activation)(h))\n"),
-    "mixed_precision": _HEAD + _CONVS.replace("name='c1')", "name='c1', dtype='mixed_float16')")
-    .replace("name='c2')", "name='c2', dtype='mixed_float16')") + (
-        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation, "
-        "dtype='float32')(h))\n"),
+        "    h = keras.layers.Flatten(name='flat')(h)\n", """\
+    h = keras.layers.BatchNormalization(name='bn')(h)
+    h = keras.layers.Flatten(name='flat')(h)
+    h = keras.layers.Dropout(0.3, name='drop')(h)
+""") + _OUT,
+    "mixed_precision": _HEAD + _CONVS.replace(
+        "name='c1')", "name='c1', dtype='mixed_float16')").replace(
+        "name='c2')", "name='c2', dtype='mixed_float16')") + """\
+    out = keras.layers.Dense(num_outputs, activation=activation, dtype='float32')(h)
+    return keras.Model(inputs, out)
+""",
     "rescaling_first": _HEAD + _CONVS.replace(
-        "(inputs)\n", "(keras.layers.Rescaling(1 / 16, name='scale')(inputs))\n", 1) + (
-        "    return keras.Model(inputs, keras.layers.Dense(num_outputs, "
-        "activation=activation)(h))\n"),
-    "application": _HEAD + (
-        "    return keras.applications.MobileNetV2(weights=None, include_top=True, "
-        "input_shape=input_shape, classes=num_outputs, alpha=0.35)\n"),
+        "(inputs)\n", "(keras.layers.Rescaling(1 / 16, name='scale')(inputs))\n", 1) + _OUT,
+    "application": _HEAD + """\
+    return keras.applications.MobileNetV2(weights=None, include_top=True,
+                                          input_shape=input_shape, classes=num_outputs,
+                                          alpha=0.35)
+""",
 }
 
 
@@ -736,9 +724,8 @@ def test_regression_on_a_ten_way_softmax_is_refused_first(tmp_path, monkeypatch,
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     x, _ = _images()
     np.savez(tmp_path / "data.npz", x_train=x, y_train=np.linspace(0, 1, len(x)))
-    (tmp_path / "user_softmax10.py").write_text(_HEAD + _CONVS + (
+    monkeypatch.setitem(_USER_MODELS, "softmax10", _HEAD + _CONVS + (
         "    return keras.Model(inputs, keras.layers.Dense(10, activation='softmax')(h))\n"))
-    _USER_MODELS["softmax10"] = (tmp_path / "user_softmax10.py").read_text()
     space = _user_space(tmp_path, "softmax10", 'file = "data.npz"', "regression")
     _assert_refused(["run", space, "--out", str(tmp_path / "out")],
                     ["regression targets have 1 column; the model outputs 10"], tmp_path, capsys,
@@ -782,6 +769,6 @@ def test_unscaled_images_get_one_warning_at_the_start(tmp_path, monkeypatch, cap
     space = _user_space(tmp_path, "logits", 'file = "data.npz"')
     assert main(["validate", space]) == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == [f"{tmp_path / 'data.npz'}: x_train looks unscaled (values up to 16, whole "
-                   "numbers); scale it to [0, 1], or start the model with "
-                   "keras.layers.Rescaling"]
+    expected = (f"{tmp_path / 'data.npz'}: x_train looks unscaled (values up to 16, whole "
+                "numbers); scale it to [0, 1], or start the model with keras.layers.Rescaling")
+    assert warnings == [expected]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import CHANGING_BUILDER, NAN_BUILDER
 
 from auxsearch.errors import ModelError, RunDirError, SearchFailed, SpaceError
 from auxsearch.rundir import RunDir
@@ -109,35 +110,6 @@ def test_a_wrapped_configuration_error_is_raised_as_itself(tiny_space, tmp_path,
     assert RunDir(tmp_path / "run").trials.exists()
 
 
-CHANGING_BUILDER = """
-import os
-
-import keras
-
-from auxsearch.models import digits_cnn
-from auxsearch.rundir import RunDir
-
-
-def build(input_shape, num_outputs, activation):
-    model = digits_cnn(input_shape, num_outputs, activation)
-    if RunDir(os.environ["AUXSEARCH_TEST_RUN"]).trial_dir("0001").exists():
-        # From the second trial on, one layer more: the builder breaks its contract.
-        return keras.Model(model.inputs, keras.layers.Identity(name="extra")(model.output))
-    return model
-"""
-
-NAN_BUILDER = """
-import keras
-
-
-def build(input_shape, num_outputs, activation):
-    # The output weights are NaN: every trial's loss is NaN at once.
-    inputs = keras.Input(input_shape)
-    h = keras.layers.Dense(8, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
-    nan = keras.initializers.Constant(float("nan"))
-    return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
-                                                  kernel_initializer=nan)(h))
-"""
 
 
 def failing_space(tmp_path, monkeypatch, tiny_space, kind):
