@@ -144,7 +144,9 @@ class Assembly:
             ),
             "loss": losses,
             "metrics": metrics,
-            "steps_per_execution": self.steps_per_execution,
+            # PyTorch's trainer runs one step per call, and refuses more.
+            "steps_per_execution": (1 if keras.backend.backend() == "torch"
+                                    else self.steps_per_execution),
         }
 
 

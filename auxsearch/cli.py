@@ -211,7 +211,7 @@ def _command(
 def _run(args: argparse.Namespace) -> int:
     from auxsearch.leaderboards import summary
     from auxsearch.progress import SearchProgress
-    from auxsearch.search import Search, with_overrides
+    from auxsearch.search import Search, check_tensorboard, with_overrides
 
     chief = args.mode == "chief"
     _check_search_options(args, chief)
@@ -227,6 +227,7 @@ def _run(args: argparse.Namespace) -> int:
         search = Search(space, run_dir)
     if not args.overwrite:  # refuse another space's run before printing anything
         search.check_resumable()
+    check_tensorboard(args.tensorboard)
     search.preflight()  # and a model or data that cannot train
     band = space.hyperband
     trials, epochs = search.planned

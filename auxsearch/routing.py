@@ -99,8 +99,8 @@ class ArrayBatches(keras.utils.PyDataset):
     The input pipeline of the backends other than TensorFlow. Each epoch's
     order is the next permutation of a NumPy `Generator` seeded with
     `shuffle_seed`, so a fit sees the same batches whatever ran before it.
-    Batches are sliced in the calling thread (no workers): on one small
-    model the copying costs less than a thread's hand-over.
+    Batches are sliced in the training loop's thread (Keras' default for a
+    `PyDataset`: no worker threads or processes).
 
     Args:
         x: An array, or a list, tuple or dict of arrays (kept as given).

@@ -19,6 +19,7 @@ import pandas as pd
 
 from auxsearch import rules
 from auxsearch.data import Dataset, load_data
+from auxsearch.errors import SpaceError
 from auxsearch.files import atomic_open
 from auxsearch.hypermodel import AuxLossHyperModel, FatalTrialError
 from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
@@ -126,6 +127,18 @@ def baseline_seeds(space: SearchSpace) -> list[int]:
     return [space.seed + 10_000 * i for i in range(1, space.hyperband.baseline_seeds + 1)]
 
 
+def check_tensorboard(tensorboard: str | Path | None) -> None:
+    """Refuses TensorBoard logging off the TensorFlow backend.
+
+    Raises:
+        SpaceError: If a log directory is given and the backend is another:
+            Keras Tuner logs the hyperparameters (HParams) on TensorFlow alone.
+    """
+    if tensorboard and keras.backend.backend() != "tensorflow":
+        raise SpaceError(f"TensorBoard logging needs KERAS_BACKEND=tensorflow; the backend "
+                         f"is {keras.backend.backend()}")
+
+
 def with_overrides(
     space: SearchSpace, seed: int | None = None, max_epochs: int | None = None
 ) -> SearchSpace:
@@ -227,6 +240,7 @@ class Search:
                 `ModelError` for a builder that changed its architecture).
         """
         started = time.perf_counter()
+        check_tensorboard(tensorboard)
         if not overwrite:
             self.check_resumable()
         self.preflight()

@@ -58,10 +58,17 @@ class TracedModel:
     def __init__(self, model: keras.Model, compile_args: dict[str, Any]) -> None:
         self.model = model
         outputs = list(model.output_names)
+        # The model's own non-trainable weights, not free variables: JAX's
+        # stateless training step carries only the model's state, and bakes a
+        # free variable's value at trace time into the jitted step.
         self.loss_weights = {
-            name: keras.Variable(0.0, trainable=False, name=f"{name}_weight")
+            name: model.add_weight(shape=(), initializer="zeros", trainable=False,
+                                   name=f"{name}_weight")
             for name in outputs if name != MAIN
         }
+        ids = {id(v) for v in self.loss_weights.values()}
+        # The weights of the model's layers: what `reset` replaces.
+        self.layer_weights = [v for v in model.weights if id(v) not in ids]
         loss, metrics = compile_args["loss"], compile_args["metrics"]
         model.compile(
             optimizer=compile_args["optimizer"],
@@ -80,7 +87,8 @@ class TracedModel:
         Args:
             fresh: A newly built model of the same architecture.
         """
-        self.model.set_weights(fresh.get_weights())
+        for variable, value in zip(self.layer_weights, fresh.get_weights(), strict=True):
+            variable.assign(value)
         for variable, value in zip(self.model.optimizer.variables, self._optimizer_start):
             variable.assign(value)
 

@@ -66,10 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     workers = {} if args.smoke else {k: _command_seconds(k) for k in (0, 1, 2)}
 
     report = _report(searches, epoch, steps, graph, memory, workers, reps, args.smoke)
-    out.write_text(report)
+    out.write_text(report + _other_sections(out))
     print(report)
     print(f"written: {out}", file=sys.stderr)
     return 0
+
+
+def _other_sections(out: Path) -> str:
+    """The sections other benchmarks wrote into `out` (`## ` headings on), kept."""
+    if not out.exists():
+        return ""
+    text = "\n" + out.read_text()
+    start = text.find("\n## ")
+    return "" if start < 0 else text[start:]
 
 
 def _run(in_process: bool, module: str, function: str, *args: str) -> dict:

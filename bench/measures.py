@@ -23,13 +23,19 @@ from auxsearch.taps import find_taps
 
 
 def search(run_dir: str, max_epochs: str = "") -> dict:
-    """auxsearch's default search, timed like the reference: tuner and search."""
-    space = load_space()
-    if max_epochs:
-        import dataclasses
+    """auxsearch's default search, timed like the reference: tuner and search.
 
-        space = dataclasses.replace(space, hyperband=dataclasses.replace(
-            space.hyperband, max_epochs=int(max_epochs)))
+    The same trials as the reference: without the baseline's extra seeds (the
+    noise floor, which the reference has no counterpart of), with the
+    preflight.
+    """
+    import dataclasses
+
+    space = load_space()
+    band = dataclasses.replace(space.hyperband, baseline_seeds=0)
+    if max_epochs:
+        band = dataclasses.replace(band, max_epochs=int(max_epochs))
+    space = dataclasses.replace(space, hyperband=band)
     prepared = Search(space, run_dir)
     rss: list[float] = []
     started = time.perf_counter()

@@ -670,7 +670,8 @@ def build():
     main = keras.layers.Dense(num_outputs, activation=activation)(h)
     return keras.Model(inputs, [main, keras.layers.Dense(2)(h)])
 """,
-    "logits": _HEAD + _CONVS + "    return keras.Model(inputs, keras.layers.Dense(num_outputs)(h))\n",
+    "logits": _HEAD + _CONVS + (
+        "    return keras.Model(inputs, keras.layers.Dense(num_outputs)(h))\n"),
     "dropout_batchnorm": _HEAD + _CONVS.replace(
         "    h = keras.layers.Flatten(name='flat')(h)\n", """\
     h = keras.layers.BatchNormalization(name='bn')(h)
