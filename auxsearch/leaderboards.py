@@ -215,6 +215,8 @@ def summary(board: pd.DataFrame, top: int) -> str:
         rows = pd.concat([rows, baseline.head(1)])
     table = rows[columns].copy()
     table["taps"] = table["taps"].fillna("").replace("", "(baseline: no taps)")
+    if "noise" in table:  # none short of the full budget
+        table["noise"] = table["noise"].astype(object).where(table["noise"].notna(), "")
     table["epochs"] = [f"{e}" if full else f"{e} (partial)"
                        for e, full in zip(table["epochs"], rows["full_budget"])]
     return table.to_string(index=False, formatters={
