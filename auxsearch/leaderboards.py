@@ -14,6 +14,7 @@ from auxsearch import names
 from auxsearch.files import atomic_open
 from auxsearch.rundir import RunDir, RunPath
 from auxsearch.tapspace import active_taps, format_taps
+from auxsearch.tasks import learnt
 
 _MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
@@ -348,10 +349,7 @@ def _flag(score: float | None, chance: float | None, objective: kt.Objective) ->
     """Flags a score no better than a constant prediction's (`chance`)."""
     if score is None or chance is None or math.isnan(score):
         return None
-    # Better by a margin: 1 point of accuracy, or 1% of the constant's error.
-    margin = 0.01 if objective.direction == "max" else 0.01 * abs(chance)
-    better = score > chance + margin if objective.direction == "max" else score < chance - margin
-    if better:
+    if learnt(score, chance, objective.direction):  # the rule confirmation counts seeds by
         return None
     return f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"
 

@@ -1,7 +1,7 @@
 """Runs the search a space describes and writes its leaderboard.
 
-Also checks a space without training (`validate`, `list_taps`) and applies
-a command line's overrides to it (`with_overrides`).
+Also applies a command line's overrides to a space (`with_overrides`) and
+trains the baseline's extra seeds, the leaderboard's noise floor.
 """
 
 from __future__ import annotations
@@ -246,6 +246,8 @@ class Search:
         self.preflight()
         keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:  # the discarded search's noise floor goes with it
+            self.rundir.baseline_seeds.unlink(missing_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.rundir, overwrite,
                            on_trial_end)
         with atomic_open(self.rundir.space) as stream:

@@ -183,3 +183,19 @@ def test_example_space_searches(path, tmp_path, monkeypatch):
     ordered = board["score"].is_monotonic_decreasing if direction == "max" \
         else board["score"].is_monotonic_increasing
     assert ordered
+
+
+def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_space, tmp_path):
+    space = dataclasses.replace(load_space(tiny_space), hyperband=dataclasses.replace(
+        load_space(tiny_space).hyperband, max_epochs=1, baseline_seeds=1))
+    run = RunDir(tmp_path / "run")
+    search = Search(space, run)
+    search.run()
+    scores = run.baseline_scores()
+    assert len(scores) == 1
+    seen = []
+    search.run(on_baseline=lambda *a: seen.append(a))  # resumed: nothing to train again
+    assert seen == [] and run.baseline_scores() == scores
+    run.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
+    search.run(overwrite=True, on_baseline=lambda *a: seen.append(a))
+    assert len(seen) == 1 and run.baseline_scores() != {next(iter(scores)): 0.5}
