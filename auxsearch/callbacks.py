@@ -32,22 +32,32 @@ class TrialLogs(keras.callbacks.Callback):
         self.active = set(active)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is None:
-            return
-        if len(self.model.output_names) == 1:
-            for key in list(logs):
-                if key.startswith("val_"):
-                    logs.setdefault(f"val_{names.MAIN}_{key[4:]}", logs[key])
-                else:
-                    logs.setdefault(f"{names.MAIN}_{key}", logs[key])
-            return
-        # Longest first: `aux_block_inner_loss` is `aux_block_inner`'s, not `aux_block`'s.
-        outputs = sorted(self.model.output_names, key=len, reverse=True)
+        if logs is not None:
+            edit_logs(logs, list(self.model.output_names), self.active)
+
+
+def edit_logs(logs: dict[str, Any], output_names: list[str], active: set[str]) -> None:
+    """Edits a trial's logs in place, as `TrialLogs` describes.
+
+    Args:
+        logs: The logs of one epoch, by the trial model's names.
+        output_names: The trial model's outputs.
+        active: The outputs whose loss counts.
+    """
+    if len(output_names) == 1:
         for key in list(logs):
-            bare = key[4:] if key.startswith("val_") else key
-            owner = next((name for name in outputs if bare.startswith(f"{name}_")), None)
-            if owner is not None and owner not in self.active:
-                del logs[key]
+            if key.startswith("val_"):
+                logs.setdefault(f"val_{names.MAIN}_{key[4:]}", logs[key])
+            else:
+                logs.setdefault(f"{names.MAIN}_{key}", logs[key])
+        return
+    # Longest first: `aux_block_inner_loss` is `aux_block_inner`'s, not `aux_block`'s.
+    outputs = sorted(output_names, key=len, reverse=True)
+    for key in list(logs):
+        bare = key[4:] if key.startswith("val_") else key
+        owner = next((name for name in outputs if bare.startswith(f"{name}_")), None)
+        if owner is not None and owner not in active:
+            del logs[key]
 
 
 class LossWeightSchedule(keras.callbacks.Callback):
@@ -176,6 +186,10 @@ def check_finite(history: keras.callbacks.History, initial_epoch: int) -> None:
     """
     for epoch, loss in enumerate(history.history.get("loss", []), initial_epoch + 1):
         if not math.isfinite(loss):
-            raise kt.errors.FailedTrialError(
-                f"the loss became {loss} in epoch {epoch}; training stopped there"
-            )
+            raise diverged(loss, epoch)
+
+
+def diverged(loss: float, epoch: int) -> kt.errors.FailedTrialError:
+    """The error of a trial whose loss became `loss` in (1-based) `epoch`."""
+    return kt.errors.FailedTrialError(
+        f"the loss became {loss} in epoch {epoch}; training stopped there")

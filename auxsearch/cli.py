@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                         "id, e.g. tuner3 (default: from host name and process id)")
     worker.add_argument("--tensorboard", type=Path, metavar="DIR",
                         help="log every trial this worker trains to DIR")
+    _pack_option(worker, "override the space's training.pack for this worker")
 
     _space_argument(_command(
         commands, common, "taps", _taps, "list the layers a space can tap",
@@ -144,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="configurations to confirm besides the baseline (default 3)")
     confirm.add_argument("--seeds", type=int, default=3, metavar="S",
                          help="trainings per configuration (default 3)")
+    _pack_option(confirm, "train K of the trainings at once (default: the space's "
+                 "training.pack)")
     export_model = _command(
         commands, common, "export-model", _export_model,
         "save a configuration's model, heads removed",
@@ -174,6 +177,7 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     _space_argument(parser)
     parser.add_argument("--seed", type=int, metavar="N", help="override the space's seed")
     parser.add_argument("--max-epochs", type=int, metavar="N", help="override hyperband.max_epochs")
+    _pack_option(parser, "override training.pack")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an existing search in the run directory "
                         "(never done by workers)")
@@ -186,6 +190,19 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trial-timeout", type=float, default=3600.0, metavar="S",
                         help="end a trial as failed when its worker sends no "
                         "result for S seconds (default 3600; 0: never)")
+
+
+def _pack_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--pack", type=_pack, metavar="K", help=f"{what}: K trials "
+                        "trained at once in one model, or 'auto' (timed at the start)")
+
+
+def _pack(text: str) -> int | str:
+    """`--pack`'s value: an integer, or a word (checked later, with the others)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _command(
@@ -215,7 +232,8 @@ def _run(args: argparse.Namespace) -> int:
 
     chief = args.mode == "chief"
     _check_search_options(args, chief)
-    space = with_overrides(load_space(args.space), seed=args.seed, max_epochs=args.max_epochs)
+    space = with_overrides(load_space(args.space), seed=args.seed, max_epochs=args.max_epochs,
+                           pack=args.pack)
     run_dir = args.out or Path("results") / space.name
     if chief or args.workers:
         from auxsearch.distributed import Chief
@@ -269,6 +287,8 @@ def _check_search_options(args: argparse.Namespace, chief: bool) -> None:
     if args.seed is not None:
         rules.check("seed", args.seed, key="--seed")
     rules.check("workers", args.workers, key="--workers")
+    if args.pack is not None:
+        rules.check("pack", args.pack, key="--pack")
     rules.check("trial_timeout", args.trial_timeout, key="--trial-timeout")
     if chief:
         rules.check("port", args.port, key="--port")
@@ -280,8 +300,12 @@ def _check_search_options(args: argparse.Namespace, chief: bool) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     from auxsearch.distributed import run_worker
+    from auxsearch.search import with_overrides
 
     space = load_space(args.space) if args.space else None
+    if args.pack is not None:
+        rules.check("pack", args.pack, key="--pack")
+        space = with_overrides(space or load_space(RunDir(args.out).space), pack=args.pack)
     ended = run_worker(args.out, args.chief, args.tuner_id, space, args.verbose,
                        args.tensorboard)
     print(f"worker: {ended} trials trained; the chief says stop", file=sys.stderr)
@@ -336,12 +360,14 @@ def _confirm(args: argparse.Namespace) -> int:
 
     rules.check("top", args.top, key="--top")
     rules.check("seeds", args.seeds, key="--seeds")
+    if args.pack is not None:
+        rules.check("pack", args.pack, key="--pack")
 
     def report(config: str, seed: int, score: float) -> None:
         print(f"  config {config} seed {seed}: {score:.4f}", file=sys.stderr)
 
     run = _run_dir(args.run_dir)
-    table = confirm(run, args.top, args.seeds, on_score=report)
+    table = confirm(run, args.top, args.seeds, on_score=report, pack=args.pack)
     print(f"{table['metric'].iloc[0]} on the test split, {args.seeds} paired seeds each; "
           "verdicts by a paired bootstrap over seeds and test examples, Holm-adjusted:")
     for line in table.sort_values("baseline", kind="stable")["line"]:

@@ -23,6 +23,7 @@ from auxsearch import names, rules, stats
 from auxsearch.errors import AuxSearchError
 from auxsearch.files import atomic_open
 from auxsearch.leaderboards import leaderboard, row_values
+from auxsearch.packing import PackedTrial, resolve_pack
 from auxsearch.routing import main_labels
 from auxsearch.rundir import RunPath
 from auxsearch.search import Search, open_run
@@ -38,6 +39,7 @@ def confirm(
     top: int = 3,
     seeds: int = 3,
     on_score: Callable[[str, int, float], None] | None = None,
+    pack: int | str | None = None,
 ) -> pd.DataFrame:
     """Retrains the top configurations and the baseline; writes `confirmed.csv`.
 
@@ -56,6 +58,9 @@ def confirm(
         seeds: Integer, trainings per configuration (5 or more for a
             seed-level test that can reach p < 0.05).
         on_score: Called with `(config, seed, score)` after each training.
+        pack: Integer, how many of the trainings train at once in one
+            packed model (see `packing`), or "auto"; default: the space's
+            `training.pack`. Packed or not, each training is the same.
 
     Returns:
         The table of `confirmed.csv`, best mean first; its `line` column is
@@ -85,12 +90,23 @@ def confirm(
         )
     rows = pd.concat([done[done["n_taps"] > 0].head(top), baseline])
     metric = names.objective_metric(objective.name)
-    scores = {
-        row["config"]: np.stack([
-            _train_and_test(search, row_values(row), seed, on_score, row["config"])
-            for seed in range(seeds)])
-        for _, row in rows.iterrows()
-    }
+    jobs = [(row["config"], row_values(row), seed)
+            for _, row in rows.iterrows() for seed in range(seeds)]
+    pack = rules.check("pack", search.space.training.pack if pack is None else pack, key="pack")
+    pack = resolve_pack(search.hypermodel, pack, data.x_train, data.labels("train"), {})
+    per_job: dict[tuple[str, int], np.ndarray] = {}
+    for start in range(0, len(jobs), pack):
+        group = jobs[start:start + pack]
+        trained = (_train_packed(search, group) if len(group) > 1 else
+                   [_train_and_test(search, group[0][1], group[0][2])])
+        for (config, _, seed), per_example in zip(group, trained):
+            per_job[config, seed] = per_example
+            score = float(per_example.mean())
+            logger.info("confirm %s seed %d: %.4f", config, seed, score)
+            if on_score:
+                on_score(config, seed, score)
+    scores = {config: np.stack([per_job[config, seed] for seed in range(seeds)])
+              for config in rows["config"]}
     low, high = METRIC_RANGES.get(metric, (None, None))
     table = stats.summarise(scores, baseline.iloc[0]["config"], objective.direction,
                             search.hypermodel.task.chance_score(data.y_test, metric), low, high)
@@ -109,8 +125,7 @@ def seed_of(search: Search, repetition: int) -> int:
     return search.space.seed + 1000 * (repetition + 1)
 
 
-def _train_and_test(search: Search, values: dict, repetition: int,
-                    on_score: Callable | None, config: str) -> np.ndarray:
+def _train_and_test(search: Search, values: dict, repetition: int) -> np.ndarray:
     """Trains one configuration with one seed; returns its per-example scores."""
     hypermodel = search.hypermodel.seeded(seed_of(search, repetition), paired=True)
     hp = hypermodel.hyperparameters(values)
@@ -120,12 +135,31 @@ def _train_and_test(search: Search, values: dict, repetition: int,
                    epochs=search.space.hyperband.max_epochs, verbose=0)
     # The test split has only the main labels: score the main output alone.
     predictions = model.predict(data.x_test, batch_size=512, verbose=0)[names.MAIN]
-    per_example = _per_example(hypermodel, main_labels(data.y_test), predictions)
-    score = float(per_example.mean())
-    logger.info("confirm %s seed %d: %.4f", config, repetition, score)
-    if on_score:
-        on_score(config, repetition, score)
-    return per_example
+    return _per_example(hypermodel, main_labels(data.y_test), predictions)
+
+
+def _train_packed(search: Search, group: list[tuple[str, dict, int]]) -> list[np.ndarray]:
+    """Trains `(config, values, repetition)`s at once; returns each one's per-example scores.
+
+    Each starts from the weights and batch order of its repetition's seed,
+    as `_train_and_test` trains it (paired).
+
+    Raises:
+        keras_tuner.errors.FailedTrialError: If one's loss diverged.
+    """
+    hypermodel, data = search.hypermodel, search.data
+    trials = [PackedTrial(hypermodel.hyperparameters(values), seed_of(search, repetition))
+              for _, values, repetition in group]
+    results, packed = hypermodel.fit_packed(
+        trials, data.x_train, data.labels("train"),
+        epochs=search.space.hyperband.max_epochs, pack=len(group))
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    predictions = packed.model.predict(packed.inputs(data.x_test), batch_size=512, verbose=0)
+    return [_per_example(hypermodel, main_labels(data.y_test),
+                         predictions[names.packed_output(i, names.MAIN)])
+            for i in range(len(group))]
 
 
 def _per_example(hypermodel, y: np.ndarray, predictions: np.ndarray) -> np.ndarray:

@@ -22,6 +22,8 @@ from auxsearch.assembly import Assembly, check_names, fresh_model
 from auxsearch.callbacks import check_finite, trial_callbacks
 from auxsearch.errors import AuxSearchError
 from auxsearch.ktshim import copy_hypermodel
+from auxsearch.packed import PackedModels
+from auxsearch.packing import PackedTrial, fit_packed
 from auxsearch.report import add_report, chance_score
 from auxsearch.rules import check
 from auxsearch.taps import select_taps
@@ -158,6 +160,10 @@ class AuxLossHyperModel(kt.HyperModel):
         self.models = TracedModels(
             self.assembly.model, self.assembly.compile_args,
             variants if len(variants) <= MAX_TRACED_OUTPUTS else None)
+        # Packing needs one model that serves every configuration.
+        self.packs = None if self.models.every is None else PackedModels(
+            functools.partial(self.assembly.model, variants),
+            functools.partial(self.assembly.compile_args, variants))
         self._build_started = time.perf_counter()
 
     @property
@@ -250,9 +256,7 @@ class AuxLossHyperModel(kt.HyperModel):
         callbacks = trial_callbacks(list(self.declare(hp).values()), callbacks,
                                     traced and traced.loss_weights,
                                     self.max_epochs or kwargs.get("epochs", 1), self.off_after)
-        route = functools.partial(routing.targets, output_names=list(model.output_names),
-                                  structure=self.models.structure,
-                                  hint_layers=tuple(self.hints))
+        route = self.router(list(model.output_names))
         batch_size = kwargs.pop("batch_size", None) or self.batch_size or 32
         data, kwargs = routing.fit_inputs(x, y, route, batch_size, self.trial_seed(hp), kwargs)
         started = time.perf_counter()
@@ -272,3 +276,38 @@ class AuxLossHyperModel(kt.HyperModel):
                    chance_score(self.task, self.objective.name, validation_data),
                    done - started, done - self._build_started)
         return history
+
+    def router(self, output_names: list[str]) -> Callable[[Any], dict[str, Any]]:
+        """Returns what routes labels to each of a trial model's outputs (`routing.targets`)."""
+        every = self.models.every
+        return functools.partial(routing.targets, output_names=output_names,
+                                 structure=self.models.structure if every is None else every,
+                                 hint_layers=tuple(self.hints))
+
+    def fit_packed(self, trials: Sequence[PackedTrial], x: Any, y: Any,
+                   **kwargs: Any) -> tuple[list[keras.callbacks.History | Exception], Any]:
+        """Trains several trials at once, each as `fit` would alone (see `packing`).
+
+        Args:
+            trials: `packing.PackedTrial`s: hyperparameters, seed, parent
+                and checkpoint of each.
+            x, y: Training arrays, as `fit` takes them.
+            **kwargs: Those of `packing.fit_packed` (validation_data,
+                epochs, initial_epoch, batch_size, verbose, pack).
+
+        Returns:
+            Each trial's `History` or the error it failed with, and the
+            packed model.
+
+        Raises:
+            FatalTrialError: If the builder breaks its contract.
+        """
+        if self.packs is None:
+            raise AuxSearchError(
+                f"{len(self.space.variants())} possible auxiliary outputs are more than "
+                f"the {MAX_TRACED_OUTPUTS} a packed model holds; train unpacked (pack = 1)")
+        self._build_started = time.perf_counter()
+        try:
+            return fit_packed(self, trials, x, y, **kwargs)
+        except AuxSearchError as err:
+            raise FatalTrialError(err) from err

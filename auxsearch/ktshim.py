@@ -57,6 +57,7 @@ from keras_tuner.src import config as _config  # noqa: E402
 from keras_tuner.src import protos  # noqa: E402
 from keras_tuner.src.distribute import oracle_chief as _chief  # noqa: E402
 from keras_tuner.src.distribute import oracle_client as _client  # noqa: E402
+from keras_tuner.src.distribute import utils as _dist  # noqa: E402
 from keras_tuner.src.distribute.oracle_client import TIMEOUT  # noqa: E402
 from keras_tuner.src.engine import conditions as _conditions  # noqa: E402
 from keras_tuner.src.engine import oracle as _oracle  # noqa: E402
@@ -75,6 +76,7 @@ Trial = kt.engine.trial.Trial
 _RUNNING = kt.engine.trial.TrialStatus.RUNNING
 _FAILED = kt.engine.trial.TrialStatus.FAILED
 _IDLE = kt.engine.trial.TrialStatus.IDLE
+_STOPPED = kt.engine.trial.TrialStatus.STOPPED
 
 
 # Keras Tuner reads these when a Tuner is constructed and when it saves.
@@ -215,6 +217,40 @@ class HyperbandOracleBase(kt.oracles.HyperbandOracle):
         with oracle_lock(self):
             return super().create_trial(*args, **kwargs)
 
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        # A round is promoted from only once none of its trials is running.
+        # Keras Tuner promotes as soon as enough have completed, so with
+        # several trials at once (packed, or workers) the promotions would
+        # depend on which finished first; so they are those of one trial at
+        # a time. A bracket waiting so is hidden from Keras Tuner's
+        # `populate_space` (which then creates a new bracket, or says IDLE).
+        brackets = list(self._brackets)
+        waiting = [b for b in brackets if self._waiting(b)]
+        self._brackets = [b for b in brackets if not any(b is w for w in waiting)]
+        try:
+            response = super().populate_space(trial_id)
+            values = response.get("values") or {}
+            if names.PARENT in values:  # Keras Tuner writes the newest bracket's number
+                parent = self.trials[values[names.PARENT]].hyperparameters.values
+                values[names.BRACKET] = parent.get(names.BRACKET, values[names.BRACKET])
+            return response
+        finally:
+            kept = self._brackets  # less the completed ones, plus a new one
+            self._brackets = [b for b in brackets
+                              if any(b is k for k in kept) or any(b is w for w in waiting)]
+            self._brackets += [b for b in kept if not any(b is o for o in brackets)]
+
+    def _waiting(self, bracket: dict) -> bool:
+        """Whether a bracket's next promotion waits for a running trial."""
+        number, rounds = bracket["bracket_num"], bracket["rounds"]
+        if len(rounds[0]) < self._get_size(number, 0):
+            return False  # it still takes new configurations
+        for r in range(1, len(rounds)):
+            if len(rounds[r]) < self._get_size(number, r):
+                return any(self.trials[info["id"]].status == _RUNNING
+                           for info in rounds[r - 1])
+        return False
+
     def update_trial(self, *args: Any, **kwargs: Any) -> Trial:
         with oracle_lock(self):
             return super().update_trial(*args, **kwargs)
@@ -285,10 +321,110 @@ class HyperbandTunerBase(kt.Hyperband):
 
     def __init__(self, oracle: kt.Oracle, hypermodel: kt.HyperModel, **kwargs: Any) -> None:
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self._trained: dict[str, Any] = {}  # results of trials trained together
 
     def declare_space(self, hp: kt.HyperParameters) -> None:
         """Declares every hyperparameter of the search on `hp`."""
         raise NotImplementedError
+
+    def slots(self, *fit_args: Any, **fit_kwargs: Any) -> int:
+        """Returns how many trials to hold at once (default 1), at the search's start."""
+        return 1
+
+    def train_together(self, trials: list[Trial], *fit_args: Any,
+                       **fit_kwargs: Any) -> dict[str, Any]:
+        """Trains trials with the same epochs at once.
+
+        Returns:
+            By trial id, what `run_trial` returns for it (a list of one
+            `History`), or the exception its trial fails with.
+        """
+        raise NotImplementedError
+
+    def checkpoint_path(self, trial_id: str) -> str:
+        """The path of a trial's best-epoch checkpoint, where Keras Tuner keeps it."""
+        return self._get_checkpoint_fname(trial_id)
+
+    def save_build_config(self, trial_id: str, model: Any) -> None:
+        """Saves a trial's build configuration, as Keras Tuner does after `fit`."""
+        from keras_tuner.src import utils
+
+        utils.save_json(self._get_build_config_fname(trial_id), model.get_build_config())
+
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        """Keras Tuner's search loop, holding up to `slots()` trials at once.
+
+        Each slot asks the oracle with its own tuner id (`<tuner id>-<k>`
+        past the first), as distributed workers do, until the oracle has
+        none to give (IDLE: it waits for results) or every slot holds one.
+        The held trials with the same `tuner/initial_epoch` and
+        `tuner/epochs` that are most numerous train together; the others
+        wait for a later group. A trial a killed search held is handed
+        back by the oracle to its slot's id, and redone.
+        """
+        if _dist.is_chief_oracle():  # a chief serves; Keras Tuner's own loop does that
+            return super().search(*fit_args, **fit_kwargs)
+        if "verbose" in fit_kwargs and not _dist.has_chief_oracle():
+            self.oracle.verbose = fit_kwargs.get("verbose")
+        slots = self._slot_ids(self.slots(*fit_args, **fit_kwargs))
+        self.on_search_begin()
+        held: dict[str, Trial] = {}
+        while True:
+            self.pre_create_trial()
+            stopped = False
+            for slot in slots:
+                if slot in held:
+                    continue
+                trial = self.oracle.create_trial(slot)
+                if trial.status in (_STOPPED, _IDLE):
+                    stopped = trial.status == _STOPPED
+                    break
+                held[slot] = trial
+            if not held:
+                if stopped:
+                    break
+                time.sleep(IDLE_PAUSE)  # other workers' trials must end first
+                continue
+            group = _largest_group(list(held.values()))
+            held = {slot: t for slot, t in held.items() if t not in group}
+            self._run_group(group, *fit_args, **fit_kwargs)
+        self.on_search_end()
+
+    def run_trial(self, trial: Trial, *fit_args: Any, **fit_kwargs: Any) -> Any:
+        if trial.trial_id not in self._trained:
+            return super().run_trial(trial, *fit_args, **fit_kwargs)
+        result = self._trained.pop(trial.trial_id)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _run_group(self, group: list[Trial], *fit_args: Any, **fit_kwargs: Any) -> None:
+        """Trains a group; reports each trial as Keras Tuner reports one."""
+        if len(group) > 1:
+            try:
+                self._trained = self.train_together(group, *fit_args, **fit_kwargs)
+            except kt.errors.FatalError as err:
+                self._trained = dict.fromkeys((t.trial_id for t in group), err)
+            except Exception as err:  # e.g. out of memory: every trial of the group fails
+                self._trained = dict.fromkeys((t.trial_id for t in group), err)
+        for i, trial in enumerate(group):
+            try:
+                self.on_trial_begin(trial)
+                self._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
+                self.on_trial_end(trial)
+            except kt.errors.FatalError as err:
+                for other in group[i + 1:]:  # the group ends with the search
+                    other.status, other.message = _FAILED, f"{type(err).__name__}: {err}"
+                    self.oracle.end_trial(other)
+                self._trained = {}
+                raise
+
+    def _slot_ids(self, count: int) -> list[str]:
+        """The tuner ids of the slots; and of any slot a killed search held beyond them."""
+        own = [self.tuner_id] + [f"{self.tuner_id}-{k}" for k in range(1, count)]
+        ongoing = getattr(self.oracle, "ongoing_trials", {})  # a worker's client has none
+        return own + sorted(slot for slot in ongoing
+                            if slot.startswith(f"{self.tuner_id}-") and slot not in own)
 
     def save(self) -> None:
         if not self._is_worker():
@@ -300,8 +436,14 @@ class HyperbandTunerBase(kt.Hyperband):
         self.declare_space(hp)
         self.oracle.update_space(hp)
 
+    def loaded_parent(self, model: Any) -> None:
+        """Called once a promotion's model holds its parent's checkpoint."""
+
     def _try_build(self, hp: kt.HyperParameters) -> Any:
-        return self._build_hypermodel(hp)
+        model = self._build_hypermodel(hp)  # Keras Tuner loads a promotion's parent
+        if names.PARENT in hp.values:
+            self.loaded_parent(model)
+        return model
 
     def _try_run_and_update_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> None:
         # Keras Tuner lets a fatal error leave its trial RUNNING, so the CSVs
@@ -313,6 +455,16 @@ class HyperbandTunerBase(kt.Hyperband):
             trial.message = f"{type(err).__name__}: {err}"
             self.oracle.end_trial(trial)
             raise
+
+
+def _largest_group(trials: list[Trial]) -> list[Trial]:
+    """The most numerous trials with the same epochs to train (the earliest on a tie)."""
+    groups: dict[tuple[int, int], list[Trial]] = {}
+    for trial in sorted(trials, key=lambda t: t.trial_id):
+        values = trial.hyperparameters.values
+        key = (values.get(names.INITIAL_EPOCH, 0), values.get(names.EPOCHS, 0))
+        groups.setdefault(key, []).append(trial)
+    return max(groups.values(), key=len)  # the first of the largest: insertion order
 
 
 @contextlib.contextmanager

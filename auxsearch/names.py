@@ -94,3 +94,31 @@ def objective_metric(objective: str) -> str:
 # the weighted sum, whose weights differ between configurations).
 PER_OUTPUT_METRICS = tuple(f"val_{prefix}" for prefix in (
     f"{MAIN}_", *OUTPUT_PREFIXES.values()))
+
+
+# A packed model (see `packed`) holds K copies of a trial model: copy i's
+# outputs and inputs are named `c<i>_<output>` and `c<i>_in<j>`.
+def packed_output(copy: int, output: str) -> str:
+    """Returns the name of copy `copy`'s output `output` in a packed model."""
+    return f"c{copy}_{output}"
+
+
+def packed_input(copy: int, index: int) -> str:
+    """Returns the name of copy `copy`'s `index`-th input in a packed model."""
+    return f"c{copy}_in{index}"
+
+
+def copy_logs(logs: dict[str, Any], copy: int) -> dict[str, Any]:
+    """Returns one copy's entries of a packed model's logs, by unpacked names.
+
+    `c1_main_accuracy` becomes `main_accuracy`, `val_c1_aux_x_loss`
+    becomes `val_aux_x_loss`; other copies' entries and the packed model's
+    own (its summed `loss`) are left out.
+    """
+    prefix, own = packed_output(copy, ""), {}
+    for key, value in logs.items():
+        val = "val_" if key.startswith("val_") else ""
+        bare = key[len(val):]
+        if bare.startswith(prefix):
+            own[val + bare[len(prefix):]] = value
+    return own

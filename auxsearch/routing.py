@@ -149,6 +149,72 @@ class ArrayBatches(keras.utils.PyDataset):
         return None if self._generator is None else self._generator.permutation(self.size)
 
 
+def packed_batches(
+    x: Any, routed: dict[str, Any], batch_size: int, seeds: list[int | None]
+) -> Any:
+    """Returns the batches of a packed model (see `packed`): one stream per copy.
+
+    Copy i sees the batches `batched(x, routed, batch_size, seeds[i])` would
+    give, in the same order (on TensorFlow, the permutation of the rows'
+    indices is the one `tf.data` gives the rows themselves), under the names
+    `names.packed_input(i, j)` and `names.packed_output(i, output)`. The
+    arrays are held once, whatever the number of copies.
+
+    Args:
+        x: The features: an array, or a list, tuple or dict of arrays.
+        routed: The labels of each output of one copy, from `targets`.
+        batch_size: Integer, examples per batch.
+        seeds: Each copy's shuffle seed, or `None` to keep the order.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return PackedBatches(x, routed, batch_size, seeds)
+    import tensorflow as tf
+
+    size = num_examples(x)
+    features = [tf.convert_to_tensor(a) for a in keras.tree.flatten(x)]
+    labels = {name: tf.convert_to_tensor(y) for name, y in routed.items()}
+    streams = []
+    for seed in seeds:
+        rows = tf.data.Dataset.range(size)
+        if seed is not None:
+            rows = rows.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+        streams.append(rows.batch(batch_size))
+
+    def gather(*rows: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({names.packed_input(i, j): tf.gather(a, r)
+                 for i, r in enumerate(rows) for j, a in enumerate(features)},
+                {names.packed_output(i, name): tf.gather(y, r)
+                 for i, r in enumerate(rows) for name, y in labels.items()})
+
+    data = tf.data.Dataset.zip(tuple(streams)).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+class PackedBatches(keras.utils.PyDataset):
+    """`packed_batches` on the backends other than TensorFlow: one `ArrayBatches` per copy."""
+
+    def __init__(self, x: Any, routed: dict[str, Any], batch_size: int,
+                 seeds: list[int | None]) -> None:
+        super().__init__()
+        self.parts = [ArrayBatches(x, routed, batch_size, seed) for seed in seeds]
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def __getitem__(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        features, labels = {}, {}
+        for i, part in enumerate(self.parts):
+            x, y = part[index]
+            features.update({names.packed_input(i, j): a
+                             for j, a in enumerate(keras.tree.flatten(x))})
+            labels.update({names.packed_output(i, name): v for name, v in y.items()})
+        return features, labels
+
+    def on_epoch_end(self) -> None:
+        for part in self.parts:
+            part.on_epoch_end()
+
+
 def fit_inputs(
     x: Any, y: Any, route: Callable[[Any], dict[str, Any]], batch_size: int,
     shuffle_seed: int, kwargs: dict[str, Any],

@@ -68,6 +68,8 @@ RULES: dict[str, Rule] = {
     "optimizer": _one_of(OPTIMIZERS),
     "learning_rate": Rule(lambda v: v > 0, "> 0"),
     "batch_size": Rule(lambda v: v is None or v >= 1, ">= 1"),
+    "pack": Rule(lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool)
+                                          and v >= 1), '>= 1, or "auto"', ("auto",)),
     "steps_per_execution": Rule(lambda v: v >= 1, ">= 1"),
     "max_epochs": Rule(lambda v: v is None or v >= 1, ">= 1"),
     "factor": Rule(lambda v: v >= 2, ">= 2"),

@@ -34,6 +34,9 @@ PROJECT = "search"  # Keras Tuner's project directory
 ORACLE = "oracle.json"  # Keras Tuner's oracle state
 TRIAL_STATE = "trial.json"  # in each trial's directory
 CHECKPOINT = "checkpoint.weights.h5"  # the best epoch's weights, per trial
+# Space settings that change how fast a search runs, not its results: a run
+# may be resumed with others.
+SPEED_ONLY = frozenset({"training.pack"})
 
 RunPath = str | os.PathLike[str]  # a run directory: a path, or a `RunDir`
 
@@ -200,7 +203,7 @@ class RunDir:
         now = _flat(tomllib.loads(dump_space(space)))
         changed = [f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
                    for key in sorted(set(before) | set(now))
-                   if before.get(key) != now.get(key)]
+                   if before.get(key) != now.get(key) and key not in SPEED_ONLY]
         if changed:
             raise RunDirError(f"{self.root} holds a search of another space "
                               f"({'; '.join(changed)})", discardable=True)

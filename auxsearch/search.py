@@ -115,6 +115,7 @@ def make_tuner(
         project_name=run.project_name,
         overwrite=overwrite,
         on_trial_end=on_trial_end,
+        pack=space.training.pack,
     )
 
 
@@ -140,9 +141,10 @@ def check_tensorboard(tensorboard: str | Path | None) -> None:
 
 
 def with_overrides(
-    space: SearchSpace, seed: int | None = None, max_epochs: int | None = None
+    space: SearchSpace, seed: int | None = None, max_epochs: int | None = None,
+    pack: int | str | None = None,
 ) -> SearchSpace:
-    """Returns the space with another seed or epoch budget (`None`: as it is).
+    """Returns the space with another seed, epoch budget or pack (`None`: as it is).
 
     Raises:
         SpaceError: If an override breaks its setting's rule.
@@ -153,6 +155,9 @@ def with_overrides(
         rules.check("max_epochs", max_epochs)
         space = dataclasses.replace(space, hyperband=dataclasses.replace(
             space.hyperband, max_epochs=max_epochs))
+    if pack is not None:
+        space = dataclasses.replace(space, training=dataclasses.replace(
+            space.training, pack=rules.check("pack", pack)))
     return space
 
 

@@ -39,6 +39,7 @@ is built or trained::
     optimizer = "adam"
     learning_rate = 0.001
     batch_size = 64
+    pack = 1                     # trials trained at once in one model; "auto": timed
 
     [hyperband]
     max_epochs = 9
@@ -119,6 +120,7 @@ class TrainingSpec:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     batch_size: int = 64
+    pack: int | str = 1  # how many trials train at once (see `packing`), or "auto"
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,9 @@ def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
     elif hint is int or text == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
         kind = "an integer"
+    elif text == "int | str":
+        ok = isinstance(value, (int, str)) and not isinstance(value, bool)
+        kind = "an integer or a string"
     elif hint is float or text == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value

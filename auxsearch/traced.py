@@ -89,6 +89,10 @@ class TracedModel:
         """
         for variable, value in zip(self.layer_weights, fresh.get_weights(), strict=True):
             variable.assign(value)
+        self.restart_optimizer()
+
+    def restart_optimizer(self) -> None:
+        """Puts the optimizer back in its initial state (step 0, no moments)."""
         for variable, value in zip(self.model.optimizer.variables, self._optimizer_start):
             variable.assign(value)
 

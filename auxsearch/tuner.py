@@ -7,8 +7,10 @@ from typing import Any
 
 import keras_tuner as kt
 
+from auxsearch import names, rules
 from auxsearch.hypermodel import AuxLossHyperModel
 from auxsearch.ktshim import HyperbandOracleBase, HyperbandTunerBase, hyperband_brackets
+from auxsearch.packing import PackedTrial, resolve_pack
 
 _INVALID = "<invalid configuration>"  # the identity of every invalid configuration
 
@@ -90,6 +92,12 @@ class Hyperband(HyperbandTunerBase):
     is written atomically, and the space is declared without building a
     model (see `ktshim.HyperbandTunerBase`).
 
+    With `pack=K` (or `"auto"`: see `packing.choose_pack`), up to K trials
+    with the same epochs train at once in one packed model (see `packing`),
+    each reported to the oracle as if it had trained alone. Hyperband's
+    bookkeeping is the same as unpacked: a round is promoted from once none
+    of its trials runs (see `ktshim.HyperbandOracleBase`).
+
     Keras Tuner prints each failed trial's traceback unless told otherwise:
     see `ktshim.show_tracebacks`.
     """
@@ -105,6 +113,7 @@ class Hyperband(HyperbandTunerBase):
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
         on_trial_end: TrialHook | None = None,
+        pack: int | str = 1,
         **kwargs: Any,
     ) -> None:
         oracle = BaselineHyperbandOracle(
@@ -119,11 +128,45 @@ class Hyperband(HyperbandTunerBase):
         )
         super().__init__(oracle, hypermodel, **kwargs)
         self.trial_hook = on_trial_end
+        self.pack = rules.check("pack", pack)
+        self.packed = 1  # the pack the search uses (see `slots`)
 
     def declare_space(self, hp: kt.HyperParameters) -> None:
         # The HyperModel declares every hyperparameter, the conditional
         # weights included, without building anything.
         self.hypermodel.declare(hp)
+
+    def loaded_parent(self, model: Any) -> None:
+        # Keras 3's checkpoint also holds the parent's optimizer state; a
+        # promotion starts from its weights with a fresh optimizer, as Keras
+        # Tuner's did before Keras 3, and as a packed one must (its copies
+        # share one step counter).
+        traced = self.hypermodel.models.owns(model)
+        if traced is not None:
+            traced.restart_optimizer()
+
+    def slots(self, x: Any = None, y: Any = None, **fit_kwargs: Any) -> int:
+        self.packed = resolve_pack(self.hypermodel, self.pack, x, y, fit_kwargs)
+        return self.packed
+
+    def train_together(self, trials: list[kt.engine.trial.Trial], x: Any = None, y: Any = None,
+                       **fit_kwargs: Any) -> dict[str, Any]:
+        hm = self.hypermodel
+        group = [PackedTrial(
+            t.hyperparameters, hm.trial_seed(t.hyperparameters),
+            parent=(self.checkpoint_path(t.hyperparameters.values[names.PARENT])
+                    if names.PARENT in t.hyperparameters.values else None),
+            checkpoint=self.checkpoint_path(t.trial_id)) for t in trials]
+        values = trials[0].hyperparameters.values
+        results, packed = hm.fit_packed(
+            group, x, y, validation_data=fit_kwargs.get("validation_data"),
+            epochs=values.get(names.EPOCHS, 1), initial_epoch=values.get(names.INITIAL_EPOCH, 0),
+            batch_size=fit_kwargs.get("batch_size"), verbose=fit_kwargs.get("verbose", 0),
+            pack=self.packed)
+        for trial in trials:
+            self.save_build_config(trial.trial_id, hm.packs.template.model)
+        return {t.trial_id: r if isinstance(r, Exception) else [r]
+                for t, r in zip(trials, results)}
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         try:  # the oracle may end the search here (`SearchFailed`): report first
