@@ -57,6 +57,8 @@ def test_validate_checks_without_training(tmp_path, capsys, monkeypatch):
         (["run", "{bad}"], "unknown key 'taps.candidate'"),
         (["run", "{unknown_layer}"], "no layer named 'conv9' in model 'digits_cnn'; did you mean"),
         (["run", "{tiny}", "--max-epochs", "0"], "--max-epochs must be >= 1; got 0"),
+        (["run", "{tiny}", "--pack", "0"], '--pack must be >= 1, or "auto"; got 0'),
+        (["run", "{tiny}", "--pack", "atuo"], "got 'atuo' (did you mean 'auto'?)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, tiny_space, tmp_path, capsys):

@@ -68,16 +68,24 @@ def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
     calls = []
     train = confirmation._train_and_test
 
-    def spy(search, values, repetition, on_score, config):
-        scores = train(search, values, repetition, on_score, config)
-        calls.append((config, confirmation.seed_of(search, repetition), scores))
+    def spy(search, values, repetition):
+        scores = train(search, values, repetition)
+        calls.append((str(sorted(values.items())), confirmation.seed_of(search, repetition),
+                      scores))
         return scores
 
     monkeypatch.setattr(confirmation, "_train_and_test", spy)
-    confirm(tiny_run, top=1, seeds=2)
+    confirm(tiny_run, top=1, seeds=2, pack=1)
     seeds = {}
     for config, seed, scores in calls:
         seeds.setdefault(config, []).append(seed)
         assert set(scores) <= {0.0, 1.0} and len(scores) > 1  # each test example right or not
     first, second = seeds.values()
     assert first == second and len(set(first)) == 2  # the same seeds for every configuration
+
+
+def test_packed_confirmation_is_the_unpacked_one(tiny_run):
+    unpacked = confirm(tiny_run, top=1, seeds=2, pack=1)
+    packed = confirm(tiny_run, top=1, seeds=2, pack=3)  # 4 trainings: a group of 3, then 1
+    columns = ["config", "mean", "delta_vs_baseline", "p_value", "verdict"]
+    pd.testing.assert_frame_equal(packed[columns], unpacked[columns], atol=1e-9)

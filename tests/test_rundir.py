@@ -85,6 +85,9 @@ def test_resuming_needs_the_same_space(tmp_path):
                        r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\)$") as info:
         run.check_resumable(other)
     assert info.value.discardable and "--overwrite" not in str(info.value)
+    # How many trials train at once changes no result: a run resumes with another.
+    run.check_resumable(dataclasses.replace(space, training=dataclasses.replace(
+        space.training, pack="auto")))
 
 
 def test_an_unreadable_space_cannot_be_resumed(tmp_path):

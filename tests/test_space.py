@@ -18,7 +18,7 @@ def test_default_space_is_the_repo_file():
     assert space.taps.candidates == ("conv*",) and space.taps.weight_range == (0.01, 1.0)
     assert (space.hyperband.max_epochs, space.hyperband.factor,
             space.hyperband.hyperband_iterations) == (9, 3, 1)
-    assert dataclasses.astuple(space.training) == ("adam", 0.001, 64)
+    assert dataclasses.astuple(space.training) == ("adam", 0.001, 64, 1)
 
 
 def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
@@ -67,6 +67,11 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
         (MINIMAL + "[training]\noptimizer = 'adan'\n",
          (r"training.optimizer must be one of adam, adamw, .*; got 'adan' "
           r"\(did you mean 'adam'\?\)$")),
+        (MINIMAL + "[training]\npack = 0\n", r'training.pack must be >= 1, or "auto"; got 0$'),
+        (MINIMAL + "[training]\npack = 'aut'\n",
+         r'training.pack must be >= 1, or "auto"; got \'aut\' \(did you mean \'auto\'\?\)$'),
+        (MINIMAL + "[training]\npack = 2.5\n",
+         r"training.pack must be an integer or a string; got 2.5$"),
         (MINIMAL + "[training]\nbatch_size = true\n",
          r"training.batch_size must be an integer; got True"),
         (MINIMAL + "[training]\nlearning_rate = -1\n",
@@ -151,3 +156,9 @@ def test_objective_defaults_follow_the_task_and_may_be_overridden():
 
 def test_parse_space_from_text():
     assert parse_space(MINIMAL, name="inline").name == "inline"
+
+
+def test_pack_is_a_number_or_auto():
+    assert parse_space(MINIMAL + "[training]\npack = 4\n", "m").training.pack == 4
+    assert parse_space(MINIMAL + "[training]\npack = 'auto'\n", "m").training.pack == "auto"
+    assert parse_space(MINIMAL, "m").training.pack == 1

@@ -201,3 +201,92 @@ def test_every_state_file_is_written_atomically(tmp_path, tiny_data, monkeypatch
     tuner.search(x, y, validation_data=(xv, yv), verbose=0)
     assert {"oracle.json", "trial.json", "tuner0.json"} <= set(written)
     assert not list(tmp_path.rglob(".*.json"))  # no temporary file left behind
+
+
+def _run_packed(oracle, k):
+    """Plays a search as a packed tuner does: k slots, the largest group first.
+
+    Later trials score higher, so a promotion that did not wait for its
+    whole round would pick another trial.
+    """
+    from auxsearch.ktshim import _largest_group
+
+    slots = ["tuner0"] + [f"tuner0-{i}" for i in range(1, k)]
+    held, done = {}, []
+    while True:
+        stopped = False
+        for slot in slots:
+            if slot not in held:
+                trial = oracle.create_trial(slot)
+                if trial.status in ("STOPPED", "IDLE"):
+                    stopped = trial.status == "STOPPED"
+                    break
+                held[slot] = trial
+        if not held:
+            assert stopped
+            return done
+        group = _largest_group(list(held.values()))
+        held = {s: t for s, t in held.items() if t not in group}
+        for trial in group:
+            oracle.update_trial(trial.trial_id, {"score": float(trial.trial_id)})
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+            done.append(trial)
+
+
+def _plan(oracle, trials):
+    """Each trial as what it is: its configuration, epochs, bracket and parent's configuration."""
+    def key(trial):
+        values = dict(trial.hyperparameters.values)
+        parent = values.pop("tuner/trial_id", None)
+        values["parent"] = None if parent is None else key(oracle.trials[parent])
+        return tuple(sorted((k, str(v)) for k, v in values.items()))
+    return sorted(key(t) for t in trials)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("max_epochs, iterations", [(9, 1), (10, 2)])
+def test_packed_slots_get_the_trials_of_one_at_a_time(tmp_path, k, max_epochs, iterations):
+    serial = _oracle(tmp_path / "serial", max_epochs, 3, iterations)
+    packed = _oracle(tmp_path / "packed", max_epochs, 3, iterations)
+    assert _plan(packed, _run_packed(packed, k)) == _plan(serial, _run_packed(serial, 1))
+
+
+def _search(tiny_data, directory, pack, **kwargs):
+    x, y, xv, yv = tiny_data
+    tuner = Hyperband(AuxLossHyperModel(functional_mlp, taps=["d1", "d2"], batch_size=16),
+                      max_epochs=3, seed=1, directory=directory, project_name="p", pack=pack,
+                      **kwargs)
+    tuner.search(x, y, validation_data=(xv, yv), verbose=0)
+    return tuner
+
+
+def _results(tuner):
+    oracle = tuner.oracle
+    return {key: (t.status, t.score) for key, t in zip(_plan(oracle, oracle.trials.values()),
+                                                       sorted(oracle.trials.values(),
+                                                              key=lambda t: _plan(oracle, [t])))}
+
+
+def test_a_packed_search_gives_the_unpacked_one(tiny_data, tmp_path):
+    unpacked = _results(_search(tiny_data, tmp_path / "one", 1))
+    packed = _search(tiny_data, tmp_path / "three", 3)
+    assert packed.packed == 3
+    got = _results(packed)
+    assert sorted(got) == sorted(unpacked)
+    for key, (status, score) in unpacked.items():
+        assert got[key][0] == status == "COMPLETED"
+        assert got[key][1] == pytest.approx(score, abs=1e-6)
+
+
+def test_a_killed_packed_search_redoes_its_held_trials_once(tiny_data, tmp_path):
+    first = Hyperband(AuxLossHyperModel(functional_mlp, taps=["d1", "d2"], batch_size=16),
+                      max_epochs=3, seed=1, directory=tmp_path, project_name="p", pack=2)
+    held = [first.oracle.create_trial("tuner0"), first.oracle.create_trial("tuner0-1")]
+    assert all(t.status == "RUNNING" for t in held)  # killed here: saved as running
+    resumed = _search(tiny_data, tmp_path, 1)  # another pack: the slot tuner0-1 is adopted
+    trials = resumed.oracle.trials.values()
+    assert len(trials) == hyperband_budget(3, 3)[0]
+    assert all(t.status == "COMPLETED" for t in trials)
+    assert {t.trial_id for t in held} <= {t.trial_id for t in trials}
+    assert not resumed.oracle.ongoing_trials

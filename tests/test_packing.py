@@ -1,0 +1,146 @@
+import logging
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import functional_mlp
+
+from auxsearch import packing
+from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.packing import PackedTrial, choose_pack, fitting_pack, resolve_pack
+
+CONFIGS = [
+    {},
+    {"tap/d1": True, "weight/d1": 0.5},
+    {"tap/d2": True, "weight/d2": 0.3, "kind/d2": "penalty", "schedule/d2": "linear_decay"},
+]
+
+
+def _hypermodel():
+    return AuxLossHyperModel(functional_mlp, taps=["d1", "d2"], kinds=["head", "penalty"],
+                             schedules=["constant", "linear_decay"], batch_size=16,
+                             steps_per_execution=2, max_epochs=3)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
+    return x[:64], y[:64], (x[64:], y[64:])
+
+
+def _alone(hm, hp, x, y, val, **kwargs):
+    model = hm.build(hp)
+    history = hm.fit(hp, model, x, y, validation_data=val, verbose=0, **kwargs)
+    return history.history, [v.numpy() for v in hm.models.current.layer_weights]
+
+
+def test_a_packed_trial_trains_as_it_would_alone():
+    hm, (x, y, val) = _hypermodel(), _data()
+    hps = [hm.hyperparameters(values) for values in CONFIGS]
+    alone = [_alone(hm, hp, x, y, val, epochs=3) for hp in hps]
+    results, packed = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp)) for hp in hps],
+                                    x, y, validation_data=val, epochs=3)
+    for i, ((history, weights), result) in enumerate(zip(alone, results)):
+        for key in ("loss", "val_loss", "main_loss", "val_main_accuracy", "val_main_loss"):
+            np.testing.assert_allclose(result.history[key], history[key], rtol=1e-4,
+                                       atol=1e-6, err_msg=key)
+        assert set(result.history) == set(history) - {"fit_seconds", "trial_seconds"} | {
+            "fit_seconds", "trial_seconds"}
+        for got, want in zip(packed.values(i), weights, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
+    hm, (x, y, val) = _hypermodel(), _data()
+    hp = hm.hyperparameters(CONFIGS[1])
+    parent = str(tmp_path / "parent.weights.h5")
+    results, _ = hm.fit_packed([PackedTrial(hp, 7, checkpoint=parent),
+                                PackedTrial(hm.hyperparameters({}), 8)],
+                               x, y, validation_data=val, epochs=1)
+    model = hm.build(hp)  # unpacked: the checkpoint, then a fresh optimizer
+    model.load_weights(parent)
+    hm.models.current.restart_optimizer()
+    want = hm.fit(hp, model, x, y, validation_data=val, epochs=3, initial_epoch=1,
+                  verbose=0).history
+    got, _ = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp), parent=parent),
+                            PackedTrial(hp, 9)], x, y, validation_data=val, epochs=3,
+                           initial_epoch=1)
+    np.testing.assert_allclose(got[0].history["val_loss"], want["val_loss"], rtol=1e-4)
+    assert got[0].history["at_epoch/2"][0] == pytest.approx(want["at_epoch/2"][0])
+
+
+def test_a_copy_that_diverges_fails_alone_and_the_others_train_on(tmp_path):
+    hm, (x, y, val) = _hypermodel(), _data()
+    hps = [hm.hyperparameters(values) for values in CONFIGS[:2]]
+    broken = str(tmp_path / "nan.weights.h5")
+    hm.packs.save([np.full(v.shape, np.nan, "float32") for v in hm.packs.template.layer_weights],
+                  broken, {})
+    alone = _alone(hm, hps[1], x, y, val, epochs=2)
+    results, _ = hm.fit_packed([PackedTrial(hps[0], 1, parent=broken),
+                                PackedTrial(hps[1], hm.trial_seed(hps[1]))],
+                               x, y, validation_data=val, epochs=2)
+    assert "the loss became nan in epoch 1" in str(results[0])
+    np.testing.assert_allclose(results[1].history["val_loss"], alone[0]["val_loss"], rtol=1e-4)
+
+
+def test_a_group_smaller_than_the_traced_pack_reuses_it():
+    hm, (x, y, _) = _hypermodel(), _data()
+    hp = hm.hyperparameters({})
+    hm.fit_packed([PackedTrial(hp, 1)] * 3, x, y, epochs=1)
+    _, packed = hm.fit_packed([PackedTrial(hp, 1)] * 2, x, y, epochs=1, pack=2)
+    assert packed.size == 3 and list(hm.packs.models) == [3]
+
+
+def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
+    timed = []
+
+    def fake(hypermodel, hp, k, *args):
+        timed.append(k)
+        return {1: 1.0, 2: 1.2, 4: 3.0}[k]
+
+    monkeypatch.setattr(packing, "_timed_epoch", fake)
+    hm, (x, y, _) = _hypermodel(), _data()
+    assert choose_pack(hm, x, y, 16) == 2 and timed == [1, 2, 4]
+    timed.clear()
+    monkeypatch.setattr(packing, "_timed_epoch", lambda hm, hp, k, *a: timed.append(k) or k * 1.0)
+    assert choose_pack(hm, x, y, 16) == 1 and timed == [1, 2]
+
+
+def test_auto_times_real_steps():
+    hm, (x, y, _) = _hypermodel(), _data()
+    assert choose_pack(hm, x, y, 16, candidates=(1, 2)) in (1, 2)
+    assert 2 in hm.packs.models  # traced once, kept for the search
+
+
+def test_memory_estimate_lowers_the_pack(caplog):
+    hm = _hypermodel()
+    model = hm.packs.template.model
+    k, per_copy, _ = fitting_pack(model, 16, 8, available=1e12)
+    assert k == 8 and per_copy > 4 * sum(int(np.prod(v.shape)) for v in model.weights)
+    assert fitting_pack(model, 16, 8, available=5 * per_copy)[0] == 2  # half of it
+    assert fitting_pack(model, 16, 8, available=0.0)[0] == 1
+    with caplog.at_level(logging.WARNING):
+        x, y, val = _data()
+        monkeypatched = packing.available_memory
+        try:
+            packing.available_memory = lambda: 3 * per_copy
+            assert resolve_pack(hm, 8, x, y, {"validation_data": val}) == 1
+        finally:
+            packing.available_memory = monkeypatched
+    assert "packing 1" in caplog.text
+
+
+@pytest.mark.parametrize("kwargs, why", [
+    ({"callbacks": [keras.callbacks.TerminateOnNaN()]}, "callbacks"),
+    ({"validation_split": 0.2}, "validation_split"),
+    ({"validation_data": (np.zeros((2, 6)), np.zeros(2), np.ones(2))}, "sample weights"),
+])
+def test_what_cannot_be_packed_trains_one_at_a_time(kwargs, why, caplog):
+    hm, (x, y, _) = _hypermodel(), _data()
+    with caplog.at_level(logging.WARNING):
+        assert resolve_pack(hm, 4, x, y, kwargs) == 1
+    assert why in caplog.text
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    assert resolve_pack(hm, 4, dataset, None, {}) == 1
