@@ -271,8 +271,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     board = result.leaderboard
+    packed = f", {result.pack} trained at once" if result.pack > 1 else ""
     print(f"\n{len(result.trials)} trials, {len(board)} configurations in "
-          f"{result.seconds:.0f}s; top {_TOP} by "
+          f"{result.seconds:.0f}s{packed}; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
     print(summary(board, _TOP))
     _print_noise(search.rundir, board)

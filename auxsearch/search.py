@@ -42,6 +42,7 @@ class SearchResult:
         leaderboard: The same table, one row per configuration.
         trials: The table of `trials.csv`, one row per trial.
         seconds: The wall time of the search.
+        pack: How many trials trained at once (`training.pack`, resolved).
     """
 
     run_dir: Path
@@ -49,6 +50,7 @@ class SearchResult:
     leaderboard: pd.DataFrame
     trials: pd.DataFrame
     seconds: float
+    pack: int = 1
 
 
 def data_source(space: SearchSpace) -> str:
@@ -274,7 +276,8 @@ class Search:
         objective = self.hypermodel.objective
         tables = leaderboard(self.rundir, objective), trials(self.rundir, objective)
         path, _ = write_leaderboards(self.rundir, tables=tables)
-        return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started)
+        return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started,
+                            tuner.packed)
 
     def _search(
         self, tuner: Hyperband, verbose: bool, tensorboard: str | Path | None

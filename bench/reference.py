@@ -4,11 +4,15 @@ This is what a Keras user writes without auxsearch, following the Keras
 multi-output guide and the Keras Tuner docs: a new model per trial, with an
 auxiliary softmax head on each tapped conv layer, a loss dict with
 `loss_weights`, the labels copied to every output, and Hyperband on the main
-head's validation accuracy. It searches the default space of auxsearch: the
-same model, data split, candidate taps, weight range, training settings,
-Hyperband settings and seed.
+head's validation accuracy. It searches a workload of `bench.workloads` as
+auxsearch does: the same model, data split, candidate taps, weight range,
+training settings, Hyperband settings and seed.
 
-Usage: python -m bench.reference RUN_DIR [MAX_EPOCHS]
+- `default`: auxsearch's default space (six 16-filter convs on 8x8 digits).
+- `compute`: the digits upsampled to 32x32 and the wide CNN (six convs of 32
+  to 128 filters, max pooling after the second and fourth).
+
+Usage: python -m bench.reference RUN_DIR [MAX_EPOCHS] [WORKLOAD]
 Prints one JSON line: wall seconds, trials, epochs, best score.
 """
 
@@ -16,28 +20,40 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
 
-from auxsearch.data import load_digits
+from auxsearch.data import load_data, load_digits
 from auxsearch.space import load_space
+from bench.workloads import WORKLOADS, space_file
 
 N_CONV = 6
+# Per workload: the input shape, each conv's filters, the convs followed by
+# max pooling, and the main head's pooling (as the workload's model has it).
+MODELS = {
+    "default": ((8, 8, 1), (16,) * N_CONV, (), "flatten"),
+    "compute": ((32, 32, 1), (32, 32, 64, 64, 128, 128), (2, 4), "average"),
+}
 
 
 class AuxHyperModel(kt.HyperModel):
-    def __init__(self, low: float, high: float, learning_rate: float) -> None:
+    def __init__(self, low: float, high: float, learning_rate: float,
+                 workload: str = "default") -> None:
         super().__init__()
         self.low, self.high, self.learning_rate = low, high, learning_rate
+        self.input_shape, self.filters, self.pooled_after, self.main_pooling = MODELS[workload]
 
     def build(self, hp):
-        inputs = keras.Input((8, 8, 1))
+        inputs = keras.Input(self.input_shape)
         h = inputs
         outputs, weights = {}, {}
-        for i in range(1, N_CONV + 1):
-            h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name=f"conv{i}")(h)
+        for i, filters in enumerate(self.filters, start=1):
+            h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                                    name=f"conv{i}")(h)
             if hp.Boolean(f"tap_conv{i}"):
                 with hp.conditional_scope(f"tap_conv{i}", [True]):
                     weight = hp.Float(f"weight_conv{i}", self.low, self.high, sampling="log")
@@ -45,8 +61,13 @@ class AuxHyperModel(kt.HyperModel):
                 outputs[f"aux_conv{i}"] = keras.layers.Dense(
                     10, activation="softmax", name=f"aux_conv{i}")(pooled)
                 weights[f"aux_conv{i}"] = weight
-        outputs["main"] = keras.layers.Dense(10, activation="softmax", name="main")(
-            keras.layers.Flatten()(h))
+            if i in self.pooled_after:
+                h = keras.layers.MaxPooling2D()(h)
+        if self.main_pooling == "flatten":
+            h = keras.layers.Flatten()(h)
+        else:
+            h = keras.layers.GlobalAveragePooling2D()(h)
+        outputs["main"] = keras.layers.Dense(10, activation="softmax", name="main")(h)
         model = keras.Model(inputs, outputs)
         names = model.output_names
         model.compile(
@@ -69,13 +90,28 @@ class AuxHyperModel(kt.HyperModel):
                          validation_data=(x_val, {n: y_val for n in names}), **kwargs)
 
 
-def main(run_dir: str, max_epochs: str | int | None = None) -> dict:
-    space = load_space()
-    band = space.hyperband
-    data = load_digits(space.seed, space.data.validation_fraction, space.data.test_fraction)
+def main(run_dir: str, max_epochs: str | int | None = None, workload: str = "default") -> dict:
+    """Runs the hand-written search of `workload`; returns its measurements.
+
+    Args:
+        run_dir: Keras Tuner's directory.
+        max_epochs: Hyperband's max_epochs; empty or `None`: the workload's.
+        workload: One of `bench.workloads.WORKLOADS`.
+    """
+    if workload not in WORKLOADS:
+        raise SystemExit(f"bench.reference: unknown workload {workload!r}; "
+                         f"allowed: {', '.join(WORKLOADS)}")
+    # The workload's space gives the settings (and, for `compute`, the data file).
+    space = load_space(space_file(workload, Path(tempfile.mkdtemp(prefix="bench-ref-"))))
+    band, split = space.hyperband, space.data
+    if workload == "default":
+        data = load_digits(space.seed, split.validation_fraction, split.test_fraction)
+    else:
+        data = load_data(split.file, split.task, space.seed, split.validation_fraction,
+                         split.test_fraction)
     started = time.perf_counter()
     tuner = kt.Hyperband(
-        AuxHyperModel(*space.taps.weight_range, space.training.learning_rate),
+        AuxHyperModel(*space.taps.weight_range, space.training.learning_rate, workload),
         objective=kt.Objective("val_main_accuracy", "max"),
         max_epochs=int(max_epochs) if max_epochs else band.max_epochs,
         factor=band.factor,
@@ -98,4 +134,4 @@ def main(run_dir: str, max_epochs: str | int | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:3])))
+    print(json.dumps(main(*sys.argv[1:4])))

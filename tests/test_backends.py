@@ -72,6 +72,7 @@ auxsearch("confirm", run, "--top", "1", "--seeds", "2")
 auxsearch("export-model", run, "--out", model)
 auxsearch("plot", run)
 auxsearch("run", space, "--out", out / "workers", "--workers", "1")
+auxsearch("run", space, "--out", out / "packed", "--pack", "2")
 
 import keras
 from sklearn.datasets import load_digits
@@ -84,6 +85,7 @@ print(json.dumps({
     "tensorflow": sorted(m for m in sys.modules if m.partition(".")[0] == "tensorflow"),
     "trials": sum(1 for _ in open(run / "trials.csv")) - 1,
     "worker_trials": sum(1 for _ in open(out / "workers" / "trials.csv")) - 1,
+    "packed_trials": sum(1 for _ in open(out / "packed" / "trials.csv")) - 1,
 }))
 '''
 
@@ -143,6 +145,37 @@ print(json.dumps({
 }))
 '''
 
+# Two configurations trained packed, and each alone.
+PACKED = '''
+import json
+import keras
+import numpy as np
+from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.packing import PackedTrial
+
+
+def build():
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+    h = keras.layers.Dense(8, activation="relu", name="d2")(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(48, 6)).astype("float32")
+y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
+data = dict(validation_data=(x[32:], y[32:]), epochs=2)
+hm = AuxLossHyperModel(build, seed=1, batch_size=8)
+hps = [hm.hyperparameters({}), hm.hyperparameters({"tap/d1": True, "weight/d1": 0.5})]
+alone = []
+for hp in hps:
+    alone.append(hm.fit(hp, hm.build(hp), x[:32], y[:32], verbose=0, **data).history["val_loss"])
+results, _ = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp)) for hp in hps], x[:32], y[:32],
+                           **data)
+print(json.dumps({"backend": keras.backend.backend(), "alone": alone,
+                  "packed": [r.history["val_loss"] for r in results]}))
+'''
+
 # Loads a model saved on another backend and predicts the same examples.
 LOAD = '''
 import json, sys
@@ -196,7 +229,7 @@ def test_every_command_runs_on_jax_without_tensorflow(jax_commands):
     seen, out = jax_commands
     assert seen["backend"] == "jax"
     assert seen["tensorflow"] == []
-    assert seen["trials"] == seen["worker_trials"] == 2
+    assert seen["trials"] == seen["worker_trials"] == seen["packed_trials"] == 2
     for name in ("leaderboard.csv", "confirmed.csv", "leaderboard.png"):
         assert (out / "run" / name).exists(), name
 
@@ -220,3 +253,17 @@ def test_the_second_trial_reuses_the_traced_steps(backend, tmp_path):
     # The reused model trains with the second trial's loss weights, as a fresh
     # one does: no value of the first trial is baked into the traced step.
     np.testing.assert_allclose(seen["loss"], seen["fresh_loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_packed_trials_train_as_they_would_alone(backend, tmp_path):
+    seen = run_script(backend, PACKED, cwd=tmp_path)
+    assert seen["backend"] == backend
+    np.testing.assert_allclose(seen["packed"], seen["alone"], rtol=1e-4)
+
+
+def test_pytorch_trains_one_trial_at_a_time(tmp_path):
+    script = PACKED.split("alone = []")[0] + (
+        "from auxsearch.packing import resolve_pack\n"
+        "print(json.dumps({'pack': resolve_pack(hm, 4, x, y, {})}))\n")
+    assert run_script("torch", script, cwd=tmp_path) == {"pack": 1}

@@ -102,10 +102,11 @@ def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
 
     monkeypatch.setattr(packing, "_timed_epoch", fake)
     hm, (x, y, _) = _hypermodel(), _data()
-    assert choose_pack(hm, x, y, 16) == 2 and timed == [1, 2, 4]
+    assert choose_pack(hm, x, y, 16, candidates=(1, 2, 4)) == 2 and timed == [1, 2, 4]
     timed.clear()
     monkeypatch.setattr(packing, "_timed_epoch", lambda hm, hp, k, *a: timed.append(k) or k * 1.0)
     assert choose_pack(hm, x, y, 16) == 1 and timed == [1, 2]
+    assert packing.accelerated() is False  # this machine: a CPU
 
 
 def test_auto_times_real_steps():
@@ -144,3 +145,12 @@ def test_what_cannot_be_packed_trains_one_at_a_time(kwargs, why, caplog):
     assert why in caplog.text
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     assert resolve_pack(hm, 4, dataset, None, {}) == 1
+
+
+def test_auto_packs_only_on_an_accelerator(monkeypatch):
+    hm, (x, y, val) = _hypermodel(), _data()
+    monkeypatch.setattr(packing, "choose_pack", lambda *args: 4)
+    monkeypatch.setattr(packing, "accelerated", lambda: False)
+    assert resolve_pack(hm, "auto", x, y, {"validation_data": val}) == 1
+    monkeypatch.setattr(packing, "accelerated", lambda: True)
+    assert resolve_pack(hm, "auto", x, y, {"validation_data": val}) == 4
