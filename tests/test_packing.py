@@ -154,3 +154,31 @@ def test_auto_packs_only_on_an_accelerator(monkeypatch):
     assert resolve_pack(hm, "auto", x, y, {"validation_data": val}) == 1
     monkeypatch.setattr(packing, "accelerated", lambda: True)
     assert resolve_pack(hm, "auto", x, y, {"validation_data": val}) == 4
+
+
+def _two_inputs():
+    image, extra = keras.Input((6,), name="image"), keras.Input((2,), name="extra")
+    h = keras.layers.Dense(8, activation="relu", name="d1")(image)
+    h = keras.layers.Concatenate(name="join")([h, extra])
+    h = keras.layers.Dense(8, activation="relu", name="d2")(h)
+    return keras.Model({"image": image, "extra": extra},
+                       keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+def test_a_model_with_named_inputs_and_hints_packs():
+    hm = AuxLossHyperModel(_two_inputs, taps=["d1", "d2"], kinds=["head", "hint"],
+                           hints={"d2": (8,)}, batch_size=16, steps_per_execution=2)
+    rng = np.random.default_rng(1)
+    x = {"image": rng.normal(size=(48, 6)).astype("float32"),
+         "extra": rng.normal(size=(48, 2)).astype("float32")}
+    y = {"main": rng.integers(0, 3, 48).astype("int32"),
+         "hint/d2": rng.normal(size=(48, 8)).astype("float32")}
+    train = ({k: v[:32] for k, v in x.items()}, {k: v[:32] for k, v in y.items()})
+    val = ({k: v[32:] for k, v in x.items()}, {k: v[32:] for k, v in y.items()})
+    hps = [hm.hyperparameters({"tap/d1": True, "weight/d1": 0.4}),
+           hm.hyperparameters({"tap/d2": True, "weight/d2": 0.2, "kind/d2": "hint"})]
+    alone = [_alone(hm, hp, *train, val, epochs=2)[0] for hp in hps]
+    results, _ = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp)) for hp in hps], *train,
+                               validation_data=val, epochs=2)
+    for history, result in zip(alone, results):
+        np.testing.assert_allclose(result.history["val_loss"], history["val_loss"], rtol=1e-4)
