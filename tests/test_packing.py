@@ -3,7 +3,6 @@ import logging
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from conftest import functional_mlp
 
 from auxsearch import packing
@@ -143,6 +142,8 @@ def test_what_cannot_be_packed_trains_one_at_a_time(kwargs, why, caplog):
     with caplog.at_level(logging.WARNING):
         assert resolve_pack(hm, 4, x, y, kwargs) == 1
     assert why in caplog.text
+    import tensorflow as tf  # here: CI's JAX leg collects this file without TensorFlow
+
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     assert resolve_pack(hm, 4, dataset, None, {}) == 1
 
