@@ -26,6 +26,7 @@ _EXPORTS = {
     "Dataset": "auxsearch.data",
     "Hyperband": "auxsearch.tuner",
     "ModelError": "auxsearch.errors",
+    "PackedTrial": "auxsearch.packing",
     "RunDir": "auxsearch.rundir",
     "RunDirError": "auxsearch.errors",
     "Search": "auxsearch.search",
@@ -59,8 +60,8 @@ _EXPORTS = {
 
 __all__ = [  # as `_EXPORTS` names them; sorted
     "AuxLoss", "AuxLossHyperModel", "AuxSearchError", "BaselineHyperbandOracle", "DataError",
-    "Dataset", "Hyperband", "ModelError", "RunDir", "RunDirError", "Search", "SearchFailed",
-    "SearchResult", "SearchSpace", "SpaceError", "Tap", "TapError", "TapSpace",
+    "Dataset", "Hyperband", "ModelError", "PackedTrial", "RunDir", "RunDirError", "Search",
+    "SearchFailed", "SearchResult", "SearchSpace", "SpaceError", "Tap", "TapError", "TapSpace",
     "ValidationReport", "confirm", "export_model", "find_taps", "format_taps", "hyperband_budget",
     "leaderboard", "list_taps", "load_data", "load_space", "model_builder", "open_run",
     "plot_run", "run_search", "select_taps", "trials", "validate", "with_overrides",

@@ -61,7 +61,8 @@ class AuxLossHyperModel(kt.HyperModel):
     and compiles one loss per output, weighted by its tap's weight (the main
     loss by 1.0). No layer is called twice. `fit()` sends the labels to every
     head (and hint targets to hints), so the search runs with plain labels,
-    like any Keras model.
+    like any Keras model. `fit_packed()` trains several configurations at
+    once, each as `fit()` would alone (see `packing`).
 
     Example:
 
