@@ -1,7 +1,8 @@
 """Keras Tuner's private API, in one place.
 
 auxsearch relies on parts of Keras Tuner that are not public: the
-Hyperband oracle's bracket bookkeeping, the tuner's state files, the oracle
+Hyperband oracle's bracket bookkeeping, the tuner's search loop (which
+packing extends to several trials at once) and state files, the oracle
 lock, the gRPC chief and client, the best-epoch checkpoint callback. Every
 `keras_tuner.src` import and every use of a private Keras Tuner member is
 here, behind public names; the other modules use only these and Keras
