@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# bench/gpu.sh: the per-backend bench (bench/backends.py) with JAX as the
+# bench/gpu.sh: the per-backend bench (bench/backends.py), then packed trials'
+# throughput (bench/throughput.py), with JAX as the
 # backend, on a machine that has JAX but no TensorFlow, Keras or keras-tuner
 # and no network (this project's GPU machine: JAX, PyTorch, pandas, scipy,
 # scikit-learn, matplotlib, grpcio and tensorboard are there).
 #
 #   bench/gpu.sh fetch   # here, with a network: the missing wheels into .whl/
-#   bench/gpu.sh         # there: installs .whl/, runs the bench (about 3 minutes
+#   bench/gpu.sh         # there: installs .whl/, runs the benches (about 3 + 3 minutes
 #                        # on a GPU; 5 at most), writes its table
 #
 # With this workplace's device tool: here `echo /.whl/ >> .git/info/exclude`
@@ -55,3 +56,11 @@ if [ -n "${OUT:-}" ]; then
 fi
 timeout "${LIMIT:-300}" "$PYTHON" -m bench.backends --backends "${BACKENDS:-jax}" \
     --out "$results" ${SMOKE:+--smoke}
+# Then packed trials' training throughput, K = 1, 2, 4, 8, 16 (issue 13's
+# measurement for an accelerator), into the same results file.
+if [ -n "${SMOKE:-}" ]; then
+    throughput=(--packs 1,2 --workloads default --epochs 1)
+else
+    throughput=(--packs 1,2,4,8,16)
+fi
+timeout "${LIMIT:-300}" "$PYTHON" -m bench.throughput "${throughput[@]}" --out "$results"
