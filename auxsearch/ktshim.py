@@ -404,9 +404,7 @@ class HyperbandTunerBase(kt.Hyperband):
         if len(group) > 1:
             try:
                 self._trained = self.train_together(group, *fit_args, **fit_kwargs)
-            except kt.errors.FatalError as err:
-                self._trained = dict.fromkeys((t.trial_id for t in group), err)
-            except Exception as err:  # e.g. out of memory: every trial of the group fails
+            except Exception as err:  # fatal, or e.g. out of memory: it is every trial's
                 self._trained = dict.fromkeys((t.trial_id for t in group), err)
         for i, trial in enumerate(group):
             try:

@@ -69,7 +69,8 @@ class CopyRecords(keras.callbacks.Callback):
 
     Args:
         packed: The packed model.
-        losses: The auxiliary losses of each trial (copy i: trial i).
+        losses: The auxiliary losses of each trial (copy i: trial i; copies
+            past the last trial are left alone).
         objective: The `keras_tuner.Objective` that decides the best epoch.
         max_epochs: Integer, the epochs the schedules follow.
         off_after: Float, the share of epochs an `off_after` loss is on.
@@ -91,7 +92,7 @@ class CopyRecords(keras.callbacks.Callback):
         self.epochs: list[list[int]] = [[] for _ in losses]
         self.best: list[float | None] = [None] * len(losses)
         self.state: list[list[np.ndarray] | None] = [None] * len(losses)
-        self.failed: dict[int, Exception | None] = {}  # None: a copy no trial uses
+        self.failed: dict[int, Exception] = {}
         self.weights: list[dict[str, float]] = [{} for _ in losses]
         self.epoch = 0
 
@@ -196,11 +197,9 @@ def fit_packed(
     for i in range(len(trials)):
         packed.switch_on(i)
     losses = [list(hypermodel.declare(trial.hp).values()) for trial in trials]
-    records = CopyRecords(packed, losses + [[]] * (packed.size - len(trials)),
-                          hypermodel.objective, hypermodel.max_epochs or epochs,
-                          hypermodel.off_after)
-    for i in range(len(trials), packed.size):
-        records.failed[i] = None  # unused: never checked nor recorded
+    # Copies past the trials' stay off: they are neither checked nor recorded.
+    records = CopyRecords(packed, losses, hypermodel.objective,
+                          hypermodel.max_epochs or epochs, hypermodel.off_after)
     batch_size = batch_size or hypermodel.batch_size or 32
     route = hypermodel.router(packed.output_names)
     seeds = [t.seed for t in trials] + [None] * (packed.size - len(trials))
