@@ -18,44 +18,44 @@ __version__ = "0.1.0"
 
 # The public API: each name and the module that defines it.
 _EXPORTS = {
-    "AuxLoss": "auxsearch.tapspace",
-    "AuxLossHyperModel": "auxsearch.hypermodel",
-    "AuxSearchError": "auxsearch.errors",
-    "BaselineHyperbandOracle": "auxsearch.tuner",
-    "DataError": "auxsearch.errors",
-    "Dataset": "auxsearch.data",
-    "Hyperband": "auxsearch.tuner",
-    "ModelError": "auxsearch.errors",
-    "PackedTrial": "auxsearch.packing",
-    "RunDir": "auxsearch.rundir",
-    "RunDirError": "auxsearch.errors",
-    "Search": "auxsearch.search",
-    "SearchFailed": "auxsearch.errors",
-    "SearchResult": "auxsearch.search",
-    "SearchSpace": "auxsearch.space",
-    "SpaceError": "auxsearch.errors",
-    "Tap": "auxsearch.taps",
-    "TapError": "auxsearch.errors",
-    "TapSpace": "auxsearch.tapspace",
-    "ValidationReport": "auxsearch.validation",
-    "confirm": "auxsearch.confirmation",
-    "export_model": "auxsearch.export",
-    "find_taps": "auxsearch.taps",
-    "format_taps": "auxsearch.tapspace",
-    "hyperband_budget": "auxsearch.tuner",
-    "leaderboard": "auxsearch.leaderboards",
-    "list_taps": "auxsearch.validation",
-    "load_data": "auxsearch.data",
-    "load_space": "auxsearch.space",
-    "model_builder": "auxsearch.models",
-    "open_run": "auxsearch.search",
-    "plot_run": "auxsearch.plots",
-    "run_search": "auxsearch.search",
-    "select_taps": "auxsearch.taps",
-    "trials": "auxsearch.leaderboards",
-    "validate": "auxsearch.validation",
-    "with_overrides": "auxsearch.search",
-    "write_leaderboards": "auxsearch.leaderboards",
+    "AuxLoss": "auxsearch.core.tapspace",
+    "AuxLossHyperModel": "auxsearch.search.hypermodel",
+    "AuxSearchError": "auxsearch.core.errors",
+    "BaselineHyperbandOracle": "auxsearch.search.tuner",
+    "DataError": "auxsearch.core.errors",
+    "Dataset": "auxsearch.data.load",
+    "Hyperband": "auxsearch.search.tuner",
+    "ModelError": "auxsearch.core.errors",
+    "PackedTrial": "auxsearch.trial.trainer",
+    "RunDir": "auxsearch.core.rundir",
+    "RunDirError": "auxsearch.core.errors",
+    "Search": "auxsearch.search.run",
+    "SearchFailed": "auxsearch.core.errors",
+    "SearchResult": "auxsearch.search.run",
+    "SearchSpace": "auxsearch.core.space",
+    "SpaceError": "auxsearch.core.errors",
+    "Tap": "auxsearch.models.taps",
+    "TapError": "auxsearch.core.errors",
+    "TapSpace": "auxsearch.core.tapspace",
+    "ValidationReport": "auxsearch.search.validate",
+    "confirm": "auxsearch.confirm.confirmation",
+    "export_model": "auxsearch.search.export",
+    "find_taps": "auxsearch.models.taps",
+    "format_taps": "auxsearch.core.tapspace",
+    "hyperband_budget": "auxsearch.search.tuner",
+    "leaderboard": "auxsearch.results.tables",
+    "list_taps": "auxsearch.search.validate",
+    "load_data": "auxsearch.data.load",
+    "load_space": "auxsearch.core.space",
+    "model_builder": "auxsearch.models.builders",
+    "open_run": "auxsearch.search.run",
+    "plot_run": "auxsearch.results.plots",
+    "run_search": "auxsearch.search.run",
+    "select_taps": "auxsearch.models.taps",
+    "trials": "auxsearch.results.tables",
+    "validate": "auxsearch.search.validate",
+    "with_overrides": "auxsearch.search.run",
+    "write_leaderboards": "auxsearch.results.write",
 }
 
 __all__ = [  # as `_EXPORTS` names them; sorted
@@ -69,9 +69,8 @@ __all__ = [  # as `_EXPORTS` names them; sorted
 ]
 
 if TYPE_CHECKING:
-    from auxsearch.confirmation import confirm
-    from auxsearch.data import Dataset, load_data
-    from auxsearch.errors import (
+    from auxsearch.confirm.confirmation import confirm
+    from auxsearch.core.errors import (
         AuxSearchError,
         DataError,
         ModelError,
@@ -80,18 +79,20 @@ if TYPE_CHECKING:
         SpaceError,
         TapError,
     )
-    from auxsearch.export import export_model
-    from auxsearch.hypermodel import AuxLossHyperModel
-    from auxsearch.leaderboards import leaderboard, trials, write_leaderboards
-    from auxsearch.models import model_builder
-    from auxsearch.plots import plot_run
-    from auxsearch.rundir import RunDir
-    from auxsearch.search import Search, SearchResult, open_run, run_search, with_overrides
-    from auxsearch.space import SearchSpace, load_space
-    from auxsearch.taps import Tap, find_taps, select_taps
-    from auxsearch.tapspace import AuxLoss, TapSpace, format_taps
-    from auxsearch.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
-    from auxsearch.validation import ValidationReport, list_taps, validate
+    from auxsearch.core.rundir import RunDir
+    from auxsearch.core.space import SearchSpace, load_space
+    from auxsearch.core.tapspace import AuxLoss, TapSpace, format_taps
+    from auxsearch.data.load import Dataset, load_data
+    from auxsearch.models.builders import model_builder
+    from auxsearch.models.taps import Tap, find_taps, select_taps
+    from auxsearch.results.plots import plot_run
+    from auxsearch.results.tables import leaderboard, trials
+    from auxsearch.results.write import write_leaderboards
+    from auxsearch.search.export import export_model
+    from auxsearch.search.hypermodel import AuxLossHyperModel
+    from auxsearch.search.run import Search, SearchResult, open_run, run_search, with_overrides
+    from auxsearch.search.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
+    from auxsearch.search.validate import ValidationReport, list_taps, validate
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,6 @@
 
 import sys
 
-from auxsearch.cli import main
+from auxsearch.cli.main import main
 
 sys.exit(main())

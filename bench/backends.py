@@ -86,8 +86,8 @@ def measure(workload: str, run_dir: str, smoke: bool = False) -> dict:
 
     import keras
 
-    from auxsearch.search import Search
-    from auxsearch.space import load_space
+    from auxsearch.core.space import load_space
+    from auxsearch.search.run import Search
     from bench.measures import _epoch_times, _taps
 
     folder = Path(tempfile.mkdtemp(prefix="bench-space-"))
@@ -105,7 +105,7 @@ def measure(workload: str, run_dir: str, smoke: bool = False) -> dict:
     hm, data = prepared.hypermodel, prepared.data
     hp = _taps(hm, TWO_TAPS)
     epochs = _epoch_times(hm, hp, hm.build(hp), data, 2 if smoke else 4, validation=False)
-    n_steps = -(-len(data.x_train) // hm.batch_size)
+    n_steps = -(-len(data.x_train) // hm.trainer.batch_size())
     return {"backend": keras.backend.backend(), "device": _device(),
             "versions": _versions(), "wall_seconds": wall, "trials": len(trials),
             "epochs": int(trials["epochs"].sum()), "best": float(trials["score"].max()),

@@ -15,11 +15,11 @@ import time
 import keras
 import keras_tuner as kt
 
-from auxsearch import names
-from auxsearch.hypermodel import AuxLossHyperModel
-from auxsearch.search import Search
-from auxsearch.space import load_space
-from auxsearch.taps import find_taps
+from auxsearch.core import names
+from auxsearch.core.space import load_space
+from auxsearch.models.taps import find_taps
+from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.search.run import Search
 
 
 def search(run_dir: str, max_epochs: str = "") -> dict:
@@ -55,14 +55,14 @@ def steps(reps: str = "5") -> dict:
 
     prepared = Search(load_space(), tempfile.mkdtemp())
     hm, data = prepared.hypermodel, prepared.data
-    n_steps = -(-len(data.x_train) // hm.batch_size)
+    n_steps = -(-len(data.x_train) // hm.trainer.batch_size())
     configs = {"0": [], "2": ["conv2", "conv5"], "all": [t.name for t in hm.taps]}
     plain = hm.build_model()
-    plain.compile(keras.optimizers.Adam(hm.assembly.learning_rate),
+    plain.compile(keras.optimizers.Adam(hm.trainer.assembly.learning_rate),
                   "sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=hm.assembly.steps_per_execution)
-    plain_data = tf.data.Dataset.from_tensor_slices(
-        (data.x_train, data.y_train)).shuffle(len(data.x_train), seed=1).batch(hm.batch_size)
+                  steps_per_execution=hm.trainer.assembly.steps_per_execution)
+    plain_data = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).shuffle(
+        len(data.x_train), seed=1).batch(hm.trainer.batch_size())
     times: dict[str, list[float]] = {name: [] for name in [*configs, "plain"]}
     for _ in range(int(reps) + 1):  # round 0 traces
         for name, taps in configs.items():
@@ -88,10 +88,10 @@ def graph() -> dict:
     started = time.perf_counter()
     candidates = find_taps(model)
     discovery = time.perf_counter() - started
-    hm = AuxLossHyperModel(builder, taps=["block_*_add"])
+    hm = AuxLossHyperModel(builder, ["block_*_add"])
     hp = _taps(hm, [hm.taps[0].name, hm.taps[-1].name])
     first = hm.build(hp)
-    hm.models.trained(first)  # as after a trial's fit(): the next build reuses it
+    hm.trainer.models.trained(first)  # as after a trial's fit(): the next build reuses it
     started = time.perf_counter()
     again = hm.build(hp)
     build = time.perf_counter() - started

@@ -146,8 +146,8 @@ def measure(kind: str, *args: str) -> dict:
 def _search(workload: str, run_dir: str, pack: str, max_epochs: str = "") -> dict:
     import dataclasses
 
-    from auxsearch.search import Search, with_overrides
-    from auxsearch.space import load_space
+    from auxsearch.core.space import load_space
+    from auxsearch.search.run import Search, with_overrides
     from bench.backends import _versions
 
     space = load_space(space_file(workload, Path(tempfile.mkdtemp(prefix="bench-space-"))))
@@ -168,7 +168,7 @@ def _search(workload: str, run_dir: str, pack: str, max_epochs: str = "") -> dic
 
 
 def _confirm(run_dir: str, pack: str, top: str, seeds: str) -> dict:
-    from auxsearch.confirmation import confirm
+    from auxsearch.confirm.confirmation import confirm
 
     with _PackLines() as lines:
         started = time.perf_counter()
@@ -205,7 +205,7 @@ class _PackLines:
         return True
 
 
-# auxsearch.packing's lines: the choice of "auto", the fall-back to fewer
+# auxsearch.packing.policy's lines: the choice of "auto", the fall-back to fewer
 # copies for memory, and training unpacked where the training cannot pack.
 USED_PACK = re.compile(r"pack = auto: (?P<auto>\d+) trials? at once|"
                        r"packing \d+ trials needs .* packing (?P<fits>\d+)$|"

@@ -27,8 +27,8 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from auxsearch.data import load_data, load_digits
-from auxsearch.space import load_space
+from auxsearch.core.space import load_space
+from auxsearch.data.load import load_data, load_digits
 from bench.workloads import WORKLOADS, space_file
 
 N_CONV = 6

@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(workload: str, packs: list[int], epochs: int) -> dict[int, dict[str, float]]:
     """Each K's first fit, steady epoch and trial-epochs per minute on one workload."""
-    from auxsearch.packing import PackedTrial
-    from auxsearch.search import Search
-    from auxsearch.space import load_space
+    from auxsearch.core.space import load_space
+    from auxsearch.search.run import Search
+    from auxsearch.trial.trainer import PackedTrial
 
     folder = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     search = Search(load_space(space_file(workload, folder)), folder / "run")

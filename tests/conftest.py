@@ -80,8 +80,8 @@ def tiny_space(tmp_path):
 
 @pytest.fixture(scope="session")
 def _tiny_run(tmp_path_factory):
-    from auxsearch.search import run_search
-    from auxsearch.space import parse_space
+    from auxsearch.core.space import parse_space
+    from auxsearch.search.run import run_search
 
     run_dir = tmp_path_factory.mktemp("tiny_run")
     run_search(parse_space(TINY_SPACE, name="tiny"), run_dir)
@@ -102,8 +102,8 @@ import os
 
 import keras
 
-from auxsearch.models import digits_cnn
-from auxsearch.rundir import RunDir
+from auxsearch.models.builders import digits_cnn
+from auxsearch.core.rundir import RunDir
 
 
 def build(input_shape, num_outputs, activation):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SPACE
+
+from tests.conftest import TINY_SPACE
 
 pytestmark = pytest.mark.backends
 
@@ -94,7 +95,7 @@ TRACE_ONCE = '''
 import json
 import keras
 import numpy as np
-from auxsearch.hypermodel import AuxLossHyperModel
+from auxsearch.search.hypermodel import AuxLossHyperModel
 
 TRACES = []
 
@@ -150,8 +151,8 @@ PACKED = '''
 import json
 import keras
 import numpy as np
-from auxsearch.hypermodel import AuxLossHyperModel
-from auxsearch.packing import PackedTrial
+from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.trial.trainer import PackedTrial
 
 
 def build():
@@ -264,6 +265,6 @@ def test_packed_trials_train_as_they_would_alone(backend, tmp_path):
 
 def test_pytorch_trains_one_trial_at_a_time(tmp_path):
     script = PACKED.split("alone = []")[0] + (
-        "from auxsearch.packing import resolve_pack\n"
-        "print(json.dumps({'pack': resolve_pack(hm, 4, x, y, {})}))\n")
+        "from auxsearch.packing.policy import resolve_pack\n"
+        "print(json.dumps({'pack': resolve_pack(hm.trainer, 4, x, y, {})}))\n")
     assert run_script("torch", script, cwd=tmp_path) == {"pack": 1}

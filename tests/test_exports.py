@@ -12,7 +12,7 @@ def test_public_api_is_exported():
 
 
 def test_the_run_directory_the_errors_and_the_tap_space_are_public():
-    from auxsearch import errors, rundir, tapspace
+    from auxsearch.core import errors, rundir, tapspace
 
     assert auxsearch.RunDir is rundir.RunDir
     assert auxsearch.RunDirError is errors.RunDirError

@@ -1,0 +1,1 @@
+"""Confirmation: the best configurations retrained on paired seeds and tested."""

@@ -1,0 +1,1 @@
+"""Data: reading, checking and splitting the arrays a search trains on."""

@@ -1,0 +1,1 @@
+"""Packed trials: several trials trained at once in one compiled model, and how many."""

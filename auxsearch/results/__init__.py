@@ -1,0 +1,1 @@
+"""Results: a run's trials read back into ranked tables, CSVs and plots."""

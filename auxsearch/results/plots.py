@@ -1,0 +1,130 @@
+"""Plots of a run: the leaderboard, and the confirmed results, as one PNG.
+
+Left, the search scores against the baseline's, with the confirmed test
+results and their verdicts (`scoreplot`). Right, the depth: per candidate
+layer, in the model's order, how often the good configurations tap it and at
+what weights, so a reader sees where along the depth supervision helped
+(`depthplot`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from auxsearch.core.errors import RunDirError
+from auxsearch.core.files import atomic_open
+from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.results.depthplot import draw_depth, good_configurations, layer_order
+from auxsearch.results.noise import noise_floor
+from auxsearch.results.plotkit import empty_panel, is_true, pyplot
+from auxsearch.results.scoreplot import draw_scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def plot_run(run_dir: RunPath, out: str | os.PathLike[str] | None = None) -> Path:
+    """Draws a run's leaderboard, and its confirmed results if any, as a PNG (see `figure`).
+
+    Args:
+        run_dir: The run directory (a path or a `RunDir`), holding
+            `leaderboard.csv` and optionally `confirmed.csv`.
+        out: Where to write the PNG. Defaults to `<run_dir>/leaderboard.png`.
+
+    Returns:
+        The PNG's path.
+
+    Raises:
+        RunDirError: If the run directory has no `leaderboard.csv`.
+    """
+    run = RunDir(run_dir)
+    out = Path(out) if out is not None else run.plot
+    fig = figure(run)
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120)
+    finally:
+        pyplot().close(fig)
+    with atomic_open(out, "wb") as stream:
+        stream.write(buffer.getvalue())
+    return out
+
+
+def figure(run_dir: RunPath) -> Figure:
+    """Draws a run's results as a matplotlib figure; the caller closes it.
+
+    Three axes, each with a `label`: "scores" (the best search scores as
+    bars, hatched where the leaderboard says `noise = within`; the baseline's
+    seed spread as a band; confirmed test means and intervals coloured by
+    verdict, with `trained k/S` where the configuration or the baseline
+    failed to train on some seed), "depth" (per layer in the model's order,
+    the share of the good configurations that tap it, over that of all) and
+    "weights" (each tap's weight; the good configurations coloured by score).
+    The good configurations: at the full budget, better than the baseline
+    beyond its seed noise; else the best ones above its score; else the
+    best.
+
+    Raises:
+        RunDirError: If the run directory has no `leaderboard.csv`.
+    """
+    run = RunDir(run_dir)
+    if not run.leaderboard.is_file():
+        raise RunDirError(f"{run}: no {run.leaderboard.name}; run a search first")
+    board = _read(run.leaderboard)
+    confirmed = _read(run.confirmed) if run.confirmed.is_file() else None
+    plt = pyplot()
+    fig = plt.figure(figsize=(16, 7.5), layout="constrained")
+    try:
+        _draw(fig, run, board, confirmed)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _draw(fig: Figure, run: RunDir, board: pd.DataFrame, confirmed: pd.DataFrame | None) -> None:
+    """Draws the three panels of `figure`."""
+    from auxsearch.results.tables import run_objective  # imports Keras Tuner
+
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[1, 2])
+    scores = fig.add_subplot(grid[:, 0], label="scores")
+    depth = fig.add_subplot(grid[0, 1], label="depth")
+    weights = fig.add_subplot(grid[1, 1], sharex=depth, label="weights")
+    named = board["objective"].dropna()
+    objective = str(named.iloc[0]) if len(named) else "score"
+    done = board[board["status"] == "COMPLETED"].dropna(subset=["score"])
+    full = done[done["full_budget"].map(is_true)]
+    # Early in a search no configuration has the full budget yet.
+    pool = full if len(full) else done
+    note = " (none at the full budget yet)" if len(done) and full.empty else ""
+    fig.suptitle(f"{run.root.resolve().name}: {objective}, {len(done)} of "
+                 f"{len(board)} configurations completed{note}", fontsize=13)
+    if pool.empty:
+        for ax in (scores, depth):
+            empty_panel(ax, "no completed trials")
+        weights.set_axis_off()
+        return
+    bases = done[pd.to_numeric(done["n_taps"], errors="coerce") == 0]
+    # The baseline's row at the full budget if it has one, like the others.
+    baseline = pd.concat([bases[bases.index.isin(pool.index)], bases]).head(1)
+    others = pool.drop(baseline.index, errors="ignore")
+    # Whether higher is better: the run's objective; without a space, the ranking.
+    higher = (run_objective(run).direction == "max" if run.exists()
+              else bool(pool["score"].iloc[0] >= pool["score"].iloc[-1]))
+    draw_scores(scores, done, others, baseline, confirmed, objective, noise_floor(run, board))
+    good, which = good_configurations(others, higher)
+    draw_depth(depth, weights, layer_order(run, board),
+               done.drop(baseline.index, errors="ignore"), good, which, objective, higher)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """Reads a CSV file of the run, with ids and taps as text."""
+    table = pd.read_csv(path, dtype={"config": str, "taps": str})
+    if "taps" in table:
+        table["taps"] = table["taps"].fillna("")
+    return table

@@ -1,0 +1,93 @@
+"""One trial's saved state as a table row, and a row's hyperparameters back."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from auxsearch.core import names
+from auxsearch.core.tapspace import active_taps, format_taps
+from auxsearch.core.tasks import learnt
+from auxsearch.results.messages import one_line
+
+if TYPE_CHECKING:  # imports no Keras: the plots read rows too
+    import keras_tuner as kt
+
+
+def trial_row(state: dict[str, Any], objective: kt.Objective) -> dict[str, Any]:
+    """Returns a trial's row of the trials table, without `rank` and `config`.
+
+    Args:
+        state: The trial's saved state (`trial.json`).
+        objective: The objective the trial was scored on.
+    """
+    values = state["hyperparameters"]["values"]
+    metrics = trial_metrics(state)
+    taps = active_taps(values)
+    epochs = metrics.get(names.EPOCHS_TRAINED)
+    score = state.get("score")
+    return {
+        "trial_id": state["trial_id"],
+        "status": state["status"],
+        "objective": objective.name,
+        "score": None if score is None or math.isnan(score) else score,
+        "flag": _flag(score, metrics.get(names.CHANCE_SCORE), objective),
+        "n_taps": len(taps),
+        "taps": format_taps(taps),
+        **names.user_values(values),
+        **{k: v for k, v in metrics.items() if k.startswith(names.PER_OUTPUT_METRICS)},
+        "epochs": int(epochs) if epochs is not None else None,
+        "total_epochs": values.get(names.EPOCHS),
+        "bracket": values.get(names.BRACKET),
+        "round": values.get(names.ROUND),
+        "parent_trial": values.get(names.PARENT),
+        "wall_seconds": metrics.get(names.TRIAL_SECONDS),
+        "message": one_line(state.get("message")) or None,
+    }
+
+
+def trial_metrics(state: dict[str, Any]) -> dict[str, float]:
+    """Returns a trial's metrics, each at its best epoch (all Keras Tuner keeps).
+
+    A trial that failed before it trained has none.
+    """
+    tracked = (state.get("metrics") or {}).get("metrics") or {}
+    return {
+        name: history["observations"][-1]["value"][0]
+        for name, history in tracked.items()
+        if history.get("observations")
+    }
+
+
+def trial_epochs(values: dict[str, Any]) -> int:
+    """Returns the epochs a trial trained itself (not those of its parents)."""
+    return values.get(names.EPOCHS, 0) - values.get(names.INITIAL_EPOCH, 0)
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """Returns the hyperparameter values of a leaderboard or trials row.
+
+    The inverse of the CSV's hyperparameter columns: empty cells (inactive
+    hyperparameters) are left out and each value gets its type back.
+
+    Args:
+        row: A row (`pandas.Series` or dict) of `leaderboard.csv` or `trials.csv`.
+    """
+    values: dict[str, Any] = {}
+    for key, value in dict(row).items():
+        parts = names.split_hp(str(key))
+        if parts is None or value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        # As text, a cell reads the same from a table in memory and from a
+        # CSV file (`True` and `"True"` are both a boolean tap).
+        values[key] = names.HP_TYPES[parts[0]](str(value))
+    return values
+
+
+def _flag(score: float | None, chance: float | None, objective: kt.Objective) -> str | None:
+    """Flags a score no better than a constant prediction's (`chance`)."""
+    if score is None or chance is None or math.isnan(score):
+        return None
+    if learnt(score, chance, objective.direction):  # the rule confirmation counts seeds by
+        return None
+    return f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"

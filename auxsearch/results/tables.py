@@ -1,0 +1,228 @@
+"""A search's trials and configurations as ranked tables (`trials`, `leaderboard`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras_tuner as kt
+import pandas as pd
+
+from auxsearch.core import names
+from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.results.noise import noise_floor, noise_verdict
+from auxsearch.results.rows import trial_metrics, trial_row
+
+_MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
+_TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
+               "flag", "n_taps", "taps"]
+_TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
+               "wall_seconds", "message"]
+_CONFIG_HEAD = ["rank", "config", "status", "objective", "score", "full_budget",
+                "delta_vs_baseline", "noise", "flag", "n_taps", "taps"]
+_CONFIG_TAIL = ["epochs", "trials", "wall_seconds", "message"]
+
+
+def trials(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.DataFrame:
+    """Reads a search's trials into a ranked table, one row per trial.
+
+    Completed trials come first, best score first (ties: the longer-trained
+    trial first); the others follow with their status and message. A
+    configuration that Hyperband promoted appears once per round.
+
+    Columns: `rank, trial_id, config` (the first trial of its configuration),
+    `status, objective, score, n_taps, taps` (`conv2:0.31;conv5:0.05`, empty
+    for the baseline), each hyperparameter (`tap/<layer>`, `weight/<layer>`),
+    the validation metrics of every active output at the trial's best epoch
+    (`val_main_accuracy`, `val_aux_<layer>_accuracy`, ...), then `epochs`
+    (trained in this trial), `total_epochs` (with its parents'), Hyperband's
+    `bracket`, `round` and `parent_trial`, `wall_seconds` (build and fit) and
+    `message`.
+
+    Args:
+        run_dir: A run directory (a path or a `RunDir`), or a bare Keras
+            Tuner project directory (holding `oracle.json`).
+        objective: The objective the trials were scored on. Defaults to the
+            run's (from its `space.toml`), else the main output's validation
+            accuracy, to maximise.
+
+    Returns:
+        A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
+    """
+    run = RunDir(run_dir)
+    objective = objective or run_objective(run)
+    table = _trial_table(run.trial_states(), objective)
+    done = table["status"] == "COMPLETED"
+    ranked = table[done].sort_values(
+        ["score", "total_epochs", "trial_id"],
+        ascending=[objective.direction == "min", False, True],
+        kind="stable",
+    )
+    return _with_rank(ranked, table[~done].sort_values("trial_id"))
+
+
+def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.DataFrame:
+    """Reads a search into a ranked table, one row per configuration.
+
+    Hyperband trains a configuration in up to one trial per round; its row
+    holds the result of its longest-trained completed trial. Configurations
+    that reached the full epoch budget come first, best score first; then
+    the others, longest-trained first (marked `full_budget = False`); then
+    those that never completed.
+
+    Columns: `rank, config` (its first trial), `status, objective, score`,
+    `full_budget` (reached `max_epochs`), `delta_vs_baseline` (score minus the
+    no-tap baseline's best score within the same number of epochs; positive:
+    higher than the baseline), `noise` (at the full budget, when the baseline
+    was also trained on more seeds: `beyond` if the score lies outside the
+    baseline's mean +- 2 standard deviations over its seeds, else `within`,
+    i.e. seed noise; see `noise_floor`), `flag` (set when the score is no better than
+    a constant prediction's: the model learnt nothing, e.g. diverged; such
+    configurations rank after the others that reached as many epochs),
+    `n_taps, taps`, each hyperparameter, the
+    validation metrics of every active output (each head's own accuracy says
+    how much its layer already knows), then `epochs` (reached), `trials` (the
+    chain of trial ids that trained it, `0002>0011>0012`), `wall_seconds`
+    (over the chain) and `message`.
+
+    Args:
+        run_dir: As for `trials()`.
+        objective: As for `trials()`.
+
+    Returns:
+        A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
+    """
+    run = RunDir(run_dir)
+    objective = objective or run_objective(run)
+    states = run.trial_states()
+    table = _trial_table(states, objective)
+    columns = _CONFIG_HEAD[1:] + [
+        c for c in table.columns if c not in _TRIAL_HEAD + _TRIAL_TAIL
+    ] + _CONFIG_TAIL
+    configs = pd.DataFrame(
+        [_config_row(group) for _, group in table.groupby("config", sort=True)],
+        columns=columns,
+    )
+    baseline = _baseline_curve(states, table, objective)
+    configs["full_budget"] = configs["epochs"] == _max_epochs(run, table)
+    configs["delta_vs_baseline"] = [
+        _delta(row.score, baseline(row.epochs)) for row in configs.itertuples()
+    ]
+    floor = noise_floor(run, configs)
+    configs["noise"] = [
+        noise_verdict(row.score, floor)
+        if row.full_budget and row.status == "COMPLETED" else None
+        for row in configs.itertuples()
+    ]
+    done = configs["status"] == "COMPLETED"
+    ranked = configs[done]
+    # Flagged from the completed rows alone: a column of all the rows would
+    # add rows to an empty table (no trial completed).
+    ranked = ranked.assign(_flagged=ranked["flag"].notna()).sort_values(
+        ["full_budget", "_flagged", "epochs", "score", "config"],
+        ascending=[False, True, False, objective.direction == "min", True],
+        kind="stable",
+    ).drop(columns="_flagged")
+    return _with_rank(ranked, configs[~done].sort_values("config"))
+
+
+def run_objective(run_dir: RunPath) -> kt.Objective:
+    """Returns the objective of a run directory's space.
+
+    Without a space (a bare Keras Tuner project), the default task's: the
+    main output's validation accuracy, to maximise.
+    """
+    from auxsearch.core.space import load_space, objective_of
+    from auxsearch.core.tasks import TASKS
+
+    run = RunDir(run_dir)
+    if not run.exists():
+        task = TASKS["multiclass"]
+        return kt.Objective(names.objective_name(task.metric), task.direction)
+    return kt.Objective(*objective_of(load_space(run.space)))
+
+
+def _with_rank(ranked: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
+    ranked, rest = ranked.copy(), rest.copy()
+    ranked.insert(0, "rank", pd.array(range(1, len(ranked) + 1), dtype="Int64"))
+    rest.insert(0, "rank", pd.array([pd.NA] * len(rest), dtype="Int64"))
+    table = pd.concat([ranked, rest]) if len(rest) else ranked
+    return table.reset_index(drop=True)
+
+
+def _trial_table(
+    states: list[dict[str, Any]], objective: kt.Objective
+) -> pd.DataFrame:
+    rows = [trial_row(state, objective) for state in states]
+    parents = {row["trial_id"]: row["parent_trial"] for row in rows}
+    for row in rows:  # a configuration is named after its first trial
+        root = row["trial_id"]
+        while parents.get(root):
+            root = parents[root]
+        row["config"] = root
+    return pd.DataFrame(rows, columns=_columns(states, rows)[1:])
+
+
+def _config_row(group: pd.DataFrame) -> dict[str, Any]:
+    group = group.sort_values(["total_epochs", "trial_id"])
+    done = group[group["status"] == "COMPLETED"]
+    best = (done if len(done) else group).iloc[-1]
+    messages = [m for m in group["message"] if isinstance(m, str)]
+    return {
+        **best.to_dict(),
+        "status": group.iloc[-1]["status"],
+        "epochs": best["total_epochs"],
+        "trials": ">".join(group["trial_id"]),
+        "wall_seconds": group["wall_seconds"].sum(min_count=1),
+        "message": messages[-1] if messages else None,
+    }
+
+
+def _max_epochs(run: RunDir, table: pd.DataFrame) -> Any:
+    if run.oracle.is_file():
+        return run.max_epochs()
+    return table["total_epochs"].max() if len(table) else None
+
+
+def _baseline_curve(
+    states: list[dict[str, Any]], table: pd.DataFrame, objective: kt.Objective
+) -> Callable[[Any], float | None]:
+    """Returns `epochs -> the baseline's best score within those epochs`."""
+    baseline = set(table.loc[(table["n_taps"] == 0)
+                             & (table["status"] == "COMPLETED"), "trial_id"])
+    curve: dict[int, float] = {}
+    for state in states:
+        if state["trial_id"] in baseline:
+            for name, value in trial_metrics(state).items():
+                if name.startswith(names.AT_EPOCH):
+                    curve[int(name.removeprefix(names.AT_EPOCH))] = value
+    pick = max if objective.direction == "max" else min
+
+    def best_within(epochs: Any) -> float | None:
+        if pd.isna(epochs):
+            return None
+        values = [value for epoch, value in curve.items() if epoch <= epochs]
+        return pick(values) if values else None
+
+    return best_within
+
+
+def _delta(score: Any, reference: float | None) -> float:
+    if reference is None or score is None or pd.isna(score):
+        return float("nan")
+    return float(score) - reference
+
+
+def _columns(states: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    """Returns a stable column order: fixed, hyperparameters, metrics, fixed.
+
+    Hyperparameters keep the order of the search space; metrics come main
+    output first, then the heads by name.
+    """
+    params = [hp["config"]["name"] for hp in states[0]["hyperparameters"]["space"]
+              ] if states else []
+    metrics = sorted(
+        {key for row in rows for key in row if key.startswith(names.PER_OUTPUT_METRICS)},
+        key=lambda name: (not name.startswith(_MAIN_METRICS), name),
+    )
+    return _TRIAL_HEAD + params + metrics + _TRIAL_TAIL

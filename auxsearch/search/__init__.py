@@ -1,0 +1,1 @@
+"""The search: the HyperModel, Hyperband on Keras Tuner, a run, its workers and exports."""

@@ -1,0 +1,367 @@
+"""Runs the search a space describes and writes its leaderboard.
+
+Also applies a command line's overrides to a space (`with_overrides`) and
+trains the baseline's extra seeds, the leaderboard's noise floor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import pandas as pd
+
+from auxsearch.core import rules
+from auxsearch.core.errors import SpaceError
+from auxsearch.core.files import atomic_open
+from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.core.space import SearchSpace, dump_space, load_space, objective_of
+from auxsearch.data.load import Dataset, load_data
+from auxsearch.kt.errors import FatalTrialError
+from auxsearch.models.builders import model_builder
+from auxsearch.results.tables import leaderboard, trials
+from auxsearch.results.write import write_leaderboards
+from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.search.tuner import Hyperband, TrialHook, hyperband_budget
+from auxsearch.trial.preflight import preflight
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a finished search leaves behind.
+
+    Attributes:
+        run_dir: The run directory.
+        leaderboard_path: Its `leaderboard.csv` (`trials.csv` lies beside it).
+        leaderboard: The same table, one row per configuration.
+        trials: The table of `trials.csv`, one row per trial.
+        seconds: The wall time of the search.
+        pack: How many trials trained at once (`training.pack`, resolved).
+    """
+
+    run_dir: Path
+    leaderboard_path: Path
+    leaderboard: pd.DataFrame
+    trials: pd.DataFrame
+    seconds: float
+    pack: int = 1
+
+
+def data_source(space: SearchSpace) -> str:
+    """The space's data as its messages name it: a built-in name or a file."""
+    return space.data.builtin or space.data.file
+
+
+def load_dataset(space: SearchSpace) -> Dataset:
+    """Loads, checks and splits the space's data."""
+    spec = space.data
+    return load_data(spec.builtin or spec.file, spec.task, space.seed,
+                     spec.validation_fraction, spec.test_fraction,
+                     label=spec.label or None)
+
+
+def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
+    """Builds the space's `AuxLossHyperModel` for the data's shapes and task."""
+    spec = space.model
+    builder = model_builder(
+        builtin=spec.builtin, builder=spec.builder, file=spec.file, unsafe=spec.unsafe,
+        input_shape=data.input_shape, num_outputs=data.num_outputs,
+        activation=data.activation,
+    )
+    objective = kt.Objective(*objective_of(space))
+    return AuxLossHyperModel(
+        builder, space.taps, space.training,
+        task=data.task,
+        hints={layer: train.shape[1:] for layer, (train, _) in data.hints.items()},
+        max_epochs=space.hyperband.max_epochs,
+        objective=objective,
+        num_classes=data.num_classes if data.task == "multiclass" else None,
+        seed=space.seed,
+        name=space.name,
+    )
+
+
+def make_tuner(
+    space: SearchSpace,
+    hypermodel: AuxLossHyperModel,
+    run_dir: RunPath,
+    overwrite: bool = False,
+    on_trial_end: TrialHook | None = None,
+) -> Hyperband:
+    """Creates (or reloads, unless `overwrite`) the run's Hyperband tuner."""
+    band, run = space.hyperband, RunDir(run_dir)
+    return Hyperband(
+        hypermodel,
+        max_epochs=band.max_epochs,
+        factor=band.factor,
+        hyperband_iterations=band.hyperband_iterations,
+        seed=space.seed,
+        directory=str(run.root),
+        project_name=run.project_name,
+        overwrite=overwrite,
+        on_trial_end=on_trial_end,
+        pack=space.training.pack,
+    )
+
+
+# Called after each extra seed of the baseline with the seed, score and seconds.
+BaselineHook = Callable[[int, float, float], None]
+
+
+def baseline_seeds(space: SearchSpace) -> list[int]:
+    """The seeds of the baseline's extra trainings (none is the search's own)."""
+    return [space.seed + 10_000 * i for i in range(1, space.hyperband.baseline_seeds + 1)]
+
+
+def check_tensorboard(tensorboard: str | Path | None) -> None:
+    """Refuses TensorBoard logging off the TensorFlow backend.
+
+    Raises:
+        SpaceError: If a log directory is given and the backend is another:
+            Keras Tuner logs the hyperparameters (HParams) on TensorFlow alone.
+    """
+    if tensorboard and keras.backend.backend() != "tensorflow":
+        raise SpaceError(f"TensorBoard logging needs KERAS_BACKEND=tensorflow; the backend "
+                         f"is {keras.backend.backend()}")
+
+
+def with_overrides(
+    space: SearchSpace, seed: int | None = None, max_epochs: int | None = None,
+    pack: int | str | None = None,
+) -> SearchSpace:
+    """Returns the space with another seed, epoch budget or pack (`None`: as it is).
+
+    Raises:
+        SpaceError: If an override breaks its setting's rule.
+    """
+    if seed is not None:
+        space = dataclasses.replace(space, seed=rules.check("seed", seed))
+    if max_epochs is not None:
+        rules.check("max_epochs", max_epochs)
+        space = dataclasses.replace(space, hyperband=dataclasses.replace(
+            space.hyperband, max_epochs=max_epochs))
+    if pack is not None:
+        space = dataclasses.replace(space, training=dataclasses.replace(
+            space.training, pack=rules.check("pack", pack)))
+    return space
+
+
+class Search:
+    """A search, checked and ready to run: data loaded, taps resolved.
+
+    Everything that can be wrong with the space (data, model, taps) fails
+    here, before a run directory is created or a trial is trained.
+
+    Args:
+        space: The validated search space.
+        run_dir: Where the tuner's project, `space.toml` and the leaderboard
+            go (a path or a `RunDir`).
+
+    Raises:
+        AuxSearchError: If the model or the taps are not usable.
+    """
+
+    def __init__(self, space: SearchSpace, run_dir: RunPath) -> None:
+        self.space = space
+        self.rundir = RunDir(run_dir)
+        self.data = load_dataset(space)
+        self.hypermodel = make_hypermodel(space, self.data)
+        self._preflight: float | None = None
+
+    def preflight(self) -> float:
+        """Trains one step of a trial model on the data (see `preflight`), once.
+
+        `run` does it before it writes anything; the CLI calls it first, so
+        that a model or data that cannot train is refused before it prints.
+
+        Returns:
+            The seconds it took.
+
+        Raises:
+            AuxSearchError: Naming what cannot train, in one line.
+        """
+        if self._preflight is None:
+            self._preflight = preflight(self.hypermodel.trainer, self.data, data_source(self.space))
+        return self._preflight
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.rundir.root
+
+    @property
+    def planned(self) -> tuple[int, int]:
+        """The trials and epochs the space's Hyperband settings imply."""
+        band = self.space.hyperband
+        return hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations)
+
+    def run(
+        self,
+        overwrite: bool = False,
+        verbose: bool = False,
+        on_trial_end: TrialHook | None = None,
+        tensorboard: str | Path | None = None,
+        on_baseline: BaselineHook | None = None,
+    ) -> SearchResult:
+        """Runs the search and writes `leaderboard.csv` into the run directory.
+
+        An existing run directory is resumed: finished trials are kept. It
+        must have been run with the same space; with `overwrite`, its search
+        is discarded first. A search that fails (its trials kept failing, or
+        a trial found a configuration error) still writes both CSVs, its
+        failed trials included, before the error is raised.
+
+        Args:
+            overwrite: Boolean, whether to discard an existing search.
+            verbose: Boolean, whether Keras prints its per-epoch progress.
+            on_trial_end: Called with each finished `Trial` and the oracle.
+            tensorboard: A log directory: every trial is logged there, with
+                its hyperparameters for TensorBoard's HParams dashboard.
+            on_baseline: Called with `(seed, score, seconds)` after each of
+                the baseline's extra seeds (see `train_baseline_seeds`).
+
+        Returns:
+            The `SearchResult`.
+
+        Raises:
+            RunDirError: If the run directory holds another space's search.
+            SearchFailed: If the search stopped because its trials failed.
+            AuxSearchError: The configuration error a trial found (e.g. a
+                `ModelError` for a builder that changed its architecture).
+        """
+        started = time.perf_counter()
+        check_tensorboard(tensorboard)
+        if not overwrite:
+            self.check_resumable()
+        self.preflight()
+        keras.utils.set_random_seed(self.space.seed)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:  # the discarded search's noise floor goes with it
+            self.rundir.baseline_seeds.unlink(missing_ok=True)
+        tuner = make_tuner(self.space, self.hypermodel, self.rundir, overwrite,
+                           on_trial_end)
+        with atomic_open(self.rundir.space) as stream:
+            stream.write(dump_space(self.space))
+        logger.info("searching %s: %d candidate taps, run directory %s",
+                    self.space.name, len(self.hypermodel.taps), self.run_dir)
+        try:
+            self.train_trials(tuner, verbose, tensorboard)
+            self.train_baseline_seeds(on_baseline)
+        except FatalTrialError as err:
+            # A trial's configuration error, wrapped to be one of Keras Tuner's
+            # fatal errors: the search ends with the error it wraps (whose
+            # traceback still shows the trial it was raised in).
+            self._write_after_failure()
+            raise err.error from None
+        except Exception:  # SearchFailed, or an unexpected error
+            self._write_after_failure()
+            raise
+        objective = self.hypermodel.objective
+        tables = leaderboard(self.rundir, objective), trials(self.rundir, objective)
+        path, _ = write_leaderboards(self.rundir, tables=tables)
+        return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started,
+                            tuner.packed)
+
+    def train_trials(
+        self, tuner: Hyperband, verbose: bool, tensorboard: str | Path | None
+    ) -> None:
+        """Trains the tuner's trials on the space's data (a `Chief` serves instead)."""
+        tuner.search(
+            self.data.x_train,
+            self.data.labels("train"),
+            validation_data=(self.data.x_val, self.data.labels("val")),
+            verbose=1 if verbose else 0,
+            # Keras Tuner gives each trial its own log directory and HParams.
+            callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
+        )
+
+    def train_baseline_seeds(self, on_baseline: BaselineHook | None = None) -> dict[int, float]:
+        """Trains the baseline on `[hyperband] baseline_seeds` more seeds.
+
+        The search trains the baseline (no taps) once, at the full budget,
+        with the seed its configuration draws; a configuration's
+        `delta_vs_baseline` is a difference with that one training. These
+        trainings, of the baseline alone with other seeds (the same budget
+        and data), give the spread the leaderboard compares each delta with.
+        Each score is the best epoch's validation objective, as a trial's;
+        `baseline_seeds.csv` keeps them, and a resumed search trains only
+        the seeds it lacks.
+
+        Args:
+            on_baseline: Called with `(seed, score, seconds)` after each one.
+
+        Returns:
+            The scores by seed, those of earlier runs included.
+        """
+        scores = self.rundir.baseline_scores()
+        hypermodel, band = self.hypermodel, self.space.hyperband
+        objective = hypermodel.objective
+        best = max if objective.direction == "max" else min
+        for seed in baseline_seeds(self.space):
+            if seed in scores:
+                continue
+            started = time.perf_counter()
+            twin = hypermodel.seeded(seed)
+            hp = twin.hyperparameters({})  # every hyperparameter at its default: no taps
+            history = twin.fit(hp, twin.build(hp), self.data.x_train, self.data.labels("train"),
+                               validation_data=(self.data.x_val, self.data.labels("val")),
+                               epochs=band.max_epochs, verbose=0)
+            scores[seed] = float(best(history.history[objective.name]))
+            with atomic_open(self.rundir.baseline_seeds) as stream:
+                pd.DataFrame({"seed": list(scores), "score": list(scores.values())}).to_csv(
+                    stream, index=False)
+            logger.info("baseline, seed %d: %s %.4f", seed, objective.name, scores[seed])
+            if on_baseline:
+                on_baseline(seed, scores[seed], time.perf_counter() - started)
+        return scores
+
+    def _write_after_failure(self) -> None:
+        """Writes both CSVs of a search that raised, without hiding its error."""
+        try:
+            write_leaderboards(self.rundir, self.hypermodel.objective)
+        except Exception:  # the search's own error is the one to report
+            logger.exception("could not write the leaderboards of %s", self.run_dir)
+
+    def check_resumable(self) -> None:
+        """Refuses to resume a run directory searched with another space.
+
+        `run` checks this itself; callers that report before running (the
+        CLI, workers) call it first. See `RunDir.check_resumable`.
+
+        Raises:
+            RunDirError: `discardable`, if the run directory's `space.toml`
+                differs (the message lists the keys) or cannot be read.
+        """
+        self.rundir.check_resumable(self.space)
+
+
+def run_search(
+    space: SearchSpace,
+    run_dir: RunPath,
+    overwrite: bool = False,
+    verbose: bool = False,
+    on_trial_end: TrialHook | None = None,
+) -> SearchResult:
+    """Searches the space and writes `leaderboard.csv` into `run_dir`.
+
+    A shortcut for `Search(space, run_dir).run(...)`; see `Search.run`.
+    """
+    return Search(space, run_dir).run(overwrite, verbose, on_trial_end)
+
+
+def open_run(run_dir: RunPath) -> Search:
+    """Returns the `Search` of an existing run directory, as it was run.
+
+    Raises:
+        RunDirError: If `run_dir` is not a run directory of a search.
+    """
+    run = RunDir(run_dir).require()
+    return Search(load_space(run.space), run)

@@ -1,0 +1,428 @@
+"""`python -m bench.profile`: where the default search's time goes besides training.
+
+Runs the default search (`Search(load_space(None), tmp).run(overwrite=True)`:
+23 trials, 75 epochs, then the baseline's extra seeds) in a fresh process per
+repetition, with a timer around each phase: preflight, Keras Tuner's
+bookkeeping, the fresh weights of each trial, tracing, training and
+validation steps, callbacks, checkpoint writes and reads, the leaderboards.
+Phase times are exclusive (a phase inside another is not counted twice), so
+they add up to the search's wall time. Prints one markdown table of the
+medians over the repetitions, and the overhead as `python -m bench` measures
+it: `1 - steady epoch time x epochs / search wall`, the steady epoch time
+measured in the same search (the median of every epoch but each fit's first).
+
+    python -m bench.profile                      # 3 repetitions
+    python -m bench.profile --reps 1 --cprofile out.prof
+    python -m bench.profile --keep DIR           # copies each leaderboard.csv into DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BASELINE = "baseline seeds"  # the context of the baseline's extra trainings
+
+# Every phase, in the table's order, with the group the table sums it into.
+PHASES = {
+    "train steps": "training",
+    "validation steps": "training",
+    "tracing (train and test steps)": "tracing",
+    "keras fit loop (iterators, metrics)": "keras loop",
+    "keras evaluate (validation) other": "keras loop",
+    "callbacks: loss-weight schedule": "callbacks",
+    "callbacks: best-epoch copy in memory": "callbacks",
+    "callbacks: logs, NaN check": "callbacks",
+    "callbacks: other (Keras' own, History)": "callbacks",
+    "checkpoint write (.weights.h5)": "checkpoints",
+    "checkpoint write: best epoch's weights back": "checkpoints",
+    "checkpoint read (parent, .weights.h5)": "checkpoints",
+    "optimizer restart (promotion)": "checkpoints",
+    "fresh weights: build a new model": "fresh weights",
+    "fresh weights: assign to the traced model": "fresh weights",
+    "loss weights: assign": "fresh weights",
+    "compile (first trial)": "compile",
+    "trial build other (declare, seed)": "hypermodel",
+    "trial fit other (labels, records, report)": "hypermodel",
+    "input pipeline (tf.data)": "hypermodel",
+    "oracle: create trial": "Keras Tuner",
+    "oracle: update trial": "Keras Tuner",
+    "oracle: end trial": "Keras Tuner",
+    "state files (oracle.json, trial.json, tuner)": "Keras Tuner",
+    "tuner: trial other (build config json, checks)": "Keras Tuner",
+    "tuner: on_trial_begin/end, progress hook": "Keras Tuner",
+    "tuner: search loop": "Keras Tuner",
+    "tuner setup (project, oracle)": "setup",
+    "preflight": "setup",
+    "leaderboards (CSV)": "leaderboards",
+    "search other (space.toml, seeding)": "setup",
+}
+
+# What is timed: (module, attribute or Class.attribute, phase). A hook whose
+# target is gone (the package is being reorganised) is skipped, with a note.
+HOOKS = [
+    ("auxsearch.search.run", "Search.run", "search other (space.toml, seeding)"),
+    ("auxsearch.search.run", "Search.preflight", "preflight"),
+    ("auxsearch.search.run", "make_tuner", "tuner setup (project, oracle)"),
+    ("auxsearch.search.run", "leaderboard", "leaderboards (CSV)"),
+    ("auxsearch.search.run", "trials", "leaderboards (CSV)"),
+    ("auxsearch.search.run", "write_leaderboards", "leaderboards (CSV)"),
+    ("auxsearch.kt.loop", "HyperbandTunerBase.search", "tuner: search loop"),
+    ("auxsearch.kt.loop", "HyperbandTunerBase._run_group",
+     "tuner: trial other (build config json, checks)"),
+    ("auxsearch.kt.loop", "HyperbandTunerBase.save",
+     "state files (oracle.json, trial.json, tuner)"),
+    ("auxsearch.kt.oracle", "HyperbandOracleBase.create_trial", "oracle: create trial"),
+    ("auxsearch.kt.oracle", "HyperbandOracleBase.update_trial", "oracle: update trial"),
+    ("auxsearch.kt.oracle", "HyperbandOracleBase.end_trial", "oracle: end trial"),
+    ("auxsearch.kt.oracle", "HyperbandOracleBase.save",
+     "state files (oracle.json, trial.json, tuner)"),
+    ("auxsearch.kt.oracle", "HyperbandOracleBase._save_trial",
+     "state files (oracle.json, trial.json, tuner)"),
+    ("auxsearch.search.tuner", "Hyperband.on_trial_begin",
+     "tuner: on_trial_begin/end, progress hook"),
+    ("auxsearch.search.tuner", "Hyperband.on_trial_end",
+     "tuner: on_trial_begin/end, progress hook"),
+    ("auxsearch.search.tuner", "Hyperband.loaded_parent", "optimizer restart (promotion)"),
+    ("auxsearch.search.hypermodel", "AuxLossHyperModel.build",
+     "trial build other (declare, seed)"),
+    ("auxsearch.search.hypermodel", "AuxLossHyperModel.fit",
+     "trial fit other (labels, records, report)"),
+    ("auxsearch.trial.routing", "fit_inputs", "input pipeline (tf.data)"),
+    ("auxsearch.trial.routing", "route_validation", "input pipeline (tf.data)"),
+    ("auxsearch.trial.assembly", "Assembly.model", "fresh weights: build a new model"),
+    ("auxsearch.trial.traced", "TracedModel.__init__", "compile (first trial)"),
+    ("auxsearch.trial.traced", "TracedModel.reset", "fresh weights: assign to the traced model"),
+    ("auxsearch.trial.traced", "TracedModel.set_loss_weights", "loss weights: assign"),
+    ("auxsearch.trial.traced", "TracedModel.values", "callbacks: best-epoch copy in memory"),
+    ("auxsearch.trial.traced", "TracedModel.save", "checkpoint write: best epoch's weights back"),
+    ("auxsearch.trial.records", "TrialRecords.on_epoch_begin", "callbacks: loss-weight schedule"),
+    ("auxsearch.trial.records", "TrialRecords.on_epoch_end", "callbacks: logs, NaN check"),
+    ("auxsearch.trial.records", "TrialRecords.on_train_batch_end", "callbacks: logs, NaN check"),
+    ("keras", "Model.save_weights", "checkpoint write (.weights.h5)"),
+    ("keras", "Model.load_weights", "checkpoint read (parent, .weights.h5)"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.fit",
+     "keras fit loop (iterators, metrics)"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.evaluate",
+     "keras evaluate (validation) other"),
+    ("tensorflow.python.framework.func_graph", "func_graph_from_py_func",
+     "tracing (train and test steps)"),
+    *(("keras.src.callbacks.callback_list", f"CallbackList.{name}",
+       "callbacks: other (Keras' own, History)")
+      for name in ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end",
+                   "on_train_batch_begin", "on_train_batch_end", "on_test_begin",
+                   "on_test_end", "on_test_batch_begin", "on_test_batch_end")),
+]
+
+
+class Clock:
+    """Exclusive wall time per phase, and variable assignments per phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.assigns: dict[str, int] = defaultdict(int)
+        self.stack: list[str] = []
+        self.context = ""
+        self.mark = time.perf_counter()
+        self.epochs: list[tuple[str, list[float]]] = []  # (context, seconds of each epoch)
+
+    def key(self, phase: str) -> str:
+        return f"{self.context}: {phase}" if self.context else phase
+
+    def _switch(self) -> None:
+        now = time.perf_counter()
+        if self.stack:
+            self.seconds[self.stack[-1]] += now - self.mark
+        self.mark = now
+
+    @contextlib.contextmanager
+    def phase(self, phase: str) -> Iterator[None]:
+        self._switch()
+        key = self.key(phase)
+        self.stack.append(key)
+        self.calls[key] += 1
+        try:
+            yield
+        finally:
+            self._switch()
+            self.stack.pop()
+
+    @contextlib.contextmanager
+    def within(self, context: str) -> Iterator[None]:
+        saved, self.context = self.context, context
+        try:
+            yield
+        finally:
+            self.context = saved
+
+    def clear(self) -> None:
+        """Forgets everything timed so far (e.g. the search's set-up)."""
+        for table in (self.seconds, self.calls, self.assigns):
+            table.clear()
+        self.epochs.clear()
+
+    def assigned(self) -> None:
+        self.assigns[self.stack[-1] if self.stack else "?"] += 1
+
+
+def _wrap(restore: list[Callable[[], None]], owner: Any, attr: str,
+          around: Callable[[Callable, tuple, dict], Any]) -> None:
+    """Replaces `owner.attr` by `around(original, args, kwargs)`; `restore` undoes it."""
+    original = owner.__dict__[attr] if attr in getattr(owner, "__dict__", {}) else getattr(
+        owner, attr)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return around(original, args, kwargs)
+
+    setattr(owner, attr, wrapper)
+    restore.append(lambda: setattr(owner, attr, original))
+
+
+def _target(module: str, path: str) -> tuple[Any, str] | None:
+    """`(owner, attribute)` of a hook, or `None` if its target is gone."""
+    import importlib
+
+    try:
+        owner: Any = importlib.import_module(module)
+    except ImportError:
+        return None
+    *classes, attr = path.split(".")
+    for name in classes:
+        owner = getattr(owner, name, None)
+    return (owner, attr) if owner is not None and hasattr(owner, attr) else None
+
+
+def install(clock: Clock) -> list[Callable[[], None]]:
+    """Puts a timer around every phase; returns what takes them off again."""
+    import keras
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    from keras.src.callbacks.callback_list import CallbackList
+
+    restore: list[Callable[[], None]] = []
+
+    for module, path, phase in HOOKS:
+        target = _target(module, path)
+        if target is None:
+            print(f"bench.profile: no {module}.{path}: not timed", file=sys.stderr)
+            continue
+
+        def around(original: Callable, args: tuple, kwargs: dict, phase=phase) -> Any:
+            with clock.phase(phase):
+                return original(*args, **kwargs)
+        _wrap(restore, *target, around)
+
+    def baseline(original: Callable, args: tuple, kwargs: dict) -> Any:
+        with clock.within(BASELINE):
+            return original(*args, **kwargs)
+    target = _target("auxsearch.search.run", "Search.train_baseline_seeds")
+    if target is not None:
+        _wrap(restore, *target, baseline)
+
+    # The step functions: wrapped where Keras makes them, so each call is timed.
+    for maker, phase in (("make_train_function", "train steps"),
+                         ("make_test_function", "validation steps")):
+        attr = maker.replace("make_", "")
+
+        def make(original: Callable, args: tuple, kwargs: dict, attr=attr, phase=phase) -> Any:
+            result = original(*args, **kwargs)
+            model = args[0]
+            function = getattr(model, attr)
+            if function is not None and not getattr(function, "_profiled", False):
+                def step(*a: Any, _function=function, **k: Any) -> Any:
+                    with clock.phase(phase):
+                        return _function(*a, **k)
+                step._profiled = True
+                setattr(model, attr, step)
+            return result
+        _wrap(restore, TensorFlowTrainer, maker, make)
+
+    # Epochs, as bench.measures times them: on_epoch_begin to on_epoch_end.
+    started: list[float] = []
+
+    def epoch_begin(original: Callable, args: tuple, kwargs: dict) -> Any:
+        started[:] = [time.perf_counter()]
+        return original(*args, **kwargs)
+
+    def epoch_end(original: Callable, args: tuple, kwargs: dict) -> Any:
+        result = original(*args, **kwargs)
+        clock.epochs[-1][1].append(time.perf_counter() - started[0])
+        return result
+
+    def train_begin(original: Callable, args: tuple, kwargs: dict) -> Any:
+        clock.epochs.append((clock.context, []))
+        return original(*args, **kwargs)
+
+    # Outside the phase timers of the same methods: they time whole epochs.
+    _wrap(restore, CallbackList, "on_epoch_begin", epoch_begin)
+    _wrap(restore, CallbackList, "on_epoch_end", epoch_end)
+    _wrap(restore, CallbackList, "on_train_begin", train_begin)
+
+    def assign(original: Callable, args: tuple, kwargs: dict) -> Any:
+        clock.assigned()
+        return original(*args, **kwargs)
+    _wrap(restore, keras.Variable, "assign", assign)
+    return restore
+
+
+def profile_search(run_dir: str, cprofile: str = "") -> dict:
+    """Runs the default search once with the timers on; returns what they measured."""
+    import keras  # noqa: F401  (TensorFlow's start-up is not the search's)
+
+    from auxsearch.core.space import load_space
+    from auxsearch.search.run import Search
+
+    clock = Clock()
+    restore = install(clock)
+    try:
+        started = time.perf_counter()
+        search = Search(load_space(None), run_dir)
+        setup = time.perf_counter() - started
+        clock.clear()
+        profiler = None
+        if cprofile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started = time.perf_counter()
+        result = search.run(overwrite=True)
+        wall = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(cprofile)
+    finally:
+        for undo in reversed(restore):
+            undo()
+    search_epochs = [e for context, fit in clock.epochs if context != BASELINE for e in fit]
+    steady = [e for context, fit in clock.epochs if context != BASELINE for e in fit[1:]]
+    return {
+        "wall": wall,
+        "search_init": setup,
+        "seconds": dict(clock.seconds),
+        "calls": dict(clock.calls),
+        "assigns": dict(clock.assigns),
+        "epochs": int(result.trials["epochs"].sum()),
+        "epochs_timed": len(search_epochs),
+        "baseline_epochs": sum(len(fit) for context, fit in clock.epochs if context == BASELINE),
+        "fits": sum(1 for context, _ in clock.epochs if context != BASELINE),
+        "steady_epoch": statistics.median(steady),
+        "epoch_seconds": sum(search_epochs),
+        "leaderboard": str(result.leaderboard_path),
+    }
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Medians over repetitions, per phase and per measure."""
+    keys = sorted({k for run in runs for k in run["seconds"]})
+    phases = {k: statistics.median(run["seconds"].get(k, 0.0) for run in runs) for k in keys}
+    assigns = {k: statistics.median(run["assigns"].get(k, 0) for run in runs) for k in keys}
+    calls = {k: statistics.median(run["calls"].get(k, 0) for run in runs) for k in keys}
+    scalar = {k: statistics.median(run[k] for run in runs)
+              for k in ("wall", "search_init", "steady_epoch", "epoch_seconds")}
+    first = runs[0]
+    return {**scalar, "phases": phases, "assigns": assigns, "calls": calls,
+            "epochs": first["epochs"], "baseline_epochs": first["baseline_epochs"],
+            "fits": first["fits"], "reps": len(runs)}
+
+
+def report(summary: dict) -> str:
+    """The markdown table: phase, seconds, share of wall, calls, variable assignments."""
+    wall, phases = summary["wall"], summary["phases"]
+    baseline = sum(v for k, v in phases.items() if k.startswith(f"{BASELINE}: "))
+    search = {k: v for k, v in phases.items() if not k.startswith(f"{BASELINE}: ")}
+    unknown = sorted(set(search) - set(PHASES))
+    rows = ["| phase | group | s | share of wall | calls | var. assigns |",
+            "|---|---|---|---|---|---|"]
+    for name in [*PHASES, *unknown]:
+        if name in search:
+            rows.append(f"| {name} | {PHASES.get(name, '?')} | {search[name]:.2f} | "
+                        f"{search[name] / wall:.1%} | {summary['calls'][name]:.0f} | "
+                        f"{summary['assigns'][name]:.0f} |")
+    rows.append(f"| {BASELINE} ({summary['baseline_epochs']} epochs, every phase) | "
+                f"{BASELINE} | {baseline:.2f} | {baseline / wall:.1%} | | |")
+    untimed = wall - sum(phases.values())
+    rows.append(f"| not timed | | {untimed:.2f} | {untimed / wall:.1%} | | |")
+    groups: dict[str, float] = defaultdict(float)
+    for name, seconds in search.items():
+        groups[PHASES.get(name, "?")] += seconds
+    groups[BASELINE] = baseline
+    lines = ["", "| group | s | share of wall |", "|---|---|---|"]
+    lines += [f"| {g} | {s:.2f} | {s / wall:.1%} |"
+              for g, s in sorted(groups.items(), key=lambda item: -item[1])]
+    epoch, epochs = summary["steady_epoch"], summary["epochs"]
+    searched = wall - baseline  # as `python -m bench` times it: baseline_seeds = 0
+    training = epoch * epochs
+    with_seeds = epochs + summary["baseline_epochs"]
+    lines += [
+        "",
+        (f"- wall: {wall:.2f} s (search {searched:.2f} s + {BASELINE} {baseline:.2f} s); "
+         f"Search() before it: {summary['search_init']:.2f} s; {summary['fits']} trial fits"),
+        (f"- steady epoch (training and validation, each fit's first epoch left out): "
+         f"{epoch * 1000:.1f} ms; all {epochs} search epochs, as timed: "
+         f"{summary['epoch_seconds']:.2f} s"),
+        (f"- overhead as `python -m bench` measures it (no {BASELINE}): "
+         f"1 - {epoch:.3f} s x {epochs} / {searched:.2f} s = {1 - training / searched:.0%}"),
+        (f"- overhead with the {BASELINE}: 1 - {epoch:.3f} s x {with_seeds} / {wall:.2f} s "
+         f"= {1 - epoch * with_seeds / wall:.0%}"),
+    ]
+    return "\n".join(rows + lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=3, help="searches, each in a fresh process")
+    parser.add_argument("--cprofile", default="",
+                        help="also write cProfile's stats of one search here (slows it)")
+    parser.add_argument("--keep", type=Path, help="copy each search's leaderboard.csv here")
+    parser.add_argument("--json", type=Path, help="write every repetition's measures here")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:  # a repetition, in its own process: prints one JSON line
+        run_dir = tempfile.mkdtemp(prefix="bench-profile-")
+        print(json.dumps(profile_search(run_dir, args.cprofile)))
+        return 0
+    runs = []
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    for rep in range(args.reps):
+        command = [sys.executable, "-m", "bench.profile", "--one"]
+        if args.cprofile and rep == 0:
+            command += ["--cprofile", args.cprofile]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=HERE.parent)
+        if done.returncode:
+            sys.exit(f"bench.profile: repetition {rep + 1} failed:\n{done.stderr[-3000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        runs.append(run)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(run["leaderboard"], args.keep / f"leaderboard-{rep + 1}.csv")
+        print(f"  search {rep + 1}/{args.reps}: {run['wall']:.1f} s, steady epoch "
+              f"{run['steady_epoch'] * 1000:.0f} ms", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=1))
+    with open("/proc/loadavg") as load:
+        print(f"load average at the end: {load.read().split()[0]} on {os.cpu_count()} cores",
+              file=sys.stderr)
+    print(f"median of {len(runs)} searches, each in a fresh process\n")
+    print(report(summarise(runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+import math
+
+import pandas as pd
+import pytest
+
+from auxsearch.confirm import confirmation
+from auxsearch.confirm.confirmation import confirm
+from auxsearch.core.errors import AuxSearchError, RunDirError, SpaceError
+from auxsearch.core.rundir import RunDir
+
+
+def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run, monkeypatch):
+    opened, open_run = [], confirmation.open_run  # the search it retrains from
+
+    def recorded(run_dir):
+        opened.append(open_run(run_dir))
+        return opened[-1]
+
+    monkeypatch.setattr(confirmation, "open_run", recorded)
+    seen = []
+    table = confirm(tiny_run, top=1, seeds=2, on_score=lambda *a: seen.append(a))
+    assert opened[0].hypermodel.seed == opened[0].space.seed == 3  # not the retrainings' seeds
+    assert len(seen) == 4 and len(table) == 2
+    assert list(table.columns) == [
+        "config", "taps", "n_taps", "metric", "baseline", "seeds", "mean", "std", "ci_low",
+        "ci_high", "trained", "trained_seeds", "delta_vs_baseline", "delta_low", "delta_high",
+        "detectable", "p_raw", "p_value", "p_seeds", "p_trained", "significant", "verdict",
+        "line", "scores"]
+    assert set(table["metric"]) == {"test_main_accuracy"}
+    baseline = table[table["baseline"]].iloc[0]
+    tapped = table[~table["baseline"]].iloc[0]
+    assert baseline["n_taps"] == 0 and tapped["n_taps"] > 0
+    for row in (baseline, tapped):
+        scores = [float(v) for v in row["scores"].split(";")]
+        assert len(scores) == 2 and row["mean"] == pytest.approx(sum(scores) / 2, abs=1e-4)
+        assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+        assert all(0 <= v <= 1 for v in scores)
+    assert math.isnan(baseline["p_value"]) and baseline["delta_vs_baseline"] == 0
+    assert 0 <= tapped["p_value"] <= 1
+    assert tapped["delta_vs_baseline"] == pytest.approx(tapped["mean"] - baseline["mean"])
+    assert tapped["significant"] == (tapped["p_value"] < 0.05)
+    assert tapped["verdict"] in ("better", "worse", "no detectable difference")
+    assert tapped["line"].startswith(f"{tapped['config']}: ")
+    assert -1 <= tapped["delta_low"] <= tapped["delta_vs_baseline"] <= tapped["delta_high"] <= 1
+    on_disk = pd.read_csv(RunDir(tiny_run).confirmed, dtype={"config": str})
+    assert list(on_disk["config"]) == list(table["config"])
+
+
+def test_confirm_needs_a_test_split(tiny_run):
+    space = (tiny_run / "space.toml").read_text().replace("test_fraction = 0.2",
+                                                          "test_fraction = 0.0")
+    (tiny_run / "space.toml").write_text(space)
+    with pytest.raises(AuxSearchError, match="test_fraction is 0, so there is no test split"):
+        confirm(tiny_run, top=1, seeds=1)
+
+
+def test_confirm_refuses_bad_counts(tiny_run):
+    with pytest.raises(SpaceError, match="^seeds must be >= 1; got 0$"):
+        confirm(tiny_run, top=1, seeds=0)
+    with pytest.raises(SpaceError, match="^top must be >= 1; got 0$"):
+        confirm(tiny_run, top=0)
+    with pytest.raises(RunDirError, match="not a run directory of a search"):
+        confirm(tiny_run / "search")
+    assert not RunDir(tiny_run).confirmed.exists()
+
+
+def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
+    calls = []
+    train = confirmation._train_and_test
+
+    def spy(search, values, repetition):
+        scores = train(search, values, repetition)
+        calls.append((str(sorted(values.items())), confirmation.seed_of(search, repetition),
+                      scores))
+        return scores
+
+    monkeypatch.setattr(confirmation, "_train_and_test", spy)
+    confirm(tiny_run, top=1, seeds=2, pack=1)
+    seeds = {}
+    for config, seed, scores in calls:
+        seeds.setdefault(config, []).append(seed)
+        assert set(scores) <= {0.0, 1.0} and len(scores) > 1  # each test example right or not
+    first, second = seeds.values()
+    assert first == second and len(set(first)) == 2  # the same seeds for every configuration
+
+
+def test_packed_confirmation_is_the_unpacked_one(tiny_run):
+    unpacked = confirm(tiny_run, top=1, seeds=2, pack=1)
+    packed = confirm(tiny_run, top=1, seeds=2, pack=3)  # 4 trainings: a group of 3, then 1
+    columns = ["config", "mean", "delta_vs_baseline", "p_value", "verdict"]
+    pd.testing.assert_frame_equal(packed[columns], unpacked[columns], atol=1e-9)

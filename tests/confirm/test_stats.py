@@ -1,0 +1,250 @@
+"""Confirmation statistics, on synthetic score tables with known answers."""
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from auxsearch.confirm.stats import (
+    Difference,
+    holm,
+    mean_interval,
+    paired_bootstrap,
+    sign_flip_test,
+    summarise,
+    trained_seeds,
+    verdict,
+    verdict_line,
+)
+from auxsearch.core.errors import DataError, SpaceError
+
+N = 400
+CHANCE = 0.102  # the majority class's share on the digits
+
+
+def accuracy_table(accuracies, n=N, seed=0):
+    """Per-example 1/0 scores: the first round(acc * n) correct, shuffled per seed."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for accuracy in accuracies:
+        row = np.zeros(n)
+        row[:round(accuracy * n)] = 1
+        rows.append(rng.permutation(row))
+    return np.array(rows)
+
+
+def accuracy_summary(tables, **kwargs):
+    kwargs = {"direction": "max", "chance": CHANCE, "low": 0.0, "high": 1.0} | kwargs
+    return summarise(tables, "base", **kwargs).set_index("config")
+
+
+def test_the_bimodal_baseline_loses_to_configurations_that_always_train():
+    # Issue 12's case: without taps the model learns on one seed of three.
+    tables = {"base": accuracy_table([0.901, 0.084, 0.084], seed=1),
+              "0022": accuracy_table([0.945, 0.904, 0.907], seed=2),
+              "0031": accuracy_table([0.929, 0.922, 0.873], seed=3),
+              "0040": accuracy_table([0.939, 0.930, 0.638], seed=4)}
+    table = accuracy_summary(tables)
+    assert list(table.index) == ["0022", "0031", "0040", "base"]  # best first
+    base = table.loc["base"]
+    assert base["baseline"] and base["trained"] == "1/3" and base["trained_seeds"] == 1
+    assert base["verdict"] == "" and math.isnan(base["p_value"]) and base["delta_vs_baseline"] == 0
+    assert 0 <= base["ci_low"] < base["ci_high"] <= 1  # not -0.82 to 1.53
+    assert base["line"].startswith("base: the baseline, 0.36 [") and "1 of 3 seeds" in base["line"]
+    for config in ("0022", "0031", "0040"):
+        row = table.loc[config]
+        assert row["verdict"] == "better" and row["significant"] and row["p_value"] < 0.01
+        assert row["p_value"] >= row["p_raw"]
+        assert row["trained"] == "3/3" and row["p_trained"] == pytest.approx(0.4)
+        assert row["p_seeds"] == pytest.approx(0.75)  # 0.25 at S = 3, times 3 by Holm
+        assert 0 < row["delta_low"] < row["delta_vs_baseline"] < row["delta_high"] <= 1
+        assert row["line"].startswith(f"{config}: better than the baseline, +0.")
+        assert row["line"].endswith(
+            f"; the baseline failed to train on 2 of 3 seeds, {config} trained on all 3")
+    assert table.loc["0022", "delta_vs_baseline"] == pytest.approx((0.945 + 0.905 + 0.9075
+                                                                    - 0.9 - 0.085 * 2) / 3)
+    assert table.loc["0022", "scores"] == "0.9450;0.9050;0.9075"
+
+
+def test_identical_tables_tie():
+    same = accuracy_table([0.8, 0.82, 0.79])
+    table = accuracy_summary({"base": same, "copy": same.copy()})
+    row = table.loc["copy"]
+    assert row["verdict"] == "no detectable difference" and not row["significant"]
+    assert row["p_raw"] == row["p_value"] == row["p_seeds"] == row["p_trained"] == 1
+    assert row["delta_vs_baseline"] == row["delta_low"] == row["delta_high"] == 0
+    assert row["line"] == ("copy: no detectable difference from the baseline, +0.000 "
+                           "[+0.000, +0.000], p = 1 (this design detects about ±0.000); "
+                           "both trained on 3 of 3 seeds")
+
+
+def test_a_clear_win_and_a_clear_loss():
+    base = accuracy_table([0.70, 0.72, 0.71], seed=1)
+    win = accuracy_table([0.85, 0.86, 0.84], seed=2)
+    table = accuracy_summary({"base": base, "win": win})
+    row = table.loc["win"]
+    assert row["verdict"] == "better" and row["p_value"] < 0.001
+    assert row["delta_vs_baseline"] == pytest.approx(0.14)
+    assert row["delta_low"] > 0.08 and row["detectable"] == pytest.approx(
+        (row["delta_high"] - row["delta_low"]) / 2)
+    assert row["p_seeds"] == pytest.approx(0.25)  # the smallest an exact test reaches at S = 3
+    assert row["line"].endswith("p < 0.001; both trained on 3 of 3 seeds")
+    lost = accuracy_summary({"base": win, "loss": base}).loc["loss"]
+    assert lost["verdict"] == "worse" and lost["significant"]
+    assert lost["delta_vs_baseline"] == pytest.approx(-0.14) and lost["delta_high"] < 0
+    assert lost["line"].startswith("loss: worse than the baseline, -0.140 [")
+
+
+def test_two_seeds_work():
+    table = accuracy_summary({"base": accuracy_table([0.6, 0.62]),
+                              "other": accuracy_table([0.9, 0.91], seed=5)})
+    row = table.loc["other"]
+    assert row["seeds"] == 2 and row["verdict"] == "better"
+    assert row["p_seeds"] >= 0.5 and row["p_seeds"] == pytest.approx(0.5)
+    assert not math.isnan(row["std"])
+
+
+def test_one_seed_still_compares_on_examples():
+    table = accuracy_summary({"base": accuracy_table([0.5]), "other": accuracy_table([0.9])})
+    assert math.isnan(table.loc["base", "std"]) and table.loc["other", "p_seeds"] == 1
+    assert table.loc["other", "verdict"] == "better"
+
+
+def test_a_min_metric_prefers_lower_errors():
+    rng = np.random.default_rng(0)
+    errors = np.abs(rng.normal(size=(3, N)))  # absolute errors, MAE about 0.8
+    tables = {"base": 2 * errors, "better": errors, "worse": 3 * errors}
+    table = summarise(tables, "base", "min", chance=3.0, low=0.0, high=None)
+    assert list(table["config"]) == ["better", "base", "worse"]  # lowest MAE first
+    rows = table.set_index("config")
+    assert rows.loc["better", "verdict"] == "better" and rows.loc["better", "delta_high"] < 0
+    assert rows.loc["worse", "verdict"] == "worse" and rows.loc["worse", "delta_low"] > 0
+    assert rows.loc["base", "ci_low"] >= 0 and rows.loc["worse", "trained"] == "3/3"
+    failed = summarise(tables, "base", "min", chance=1.8, low=0.0).set_index("config")
+    assert failed.loc["worse", "trained"] == "0/3" and failed.loc["better", "trained"] == "3/3"
+    assert "the baseline failed to train on" not in failed.loc["worse", "line"]
+    assert failed.loc["worse", "line"].endswith(
+        "worse failed to train on 3 of 3 seeds, the baseline trained on all 3")
+
+
+def test_holm_matches_a_hand_computed_example():
+    # Sorted: 0.005 * 4 = 0.02, 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 = 0.04 -> 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.2, 0.6]) == pytest.approx([0.4, 0.6])
+    assert holm([0.3, 0.9]) == pytest.approx([0.6, 0.9])
+    assert holm([0.5, 0.7, 0.9]) == pytest.approx([1.0, 1.0, 1.0])  # capped at 1
+    adjusted = holm([0.01, math.nan, 0.02])
+    assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1])
+    assert adjusted[2] == pytest.approx(0.02)
+    assert holm([0.04]) == pytest.approx([0.04]) and holm([]).size == 0
+
+
+def test_the_sign_flip_test_is_exact():
+    assert sign_flip_test([0.1, 0.2, 0.3]) == pytest.approx(0.25)
+    assert sign_flip_test([0.1, 0.2]) == pytest.approx(0.5)
+    assert sign_flip_test([0.0, 0.0, 0.0]) == 1
+    # [1, -1, 2, 3] sums to 5; |sum| >= 5 for +-7 and twice +-5 (either 1 flipped): 6 of 16.
+    assert sign_flip_test([1.0, -1.0, 2.0, 3.0]) == pytest.approx(6 / 16)
+    d = np.random.default_rng(3).normal(0.3, 1, 7)
+    reference = scipy_stats.permutation_test(
+        (d,), np.mean, permutation_type="samples", n_resamples=np.inf).pvalue
+    assert sign_flip_test(d) == pytest.approx(reference)
+    assert 0 < sign_flip_test(np.ones(20)) < 0.001  # sampled beyond 16 seeds
+
+
+def test_intervals_never_leave_the_metric_range():
+    rng = np.random.default_rng(7)
+    tables = [np.zeros((3, 50)), np.ones((3, 50)), np.ones((1, 1)), np.zeros((2, 1))]
+    tables += [rng.random((s, n)) < rng.random((s, 1)) for s, n in
+               zip(rng.integers(1, 6, 60), rng.integers(1, 60, 60))]
+    for table in tables:
+        low, high = mean_interval(table, resamples=300, seed=1, low=0.0, high=1.0)
+        assert 0 <= low <= table.mean() <= high <= 1
+        other = rng.random(table.shape) < 0.5
+        for a, b in ((table, other), (other, table), (table, table)):
+            diff = paired_bootstrap(a, b, resamples=300, low=0.0, high=1.0)
+            assert -1 <= diff.low <= diff.delta <= diff.high <= 1 and 0 < diff.p_value <= 1
+    assert mean_interval(np.ones((3, 50))) == (1.0, 1.0)
+    assert mean_interval(np.zeros((3, 50))) == (0.0, 0.0)
+    table = summarise({"base": np.zeros((3, 40)), "all": np.ones((3, 40))}, "base", "max",
+                      CHANCE, 0.0, 1.0).set_index("config")
+    assert table.loc["all", "ci_high"] == 1 and table.loc["base", "ci_low"] == 0
+    assert table.loc["all", "delta_high"] == 1 and table.loc["all", "verdict"] == "better"
+
+
+def test_results_are_deterministic_for_a_seed():
+    tables = {"base": accuracy_table([0.7, 0.75, 0.72], seed=1),
+              "a": accuracy_table([0.73, 0.74, 0.76], seed=2),
+              "b": accuracy_table([0.69, 0.8, 0.7], seed=3)}
+    first = accuracy_summary(tables, seed=4)
+    pd.testing.assert_frame_equal(first, accuracy_summary(tables, seed=4))
+    assert not first.equals(accuracy_summary(tables, seed=5))
+    # The building blocks draw the same resamples as the table.
+    diff = paired_bootstrap(tables["a"], tables["base"], seed=4, low=0.0, high=1.0)
+    assert (diff.low, diff.high, diff.p_value) == pytest.approx(
+        tuple(first.loc["a", ["delta_low", "delta_high", "p_raw"]]))
+    assert mean_interval(tables["b"], seed=4, low=0.0, high=1.0) == pytest.approx(
+        tuple(first.loc["b", ["ci_low", "ci_high"]]))
+
+
+def test_verdict_follows_the_direction_and_the_adjusted_p():
+    assert verdict(0.1, 0.01, "max") == verdict(-0.1, 0.01, "min") == "better"
+    assert verdict(-0.1, 0.01, "max") == verdict(0.1, 0.01, "min") == "worse"
+    assert verdict(0.1, 0.05, "max") == "no detectable difference"
+    assert verdict(0.1, 0.07, "max", alpha=0.1) == "better"
+
+
+def test_verdict_lines_read_as_one_sentence():
+    win = Difference(0.5625, 0.31, 0.83, 0.0005)
+    assert verdict_line("0022", "better", win, 0.0015, 3, 1, 3) == (
+        "0022: better than the baseline, +0.56 [+0.31, +0.83], p = 0.0015; "
+        "the baseline failed to train on 2 of 3 seeds, 0022 trained on all 3")
+    tie = Difference(0.004, -0.012, 0.020, 0.62)
+    assert verdict_line("0007", "no detectable difference", tie, 0.62, 3, 3, 3) == (
+        "0007: no detectable difference from the baseline, +0.004 [-0.012, +0.020], "
+        "p = 0.62 (this design detects about ±0.016); both trained on 3 of 3 seeds")
+    # Training on every seed where the baseline does not is said, whatever the verdict.
+    assert verdict_line("0007", "no detectable difference", tie, 0.62, 3, 1, 3).endswith(
+        "; the baseline failed to train on 2 of 3 seeds, 0007 trained on all 3")
+    assert verdict_line("0009", "worse", tie, 0.01, 1, 2, 3).endswith(
+        "; baseline trained on 2 of 3 seeds, 0009 on 1")
+    assert ";" not in verdict_line("0009", "worse", tie, 0.01, None, None, 3)
+
+
+def test_without_a_chance_score_no_seed_is_flagged():
+    tables = {"base": accuracy_table([0.05, 0.06]), "x": accuracy_table([0.9, 0.91])}
+    assert trained_seeds(tables["base"], CHANCE, "max") == 0
+    assert trained_seeds(tables["base"], None, "max") == 2
+    table = summarise(tables, "base", "max", None, 0.0, 1.0).set_index("config")
+    assert table.loc["base", "trained"] == "2/2" and "trained" not in table.loc["x", "line"]
+    assert "trained" not in table.loc["base", "line"]
+
+
+def test_five_comparisons_take_well_under_a_second():
+    rng = np.random.default_rng(0)
+    tables = {f"c{i}": accuracy_table(rng.uniform(0.6, 0.9, 5), seed=i) for i in range(6)}
+    summarise(tables, "c0", "max", CHANCE, 0.0, 1.0)  # imports scipy once
+    start = time.perf_counter()
+    table = summarise(tables, "c0", "max", CHANCE, 0.0, 1.0)
+    assert time.perf_counter() - start < 2 and len(table) == 6
+
+
+def test_bad_input_is_refused():
+    good = accuracy_table([0.5, 0.6])
+    with pytest.raises(DataError, match=r"paired scores must share one shape .*\(3, 400\) and "
+                                        r"\(2, 400\)"):
+        summarise({"base": good, "x": accuracy_table([0.5, 0.6, 0.7])}, "base", "max", CHANCE)
+    with pytest.raises(DataError, match=r"scores have no baseline 'none'; got \['base'\]"):
+        summarise({"base": good}, "none", "max", CHANCE)
+    with pytest.raises(SpaceError, match=r"direction must be one of .*; got 'maximum'"):
+        summarise({"base": good}, "base", "maximum", CHANCE)
+    with pytest.raises(SpaceError, match=r"summarise: alpha, resamples must be in \(0, 1\) "
+                                         r"and >= 1; got \[0.05, 0\]"):
+        summarise({"base": good}, "base", "max", CHANCE, resamples=0)
+    with pytest.raises(DataError, match=r"shape \(seeds, examples\); got \(400,\)"):
+        mean_interval(good[0])
+    with pytest.raises(DataError, match="scores must be finite numbers"):
+        paired_bootstrap(good, np.full(good.shape, np.nan))

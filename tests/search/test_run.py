@@ -1,0 +1,201 @@
+import dataclasses
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auxsearch.core.errors import ModelError, RunDirError, SearchFailed, SpaceError
+from auxsearch.core.rundir import RunDir
+from auxsearch.core.space import load_space, objective_of
+from auxsearch.search.run import Search, run_search, with_overrides
+from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
+
+
+def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tmp_path):
+    space = load_space(tiny_space)
+    seen = []
+    result = run_search(space, tmp_path / "run", on_trial_end=lambda t, o: seen.append(t.trial_id))
+    board = result.leaderboard
+    assert result.leaderboard_path == RunDir(tmp_path / "run").leaderboard
+    assert len(board) == Search(space, tmp_path).planned[0] == len(seen) == 2
+    assert set(board["status"]) == {"COMPLETED"}
+    assert list(board["rank"]) == [1, 2]
+    assert board["score"].is_monotonic_decreasing
+    baseline = board[board["n_taps"] == 0]
+    assert len(baseline) == 1 and baseline["epochs"].item() == 2
+    assert baseline["full_budget"].item() and baseline["delta_vs_baseline"].item() == 0
+    tapped = board[board["n_taps"] > 0].iloc[0]
+    for layer in tapped["taps"].split(";"):
+        name = layer.split(":")[0]
+        assert 0 <= tapped[f"val_aux_{name}_accuracy"] <= 1
+    assert load_space(RunDir(tmp_path / "run").space) == space
+    assert len(result.trials) == 2 and set(result.trials["config"]) == set(board["config"])
+    on_disk = pd.read_csv(result.leaderboard_path, dtype={"config": str})
+    assert list(on_disk["config"]) == list(board["config"])
+
+    # Running again resumes the finished search: no trial is redone.
+    again = run_search(space, tmp_path / "run")
+    assert list(again.leaderboard["config"]) == list(board["config"])
+    assert list(again.leaderboard["score"]) == list(board["score"])
+
+
+def test_hypermodel_follows_the_space(tiny_space):
+    search = Search(load_space(tiny_space), "unused")
+    hypermodel = search.hypermodel
+    assert search.planned == (2, 4) and not search.run_dir.exists()
+    assert [tap.name for tap in hypermodel.taps] == ["conv2", "conv5"]
+    assert hypermodel.trainer.num_classes == 10 and hypermodel.trainer.batch_size() == 128
+    assert hypermodel.seed == 3
+
+
+def test_a_run_directory_of_another_space_is_refused(tiny_run):
+    from auxsearch.search.run import open_run
+
+    search = open_run(tiny_run)
+    before = {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()}
+    changed = with_overrides(search.space, seed=9, max_epochs=4)
+    with pytest.raises(RunDirError, match=r"holds a search of another space "
+                       r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\)$") as info:
+        Search(changed, tiny_run).run()
+    assert info.value.discardable  # the command line says how to discard it
+    assert {p: p.read_bytes() for p in tiny_run.rglob("*") if p.is_file()} == before
+
+
+def test_open_run_needs_a_run_directory(tmp_path):
+    from auxsearch.search.run import open_run
+
+    with pytest.raises(RunDirError, match="not a run directory of a search"):
+        open_run(tmp_path)
+
+
+def test_overrides_follow_the_rules_of_their_settings(tiny_space):
+    space = load_space(tiny_space)
+    assert with_overrides(space) == space
+    changed = with_overrides(space, seed=7, max_epochs=5)
+    assert (changed.seed, changed.hyperband.max_epochs) == (7, 5)
+    assert changed.hyperband.factor == space.hyperband.factor and space.seed == 3
+    with pytest.raises(SpaceError, match="^max_epochs must be >= 1; got 0$"):
+        with_overrides(space, max_epochs=0)
+    with pytest.raises(SpaceError, match="^seed must be >= 0; got -1$"):
+        with_overrides(space, seed=-1)
+
+
+# --- A search that fails ends with its own error, and still writes both CSVs.
+
+def test_a_failed_search_writes_its_csvs_and_raises_its_error(tiny_space, tmp_path,
+                                                              monkeypatch):
+    def fail(self, tuner, verbose, tensorboard):
+        raise SearchFailed("3 trials failed in a row; the last (trial 0002) failed with: boom")
+
+    monkeypatch.setattr(Search, "_search", fail)
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(SearchFailed, match="^3 trials failed in a row"):
+        run_search(load_space(tiny_space), run)
+    assert run.leaderboard.exists() and run.trials.exists()
+
+
+def test_a_wrapped_configuration_error_is_raised_as_itself(tiny_space, tmp_path, monkeypatch):
+    from auxsearch.kt.errors import FatalTrialError
+
+    cause = ModelError("the model builder first built 9 layers, then 10")
+
+    def fail(self, tuner, verbose, tensorboard):
+        raise FatalTrialError(cause)
+
+    monkeypatch.setattr(Search, "_search", fail)
+    with pytest.raises(ModelError) as info:
+        run_search(load_space(tiny_space), tmp_path / "run")
+    assert info.value is cause
+    assert RunDir(tmp_path / "run").trials.exists()
+
+
+
+
+def failing_space(tmp_path, monkeypatch, tiny_space, kind):
+    """A space whose builder breaks its contract in trial 2, or fails every trial."""
+    monkeypatch.chdir(tmp_path)  # the builder imports from here
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    module = f"auxsearch_test_{kind}_builder"
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    (tmp_path / f"{module}.py").write_text(CHANGING_BUILDER if kind == "changing" else NAN_BUILDER)
+    monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(tmp_path / "run"))
+    text = tiny_space.read_text().replace('builtin = "digits_cnn"', f'builder = "{module}:build"')
+    if kind == "nan":  # 6 trials planned: the 3rd failure in a row ends the search
+        text = text.replace('["conv2", "conv5"]', '["d1"]').replace("max_epochs = 2",
+                                                                  "max_epochs = 3")
+    path = tmp_path / f"{kind}.toml"
+    path.write_text(text)
+    return path
+
+
+def _statuses(run):
+    table = pd.read_csv(run.trials, dtype={"trial_id": str})
+    return dict(zip(table["trial_id"], table["status"]))
+
+
+def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
+        tiny_space, tmp_path, monkeypatch):
+    space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "changing"))
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(ModelError, match="first built 9 layers, then 10"):
+        run_search(space, run)
+    statuses = _statuses(run)
+    assert statuses["0000"] == "COMPLETED" and statuses["0001"] != "COMPLETED"
+    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    assert len(board) == 2 and board["rank"].notna().sum() == 1
+
+
+def test_a_search_whose_trials_all_fail_ends_with_search_failed(tiny_space, tmp_path,
+                                                                monkeypatch):
+    space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "nan"))
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(SearchFailed, match="^3 trials failed in a row; .*loss became nan"):
+        run_search(space, run)
+    assert set(_statuses(run).values()) == {"FAILED"} and len(_statuses(run)) == 3
+    board = pd.read_csv(run.leaderboard)
+    assert list(board["status"]) == ["FAILED"] * 3 and board["rank"].isna().all()
+    assert board["message"].str.contains("loss became nan").all()
+
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "search_spaces").glob("*.toml"))
+
+
+def test_every_example_space_is_tested():
+    assert {path.stem for path in EXAMPLES} >= {
+        "digits_cnn", "residual_penalty", "keras_file", "tabular_binary",
+        "diabetes_regression", "digits_hints"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_example_space_searches(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # where `search_spaces.models.tabular` imports from
+    space = load_space(path)
+    space = dataclasses.replace(space, hyperband=dataclasses.replace(
+        space.hyperband, max_epochs=2))  # 2 trials: the baseline and one configuration
+    result = run_search(space, tmp_path / "run")
+    board = result.leaderboard
+    assert list(board["status"]) == ["COMPLETED", "COMPLETED"]
+    assert sorted(board["n_taps"])[0] == 0 and sorted(board["n_taps"])[1] > 0
+    name, direction = objective_of(space)
+    assert set(board["objective"]) == {name} and board["score"].notna().all()
+    ordered = board["score"].is_monotonic_decreasing if direction == "max" \
+        else board["score"].is_monotonic_increasing
+    assert ordered
+
+
+def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_space, tmp_path):
+    space = dataclasses.replace(load_space(tiny_space), hyperband=dataclasses.replace(
+        load_space(tiny_space).hyperband, max_epochs=1, baseline_seeds=1))
+    run = RunDir(tmp_path / "run")
+    search = Search(space, run)
+    search.run()
+    scores = run.baseline_scores()
+    assert len(scores) == 1
+    seen = []
+    search.run(on_baseline=lambda *a: seen.append(a))  # resumed: nothing to train again
+    assert seen == [] and run.baseline_scores() == scores
+    run.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
+    search.run(overwrite=True, on_baseline=lambda *a: seen.append(a))
+    assert len(seen) == 1 and run.baseline_scores() != {next(iter(scores)): 0.5}

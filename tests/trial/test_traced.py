@@ -1,0 +1,111 @@
+import keras
+import numpy as np
+import pytest
+
+from auxsearch.trial.traced import TracedModel, TracedModels, seeded
+
+
+def _model():
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(4, name="h")(inputs)
+    main = keras.layers.Dense(2, activation="softmax", name="main")(h)
+    aux = keras.layers.Dense(2, activation="softmax", name="aux_h")(h)
+    return keras.Model(inputs, {"main": main, "aux_h": aux})
+
+
+def _traced():
+    return TracedModel(_model(), {"optimizer": keras.optimizers.Adam(0.1),
+                                  "loss": "sparse_categorical_crossentropy",
+                                  "metrics": ["accuracy"]})
+
+
+def test_heads_start_off_and_take_their_weights():
+    traced = _traced()
+    assert {k: float(v.numpy()) for k, v in traced.loss_weights.items()} == {"aux_h": 0.0}
+    traced.set_loss_weights({"aux_h": 0.5})
+    assert float(traced.loss_weights["aux_h"].numpy()) == 0.5
+    traced.set_loss_weights({})
+    assert float(traced.loss_weights["aux_h"].numpy()) == 0.0
+    with pytest.raises(KeyError, match="aux_x"):
+        traced.set_loss_weights({"aux_x": 1.0})
+
+
+def test_loss_weights_act_without_recompiling():
+    traced = _traced()
+    x = np.ones((8, 4), "float32")
+    y = {"main": np.zeros(8, "int32"), "aux_h": np.ones(8, "int32")}
+    traced.set_loss_weights({"aux_h": 0.0})
+    off = traced.model.evaluate(x, y, verbose=0, return_dict=True)
+    traced.set_loss_weights({"aux_h": 2.0})
+    on = traced.model.evaluate(x, y, verbose=0, return_dict=True)
+    assert off["loss"] == pytest.approx(off["main_loss"], rel=1e-6)
+    assert on["loss"] == pytest.approx(on["main_loss"] + 2 * on["aux_h_loss"], rel=1e-5)
+
+
+def test_reset_takes_fresh_weights_and_restarts_the_optimizer():
+    traced = _traced()
+    x = np.ones((8, 4), "float32")
+    y = {"main": np.zeros(8, "int32"), "aux_h": np.ones(8, "int32")}
+    traced.model.fit(x, y, epochs=2, verbose=0)
+    assert int(traced.model.optimizer.iterations) == 2
+    fresh = _model()
+    traced.reset(fresh)
+    for got, want in zip([v.numpy() for v in traced.layer_weights], fresh.get_weights(),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert int(traced.model.optimizer.iterations) == 0
+    assert float(traced.model.optimizer.learning_rate.numpy()) == pytest.approx(0.1)
+    assert all(not np.any(v.numpy()) for v in traced.model.optimizer.variables
+               if "momentum" in v.path or "velocity" in v.path)
+
+
+def _structure_model(structure):
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(4, name="h")(inputs)
+    outputs = {"main": keras.layers.Dense(2, activation="softmax", name="main")(h)}
+    for layer, _, _ in structure:
+        outputs[f"aux_{layer}"] = keras.layers.Dense(2, activation="softmax",
+                                                     name=f"aux_{layer}")(h)
+    return keras.Model(inputs, outputs)
+
+
+def _compile_args(structure):
+    return {"optimizer": keras.optimizers.Adam(0.1), "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"]}
+
+
+def test_seeded_draws_the_same_weights_and_restores_the_generators():
+    import random
+
+    random.seed(7)
+    expected_next = random.random()
+    random.seed(7)
+    with seeded(3):
+        first = _model().get_weights()
+    assert random.random() == expected_next  # the caller's generator is untouched
+    with seeded(3):
+        again = _model().get_weights()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_one_model_serves_every_configuration_once_trained():
+    models = TracedModels(_structure_model, _compile_args, every=[("h", "head", 0)])
+    first = models.get([], seed=1, weights={})
+    assert models.get([], seed=1, weights={}) is not first  # not trained: maybe still in use
+    second = models.get([("h", "head", 0)], seed=1, weights={"aux_h": 0.5})
+    models.trained(second.model)
+    third = models.get([], seed=2, weights={})
+    assert third is second and float(third.loss_weights["aux_h"].numpy()) == 0.0
+    assert models.owns(third.model) is third and models.owns(first.model) is None
+
+
+def test_without_every_output_each_configuration_gets_its_own():
+    models = TracedModels(_structure_model, _compile_args, every=None)
+    plain = models.get([], seed=1, weights={})
+    assert plain.model.output_names == ["main"]
+    models.trained(plain.model)
+    assert models.get([], seed=1, weights={}) is plain  # the same outputs: reused
+    models.trained(plain.model)
+    tapped = models.get([("h", "head", 0)], seed=1, weights={"aux_h": 0.1})
+    assert sorted(tapped.model.output_names) == ["aux_h", "main"]
