@@ -23,7 +23,7 @@ _EXPORTS = {
     "AuxSearchError": "auxsearch.core.errors",
     "BaselineHyperbandOracle": "auxsearch.search.tuner",
     "DataError": "auxsearch.core.errors",
-    "Dataset": "auxsearch.data.load",
+    "Dataset": "auxsearch.data.dataset",
     "Hyperband": "auxsearch.search.tuner",
     "ModelError": "auxsearch.core.errors",
     "PackedTrial": "auxsearch.trial.trainer",
@@ -37,6 +37,8 @@ _EXPORTS = {
     "Tap": "auxsearch.models.taps",
     "TapError": "auxsearch.core.errors",
     "TapSpace": "auxsearch.core.tapspace",
+    "TapSpec": "auxsearch.core.space",
+    "TrainingSpec": "auxsearch.core.space",
     "ValidationReport": "auxsearch.search.validate",
     "confirm": "auxsearch.confirm.confirmation",
     "export_model": "auxsearch.search.export",
@@ -62,10 +64,10 @@ __all__ = [  # as `_EXPORTS` names them; sorted
     "AuxLoss", "AuxLossHyperModel", "AuxSearchError", "BaselineHyperbandOracle", "DataError",
     "Dataset", "Hyperband", "ModelError", "PackedTrial", "RunDir", "RunDirError", "Search",
     "SearchFailed", "SearchResult", "SearchSpace", "SpaceError", "Tap", "TapError", "TapSpace",
-    "ValidationReport", "confirm", "export_model", "find_taps", "format_taps", "hyperband_budget",
-    "leaderboard", "list_taps", "load_data", "load_space", "model_builder", "open_run",
-    "plot_run", "run_search", "select_taps", "trials", "validate", "with_overrides",
-    "write_leaderboards",
+    "TapSpec", "TrainingSpec", "ValidationReport", "confirm", "export_model", "find_taps",
+    "format_taps", "hyperband_budget", "leaderboard", "list_taps", "load_data", "load_space",
+    "model_builder", "open_run", "plot_run", "run_search", "select_taps", "trials", "validate",
+    "with_overrides", "write_leaderboards",
 ]
 
 if TYPE_CHECKING:
@@ -80,9 +82,10 @@ if TYPE_CHECKING:
         TapError,
     )
     from auxsearch.core.rundir import RunDir
-    from auxsearch.core.space import SearchSpace, load_space
+    from auxsearch.core.space import SearchSpace, TapSpec, TrainingSpec, load_space
     from auxsearch.core.tapspace import AuxLoss, TapSpace, format_taps
-    from auxsearch.data.load import Dataset, load_data
+    from auxsearch.data.dataset import Dataset
+    from auxsearch.data.load import load_data
     from auxsearch.models.builders import model_builder
     from auxsearch.models.taps import Tap, find_taps, select_taps
     from auxsearch.results.plots import plot_run

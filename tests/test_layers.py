@@ -94,7 +94,7 @@ def test_the_cycle_check_finds_a_cycle(tmp_path: Path, monkeypatch: pytest.Monke
         test_no_import_cycle()
 
 
-def test_keras_tuner_internals_stay_in_the_shim() -> None:
+def test_keras_tuner_internals_stay_in_kt() -> None:
     for module, path in _modules().items():
         if _stage(module) == "kt":
             continue

@@ -28,7 +28,7 @@ from auxsearch.cli.runs import (
 from auxsearch.cli.search import run_command, worker_command
 from auxsearch.cli.spaces import taps_command, validate_command
 from auxsearch.core.errors import AuxSearchError, RunDirError, SearchFailed
-from auxsearch.results.messages import one_line
+from auxsearch.core.messages import one_line
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -8,8 +8,8 @@ from typing import IO
 import keras_tuner as kt
 
 from auxsearch.core import names
+from auxsearch.core.messages import one_line
 from auxsearch.core.tapspace import active_taps, format_taps
-from auxsearch.results.messages import one_line
 from auxsearch.results.rows import trial_epochs
 
 _FINISHED = ("COMPLETED", "FAILED", "INVALID")

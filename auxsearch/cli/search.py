@@ -27,7 +27,7 @@ def run_command(args: argparse.Namespace) -> int:
                            pack=args.pack)
     run_dir = args.out or Path("results") / space.name
     if chief or args.workers:
-        from auxsearch.search.distributed import Chief
+        from auxsearch.search.chief import Chief
 
         host, port = (args.host, args.port) if chief else ("127.0.0.1", 0)
         search = Chief(space, run_dir, host=host, port=port, workers=args.workers,
@@ -75,8 +75,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def worker_command(args: argparse.Namespace) -> int:
     """Trains the trials a chief hands out until it says stop."""
-    from auxsearch.search.distributed import run_worker
     from auxsearch.search.run import with_overrides
+    from auxsearch.search.worker import run_worker
 
     space = load_space(args.space) if args.space else None
     if args.pack is not None:

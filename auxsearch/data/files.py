@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from auxsearch.core.errors import DataError
+from auxsearch.core.messages import error_line
 from auxsearch.core.suggest import did_you_mean
 
 PAIRS = (("x_train", "y_train"), ("x_val", "y_val"), ("x_test", "y_test"))
@@ -114,7 +115,7 @@ def read_csv(path: str | Path, label: str, where: str) -> tuple[np.ndarray, np.n
         raise DataError(f"{where}: no such data file") from None
     except (OSError, ValueError) as err:  # pandas' parse errors are ValueErrors
         raise DataError(f"{where}: cannot read the CSV file "
-                        f"({one_line(err)})") from None
+                        f"({error_line(err)})") from None
     columns = [str(c) for c in frame.columns]
     if label not in columns:
         raise DataError(f"{where}: no label column {label!r}"
@@ -141,10 +142,6 @@ def read_csv(path: str | Path, label: str, where: str) -> tuple[np.ndarray, np.n
     return frame.drop(columns=label).to_numpy(dtype="float32"), frame[label].to_numpy()
 
 
-def one_line(err: BaseException) -> str:
-    """Returns an exception's message on one line (its type if it has none)."""
-    return " ".join(str(err).split()) or type(err).__name__
-
 
 def _read_archive(path: str | Path, where: str) -> dict[str, np.ndarray]:
     try:
@@ -156,7 +153,7 @@ def _read_archive(path: str | Path, where: str) -> dict[str, np.ndarray]:
                         "other files and pickled data are refused") from None
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"{where}: cannot read the .npz archive "
-                        f"({one_line(err)})") from None
+                        f"({error_line(err)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{where}: a single .npy array, not an .npz archive; "
                         "save named arrays with numpy.savez (x_train=..., "
@@ -171,7 +168,7 @@ def _read_archive(path: str | Path, where: str) -> dict[str, np.ndarray]:
                                 "allowed: numeric arrays (pickle is refused)") from None
             except (OSError, EOFError, zipfile.BadZipFile) as err:
                 raise DataError(f"{where}: cannot read {key} "
-                                f"({one_line(err)})") from None
+                                f"({error_line(err)})") from None
     return arrays
 
 

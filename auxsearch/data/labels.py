@@ -28,8 +28,6 @@ from auxsearch.data.checks import check_length, check_numeric, check_y
 
 log = logging.getLogger(__name__)
 
-# What has been announced as converted: once per search, not once per trial.
-_announced: set[tuple[str, str, tuple[int, ...]]] = set()
 
 
 def prepare_labels(task: Task, y: Any, *, x: Any = None, units: int | None = None,
@@ -167,11 +165,8 @@ def _from_one_hot(labels: np.ndarray, units: int | None, where: str, name: str) 
             found = f"{ones[row]} ones"
         raise DataError(f"{where}: {name} row {row} has {found}, so it is not one-hot (a "
                         f"single 1 per row); {allowed}")
-    key = (where, name, labels.shape[1:])
-    if key not in _announced:
-        _announced.add(key)
-        log.info("%s: %s has one-hot labels of %d columns; training on their argmax, integer "
-                 "labels (the same loss)", where, name, width)
+    log.info("%s: %s has one-hot labels of %d columns; training on their argmax, integer "
+             "labels (the same loss)", where, name, width)
     return rows.argmax(axis=1).astype("int32")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from auxsearch.core.errors import DataError
+from auxsearch.core.messages import error_line
 from auxsearch.core.tasks import TASKS
 from auxsearch.data.checks import (
     check_dataset,
@@ -27,7 +28,7 @@ from auxsearch.data.checks import (
     check_y,
 )
 from auxsearch.data.dataset import Dataset, Inputs, map_inputs, named_inputs
-from auxsearch.data.files import HINT, one_line
+from auxsearch.data.files import HINT
 
 
 def split(
@@ -145,5 +146,5 @@ def _split_off(
                                  random_state=seed, stratify=stratify)
     except ValueError as err:  # e.g. fewer split-off examples than classes
         raise DataError(f"{where}: cannot make {what} of y_train "
-                        f"({one_line(err)})") from None
+                        f"({error_line(err)})") from None
     return parts[0::2], parts[1::2]

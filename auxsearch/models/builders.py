@@ -22,6 +22,7 @@ from typing import Any
 import keras
 
 from auxsearch.core.errors import ModelError
+from auxsearch.core.messages import error_line
 from auxsearch.core.suggest import did_you_mean
 from auxsearch.core.tasks import ACTIVATIONS
 
@@ -279,7 +280,7 @@ def _import(module_name: str, where: str) -> Any:
     except Exception as err:  # a user module may raise anything on import
         raise ModelError(
             f"{where}: cannot import module {module_name!r}: "
-            f"{type(err).__name__}: {_one_line(err)} (searched the current "
+            f"{type(err).__name__}: {error_line(err)} (searched the current "
             "directory, PYTHONPATH and installed packages)"
         ) from err
     finally:
@@ -336,7 +337,7 @@ def _file_builder(
             ) from err
         raise ModelError(
             f"{where} cannot be loaded: {type(err).__name__}: "
-            f"{_one_line(err)}"
+            f"{error_line(err)}"
         ) from err
     _check_file_input(loaded, input_shape, where)
     # Rebuild from the config, not clone_model: that would re-run Lambda
@@ -391,7 +392,3 @@ def _check_image(name: str, input_shape: tuple[int, ...]) -> None:
             "other inputs"
         )
 
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 300 else text[:297] + "..."

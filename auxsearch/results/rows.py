@@ -6,9 +6,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from auxsearch.core import names
+from auxsearch.core.messages import one_line
 from auxsearch.core.tapspace import active_taps, format_taps
 from auxsearch.core.tasks import learnt
-from auxsearch.results.messages import one_line
 
 if TYPE_CHECKING:  # imports no Keras: the plots read rows too
     import keras_tuner as kt

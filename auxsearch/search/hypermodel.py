@@ -1,10 +1,8 @@
-"""The tap-search HyperModel: auxiliary losses attached to a user's model.
+"""The tap-search HyperModel: Keras Tuner's contract over the trial stage's `Trainer`.
 
-It keeps Keras Tuner's contract (`build(hp)`, `fit(hp, model, ...)`) and
-hands each job to the trial stage: `tapspace` declares and decodes the
-hyperparameters, `trial.trainer.Trainer` builds the trial models and trains
-them, one or a pack at once. The HyperModel adds the seed of each
-configuration, the labels' checks, and Keras Tuner's fatal errors.
+`tapspace` declares the hyperparameters and `trial.trainer.Trainer` builds and
+trains the trial models; the HyperModel adds each configuration's seed, the
+labels' checks and Keras Tuner's fatal errors.
 """
 
 from __future__ import annotations
@@ -113,6 +111,7 @@ class AuxLossHyperModel(kt.HyperModel):
         self.build_model = build_model
         self.seed = seed
         self.paired = False  # see `seeded`
+        self._checked: tuple[Any, ...] | None = None  # see `_labels`
         self.task: Task = TASKS[task]
         self.trainer = Trainer(
             build_model, self.task, taps, training,
@@ -160,10 +159,8 @@ class AuxLossHyperModel(kt.HyperModel):
 
         The copy shares the compiled models. It draws each configuration's
         initial weights and batch order from `seed` and the configuration;
-        with `paired`, from `seed` alone: every configuration then starts
-        from the same weights of the user's model and sees the batches in
-        the same order, so configurations trained with one seed differ
-        only by their taps (confirmation pairs them so).
+        with `paired`, from `seed` alone, so configurations trained with one
+        seed differ only by their taps (confirmation pairs them so).
         """
         twin = copy_hypermodel(self)
         twin.seed, twin.paired = seed, paired
@@ -174,11 +171,10 @@ class AuxLossHyperModel(kt.HyperModel):
         return self.seed if self.paired else configuration_seed(self.seed, hp.values)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        """Returns the trial's compiled model, starting from fresh weights.
+        """Returns the trial's compiled model, from fresh weights drawn from `trial_seed`.
 
         Later builds reuse the compiled model once `fit()` has trained it
-        (see `traced.TracedModels`), with every weight reset to a freshly
-        built model's, seeded per configuration (`trial_seed`).
+        (see `traced.TracedModels`).
 
         Raises:
             FatalTrialError: If the builder breaks its contract.
@@ -189,8 +185,7 @@ class AuxLossHyperModel(kt.HyperModel):
             raise FatalTrialError(err) from err
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any = None,
-            validation_data: Any = None,
-            callbacks: list[keras.callbacks.Callback] | None = None,
+            validation_data: Any = None, callbacks: list[Any] | None = None,
             **kwargs: Any) -> keras.callbacks.History:
         """Trains the model with the labels routed to every output.
 
@@ -223,15 +218,12 @@ class AuxLossHyperModel(kt.HyperModel):
         """Trains several trials at once, each as `fit` would alone.
 
         Args:
-            trials: `PackedTrial`s: hyperparameters, seed, parent and
-                checkpoint of each.
+            trials: `PackedTrial`s: hyperparameters, seed, parent and checkpoint.
             x, y: Training arrays, as `fit` takes them.
-            **kwargs: Those of `Trainer.fit_pack` (validation_data, epochs,
-                initial_epoch, batch_size, verbose, pack).
+            **kwargs: Those of `Trainer.fit_pack`.
 
         Returns:
-            Each trial's `History` or the error it failed with, and the
-            packed model.
+            Each trial's `History` or error, and the packed model.
 
         Raises:
             FatalTrialError: If the builder breaks its contract, or the
@@ -244,10 +236,15 @@ class AuxLossHyperModel(kt.HyperModel):
             raise FatalTrialError(err) from err
 
     def _labels(self, x: Any, y: Any, validation_data: Any) -> tuple[Any, Any]:
-        """The labels checked (and one-hot taken as classes); errors end the search."""
+        """The labels checked, one-hot taken as classes (once per search's arrays)."""
+        given = (x, y, validation_data)
+        if self._checked and all(a is b for a, b in zip(self._checked, given)):
+            return self._checked[3]
         units = self.trainer.units
         try:
-            return (prepare_labels(self.task, y, x=x, units=units),
-                    prepare_validation(self.task, validation_data, units=units))
+            checked = (prepare_labels(self.task, y, x=x, units=units),
+                       prepare_validation(self.task, validation_data, units=units))
         except AuxSearchError as err:
             raise FatalTrialError(err) from err
+        self._checked = (*given, checked)
+        return checked

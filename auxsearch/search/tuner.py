@@ -30,7 +30,7 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
     at all?" at the full budget. Random sampling never proposes it again.
 
     A search whose trials fail `max_consecutive_failed_trials` times in a
-    row ends with `SearchFailed` (see `ktshim.HyperbandOracleBase`).
+    row ends with `SearchFailed` (see `auxsearch.kt`'s `HyperbandOracleBase`).
 
     Args:
         *args, **kwargs: Those of `keras_tuner.oracles.HyperbandOracle`.
@@ -92,16 +92,16 @@ class Hyperband(HyperbandTunerBase):
     the HyperModel's. `on_trial_end`, when given, is called with each
     finished `Trial` and the oracle (for progress reports). Every state file
     is written atomically, and the space is declared without building a
-    model (see `ktshim.HyperbandTunerBase`).
+    model (see `auxsearch.kt`'s `HyperbandTunerBase`).
 
     With `pack=K` (or `"auto"`: see `packing.choose_pack`), up to K trials
     with the same epochs train at once in one packed model (see `packing`),
     each reported to the oracle as if it had trained alone. Hyperband's
     bookkeeping is the same as unpacked: a round is promoted from once none
-    of its trials runs (see `ktshim.HyperbandOracleBase`).
+    of its trials runs (see `auxsearch.kt`'s `HyperbandOracleBase`).
 
     Keras Tuner prints each failed trial's traceback unless told otherwise:
-    see `ktshim.show_tracebacks`.
+    see `auxsearch.kt`'s `show_tracebacks`.
     """
 
     def __init__(
@@ -143,9 +143,7 @@ class Hyperband(HyperbandTunerBase):
         # promotion starts from its weights with a fresh optimizer, as Keras
         # Tuner's did before Keras 3, and as a packed one must (its copies
         # share one step counter).
-        traced = self.hypermodel.trainer.models.owns(model)
-        if traced is not None:
-            traced.restart_optimizer()
+        self.hypermodel.trainer.restart_optimizer(model)
 
     def slots(self, x: Any = None, y: Any = None, **fit_kwargs: Any) -> int:
         self.packed = resolve_pack(self.hypermodel.trainer, self.pack, x, y, fit_kwargs)
@@ -166,7 +164,7 @@ class Hyperband(HyperbandTunerBase):
             batch_size=fit_kwargs.get("batch_size"), verbose=fit_kwargs.get("verbose", 0),
             pack=self.packed)
         for trial in trials:
-            self.save_build_config(trial.trial_id, hm.trainer.packs.template.model)
+            self.save_build_config(trial.trial_id, hm.trainer.checkpoint_model)
         return {t.trial_id: r if isinstance(r, Exception) else [r]
                 for t, r in zip(trials, results)}
 

@@ -1,4 +1,5 @@
-"""One trial: its model built (heads, assembly, traced models) and trained.
+"""One trial: its model built and trained, alone or in a pack.
 
-Routing, callbacks and the fit: what a single trial, or a pack of them, goes through.
+Built: heads, assembly, traced and packed models, and the preflight. Trained:
+routing, records and the trainer's one fit.
 """

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from auxsearch.core.errors import AuxSearchError, DataError, ModelError
+from auxsearch.core.messages import error_line
 from auxsearch.data.checks import check_inputs
 from auxsearch.data.dataset import Dataset
 from auxsearch.trial import routing
@@ -70,7 +71,7 @@ def preflight(trainer: Trainer, data: Dataset, where: str = "data") -> float:
             raise ModelError(
                 f"{where}: a trial model of {model.name!r} cannot "
                 f"{'train' if split == 'train' else 'evaluate'} on the {split} split: "
-                f"{type(err).__name__}: {_first_line(err)}"
+                f"{type(err).__name__}: {error_line(err, first=True)}"
             ) from err
     seconds = time.perf_counter() - started
     logger.info("preflight: one training and one evaluation step in %.2f s", seconds)
@@ -108,10 +109,4 @@ def _warn_if_unscaled(model: keras.Model, x: Any, where: str) -> None:
                 name if name.startswith("x_") else f"x_train/{name}", top,
                 ", whole numbers" if whole else "")
             return
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    text = lines[0] if lines else type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 

@@ -57,10 +57,12 @@ class TrialRecords(keras.callbacks.Callback):
         objective: The `keras_tuner.Objective` that decides the best epoch.
         max_epochs: Integer, the epochs the schedules follow.
         off_after: Float, the share of epochs an `off_after` loss is on.
+        keep: Whether to keep each copy's best epoch's weights (`state`), for
+            a checkpoint. Defaults to every copy's.
     """
 
     def __init__(self, group: Group, losses: list[list[AuxLoss]], objective: Any,
-                 max_epochs: int, off_after: float) -> None:
+                 max_epochs: int, off_after: float, keep: list[bool] | None = None) -> None:
         super().__init__()
         self.group = group
         self.objective = objective
@@ -74,6 +76,7 @@ class TrialRecords(keras.callbacks.Callback):
         self.epochs: list[list[int]] = [[] for _ in losses]
         self.best: list[float | None] = [None] * len(losses)
         self.state: list[list[np.ndarray] | None] = [None] * len(losses)
+        self.keep = [True] * len(losses) if keep is None else keep
         self.failed: dict[int, Exception] = {}
         self.weights: list[dict[str, float]] = [{} for _ in losses]
         self.epoch = 0
@@ -108,7 +111,8 @@ class TrialRecords(keras.callbacks.Callback):
                     continue
                 self.best[i] = value
             # Like Keras Tuner's `SaveBestEpoch`: an epoch without the objective is kept.
-            self.state[i] = self.group.values(i)
+            if self.keep[i]:
+                self.state[i] = self.group.values(i)
 
     def copy_logs(self, logs: dict[str, Any], copy: int) -> dict[str, float]:
         """One copy's logs, as its trial alone would have logged them.

@@ -231,6 +231,17 @@ class Trainer:
                               shuffle=False)
         return results, group
 
+    def restart_optimizer(self, model: keras.Model) -> None:
+        """Puts a trial model's optimizer back at step 0 (a promotion's fresh start)."""
+        traced = self.models.owns(model)
+        if traced is not None:
+            traced.restart_optimizer()
+
+    @property
+    def checkpoint_model(self) -> keras.Model:
+        """A trial model of the format every checkpoint has, packed or not."""
+        return self.packs.template.model if self.packs else self.models.current.model
+
     def fresh_weights(self, seed: int) -> list[np.ndarray]:
         """A trial's initial weights: a fresh model's, drawn as `traced` draws them."""
         with seeded(seed):
@@ -250,7 +261,8 @@ class Trainer:
         """
         losses = [self.losses(trial.hp) for trial in trials]
         records = TrialRecords(group, losses, self.objective,
-                               self.max_epochs or kwargs.get("epochs", 1), self.off_after)
+                               self.max_epochs or kwargs.get("epochs", 1), self.off_after,
+                               keep=[trial.checkpoint is not None for trial in trials])
         fitted = time.perf_counter()
         group.model.fit(*data, validation_data=validation,
                         callbacks=[records, *(callbacks or [])], **kwargs)

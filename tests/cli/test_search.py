@@ -253,3 +253,21 @@ def test_unscaled_images_get_one_warning_at_the_start(tmp_path, monkeypatch, cap
     expected = (f"{tmp_path / 'data.npz'}: x_train looks unscaled (values up to 16, whole "
                 "numbers); scale it to [0, 1], or start the model with keras.layers.Rescaling")
     assert warnings == [expected]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["worker", "--out", "{run}", "--chief", "nohost"], "'nohost' is not HOST:PORT"),
+        (["worker", "--out", "{run}", "--chief", "h:1", "--id", "chief1"],
+         "must not contain 'chief'"),
+        (["run", "--workers", "-1", "--out", "{run}"], "--workers must be >= 0"),
+        (["chief", "--out", "{run}", "--port", "70000"], "--port must be in 0..65535"),
+    ],
+)
+def test_bad_distributed_options_are_one_line_errors(argv, message, tmp_path, capsys):
+    argv = [arg.format(run=tmp_path / "run") for arg in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

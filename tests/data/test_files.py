@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from auxsearch.core.errors import DataError
-from auxsearch.data.files import hint_layers, input_names, inputs, one_line, read_csv, read_npz
+from auxsearch.data.files import hint_layers, input_names, inputs, read_csv, read_npz
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "search_spaces" / "data"
 X, Y = np.arange(12.0).reshape(6, 2), np.arange(6) % 2
@@ -116,8 +116,3 @@ def test_read_csv_names_the_bad_column(tmp_path, text, label, words):
         read_csv(tmp_path / "t.csv", label, "t.csv")
     with pytest.raises(DataError, match="^absent.csv: no such data file$"):
         read_csv(tmp_path / "absent.csv", label, "absent.csv")
-
-
-def test_one_line():
-    assert one_line(ValueError("two\n  lines")) == "two lines"
-    assert one_line(EOFError()) == "EOFError"

@@ -9,7 +9,7 @@ import pytest
 
 from auxsearch.core.errors import SearchFailed
 from auxsearch.core.space import TapSpec, TrainingSpec
-from auxsearch.kt.bookkeeping import oracle_lock
+from auxsearch.kt.bookkeeping import oracle_lock, running_trials
 from auxsearch.kt.project import set_project_dir
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.search.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
@@ -293,4 +293,4 @@ def test_a_killed_packed_search_redoes_its_held_trials_once(tiny_data, tmp_path)
     assert len(trials) == hyperband_budget(3, 3)[0]
     assert all(t.status == "COMPLETED" for t in trials)
     assert {t.trial_id for t in held} <= {t.trial_id for t in trials}
-    assert not resumed.oracle.ongoing_trials
+    assert not running_trials(resumed.oracle)

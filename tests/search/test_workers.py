@@ -20,8 +20,8 @@ def test_a_worker_that_exits_with_an_error_is_reported_once_with_its_log(tmp_pat
             time.sleep(0.1)
         assert workers.dead() == {"tuner0": "worker tuner0 died (exit code 2)"}
         assert workers.dead() == {}  # reported once
-        assert workers.summary() == (
-            "tuner0: exit code 2: error: chief address 'nohost' is not HOST:PORT")
-        assert (tmp_path / "logs" / "tuner0.log").exists()
+        log = (tmp_path / "logs" / "tuner0.log").read_text()
+        assert "error: chief address 'nohost' is not HOST:PORT" in log
+        assert workers.summary() == f"tuner0: exit code 2: {log.strip().splitlines()[-1]}"
     finally:
         workers.close(grace=0.1)

@@ -1,4 +1,4 @@
-"""Failure messages on one line: a trial's traceback, a command's error.
+"""Messages on one line: a trial's traceback, an exception, a command's error.
 
 Imports nothing heavy: the command line uses it before Keras is loaded.
 """
@@ -27,3 +27,22 @@ def one_line(message: str | None, first: bool = False) -> str:
     if first and len(lines) > 1:
         return f"{lines[0]} ... {lines[-1]}"
     return lines[-1]
+
+
+def error_line(err: BaseException, first: bool = False, limit: int = 300) -> str:
+    """Returns an exception's message as one line, for a message of our own.
+
+    Args:
+        err: The exception.
+        first: Boolean, whether to keep only its first line (libraries such
+            as Keras put the cause there and details below). Defaults to False:
+            its lines joined.
+        limit: Integer, the most characters kept (longer text ends in "...").
+
+    Returns:
+        The line; the exception type's name if it has no text.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = (lines[0] if first else " ".join(" ".join(lines).split())) if lines else ""
+    text = text or type(err).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
