@@ -40,7 +40,7 @@ _EXPORTS = {
     "TapSpec": "auxsearch.core.space",
     "TrainingSpec": "auxsearch.core.space",
     "ValidationReport": "auxsearch.search.validate",
-    "confirm": "auxsearch.confirm.confirmation",
+    "confirm": "auxsearch.confirmation.run",
     "export_model": "auxsearch.search.export",
     "find_taps": "auxsearch.models.taps",
     "format_taps": "auxsearch.core.tapspace",
@@ -71,7 +71,7 @@ __all__ = [  # as `_EXPORTS` names them; sorted
 ]
 
 if TYPE_CHECKING:
-    from auxsearch.confirm.confirmation import confirm
+    from auxsearch.confirmation.run import confirm
     from auxsearch.core.errors import (
         AuxSearchError,
         DataError,

@@ -168,7 +168,7 @@ def _search(workload: str, run_dir: str, pack: str, max_epochs: str = "") -> dic
 
 
 def _confirm(run_dir: str, pack: str, top: str, seeds: str) -> dict:
-    from auxsearch.confirm.confirmation import confirm
+    from auxsearch.confirmation.run import confirm
 
     with _PackLines() as lines:
         started = time.perf_counter()

@@ -1,15 +1,12 @@
 """`python -m bench.profile`: where the default search's time goes besides training.
 
-Runs the default search (`Search(load_space(None), tmp).run(overwrite=True)`:
-23 trials, 75 epochs, then the baseline's extra seeds) in a fresh process per
-repetition, with a timer around each phase: preflight, Keras Tuner's
-bookkeeping, the fresh weights of each trial, tracing, training and
-validation steps, callbacks, checkpoint writes and reads, the leaderboards.
-Phase times are exclusive (a phase inside another is not counted twice), so
-they add up to the search's wall time. Prints one markdown table of the
+Runs the default search (`Search(load_space(None), tmp).run(overwrite=True)`,
+baseline seeds included) in a fresh process per repetition, with a timer
+around each phase (`HOOKS`). Phase times are exclusive (a phase inside
+another is not counted twice), so they add up to the wall time. Prints the
 medians over the repetitions, and the overhead as `python -m bench` measures
-it: `1 - steady epoch time x epochs / search wall`, the steady epoch time
-measured in the same search (the median of every epoch but each fit's first).
+it, `1 - steady epoch x epochs / search wall`, with the steady epoch timed in
+the same search (the median of every epoch but each fit's first).
 
     python -m bench.profile                      # 3 repetitions
     python -m bench.profile --reps 1 --cprofile out.prof
@@ -37,40 +34,29 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 BASELINE = "baseline seeds"  # the context of the baseline's extra trainings
 
-# Every phase, in the table's order, with the group the table sums it into.
-PHASES = {
-    "train steps": "training",
-    "validation steps": "training",
-    "tracing (train and test steps)": "tracing",
-    "keras fit loop (iterators, metrics)": "keras loop",
-    "keras evaluate (validation) other": "keras loop",
-    "callbacks: loss-weight schedule": "callbacks",
-    "callbacks: best-epoch copy in memory": "callbacks",
-    "callbacks: logs, NaN check": "callbacks",
-    "callbacks: other (Keras' own, History)": "callbacks",
-    "checkpoint write (.weights.h5)": "checkpoints",
-    "checkpoint write: best epoch's weights back": "checkpoints",
-    "checkpoint read (parent, .weights.h5)": "checkpoints",
-    "optimizer restart (promotion)": "checkpoints",
-    "fresh weights: build a new model": "fresh weights",
-    "fresh weights: assign to the traced model": "fresh weights",
-    "loss weights: assign": "fresh weights",
-    "compile (first trial)": "compile",
-    "trial build other (declare, seed)": "hypermodel",
-    "trial fit other (labels, records, report)": "hypermodel",
-    "input pipeline (tf.data)": "hypermodel",
-    "oracle: create trial": "Keras Tuner",
-    "oracle: update trial": "Keras Tuner",
-    "oracle: end trial": "Keras Tuner",
-    "state files (oracle.json, trial.json, tuner)": "Keras Tuner",
-    "tuner: trial other (build config json, checks)": "Keras Tuner",
-    "tuner: on_trial_begin/end, progress hook": "Keras Tuner",
-    "tuner: search loop": "Keras Tuner",
-    "tuner setup (project, oracle)": "setup",
-    "preflight": "setup",
-    "leaderboards (CSV)": "leaderboards",
-    "search other (space.toml, seeding)": "setup",
+# Every phase, by the group the table sums it into, in the table's order.
+GROUPS = {
+    "training": ["train steps", "validation steps"],
+    "tracing": ["tracing (train and test steps)", "tracing (other functions)"],
+    "keras loop": ["keras fit loop (iterators, metrics)", "keras evaluate (validation) other"],
+    "callbacks": ["callbacks: loss-weight schedule", "callbacks: best-epoch copy in memory",
+                  "callbacks: logs, NaN check", "callbacks: other (Keras' own, History)"],
+    "checkpoints": ["checkpoint write (.weights.h5)", "checkpoint write: best epoch's weights back",
+                    "checkpoint read (parent, .weights.h5)", "optimizer restart (promotion)"],
+    "fresh weights": ["fresh weights: build a new model",
+                      "fresh weights: redraw from the initializers",
+                      "fresh weights: assign to the traced model", "loss weights: assign"],
+    "compile": ["compile (first trial)"],
+    "hypermodel": ["trial build other (declare, seed)",
+                   "trial fit other (labels, records, report)", "input pipeline (tf.data)"],
+    "Keras Tuner": ["oracle: create trial", "oracle: update trial", "oracle: end trial",
+                    "state files (oracle.json, trial.json, tuner)",
+                    "tuner: trial other (build config json, checks)",
+                    "tuner: on_trial_begin/end, progress hook", "tuner: search loop"],
+    "setup": ["tuner setup (project, oracle)", "preflight", "search other (space.toml, seeding)"],
+    "leaderboards": ["leaderboards (CSV)"],
 }
+PHASES = {phase: group for group, phases in GROUPS.items() for phase in phases}
 
 # What is timed: (module, attribute or Class.attribute, phase). A hook whose
 # target is gone (the package is being reorganised) is skipped, with a note.
@@ -106,7 +92,9 @@ HOOKS = [
     ("auxsearch.trial.routing", "route_validation", "input pipeline (tf.data)"),
     ("auxsearch.trial.assembly", "Assembly.model", "fresh weights: build a new model"),
     ("auxsearch.trial.traced", "TracedModel.__init__", "compile (first trial)"),
+    ("auxsearch.trial.traced", "TracedModel.start", "fresh weights: assign to the traced model"),
     ("auxsearch.trial.traced", "TracedModel.reset", "fresh weights: assign to the traced model"),
+    ("auxsearch.trial.traced", "Redraw.draw", "fresh weights: redraw from the initializers"),
     ("auxsearch.trial.traced", "TracedModel.set_loss_weights", "loss weights: assign"),
     ("auxsearch.trial.traced", "TracedModel.values", "callbacks: best-epoch copy in memory"),
     ("auxsearch.trial.traced", "TracedModel.save", "checkpoint write: best epoch's weights back"),
@@ -119,13 +107,11 @@ HOOKS = [
      "keras fit loop (iterators, metrics)"),
     ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer.evaluate",
      "keras evaluate (validation) other"),
-    ("tensorflow.python.framework.func_graph", "func_graph_from_py_func",
-     "tracing (train and test steps)"),
-    *(("keras.src.callbacks.callback_list", f"CallbackList.{name}",
+    *(("keras.src.callbacks.callback_list", f"CallbackList.on_{name}",
        "callbacks: other (Keras' own, History)")
-      for name in ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end",
-                   "on_train_batch_begin", "on_train_batch_end", "on_test_begin",
-                   "on_test_end", "on_test_batch_begin", "on_test_batch_end")),
+      for name in ("epoch_begin", "epoch_end", "train_begin", "train_end", "train_batch_begin",
+                   "train_batch_end", "test_begin", "test_end", "test_batch_begin",
+                   "test_batch_end")),
 ]
 
 
@@ -162,14 +148,6 @@ class Clock:
             self._switch()
             self.stack.pop()
 
-    @contextlib.contextmanager
-    def within(self, context: str) -> Iterator[None]:
-        saved, self.context = self.context, context
-        try:
-            yield
-        finally:
-            self.context = saved
-
     def clear(self) -> None:
         """Forgets everything timed so far (e.g. the search's set-up)."""
         for table in (self.seconds, self.calls, self.assigns):
@@ -183,8 +161,7 @@ class Clock:
 def _wrap(restore: list[Callable[[], None]], owner: Any, attr: str,
           around: Callable[[Callable, tuple, dict], Any]) -> None:
     """Replaces `owner.attr` by `around(original, args, kwargs)`; `restore` undoes it."""
-    original = owner.__dict__[attr] if attr in getattr(owner, "__dict__", {}) else getattr(
-        owner, attr)
+    original = vars(owner).get(attr) or getattr(owner, attr)
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -227,9 +204,20 @@ def install(clock: Clock) -> list[Callable[[], None]]:
                 return original(*args, **kwargs)
         _wrap(restore, *target, around)
 
-    def baseline(original: Callable, args: tuple, kwargs: dict) -> Any:
-        with clock.within(BASELINE):
+    def trace(original: Callable, args: tuple, kwargs: dict) -> Any:
+        name = str(args[0] if args else kwargs.get("name", ""))
+        steps = "multi_step_on_iterator" in name or "one_step_on" in name
+        with clock.phase(f"tracing ({'train and test steps' if steps else 'other functions'})"):
             return original(*args, **kwargs)
+    _wrap(restore, *_target("tensorflow.python.framework.func_graph",
+                            "func_graph_from_py_func"), trace)
+
+    def baseline(original: Callable, args: tuple, kwargs: dict) -> Any:
+        clock.context = BASELINE
+        try:
+            return original(*args, **kwargs)
+        finally:
+            clock.context = ""
     target = _target("auxsearch.search.run", "Search.train_baseline_seeds")
     if target is not None:
         _wrap(restore, *target, baseline)
@@ -309,41 +297,29 @@ def profile_search(run_dir: str, cprofile: str = "") -> dict:
     finally:
         for undo in reversed(restore):
             undo()
-    search_epochs = [e for context, fit in clock.epochs if context != BASELINE for e in fit]
-    steady = [e for context, fit in clock.epochs if context != BASELINE for e in fit[1:]]
-    return {
-        "wall": wall,
-        "search_init": setup,
-        "seconds": dict(clock.seconds),
-        "calls": dict(clock.calls),
-        "assigns": dict(clock.assigns),
-        "epochs": int(result.trials["epochs"].sum()),
-        "epochs_timed": len(search_epochs),
-        "baseline_epochs": sum(len(fit) for context, fit in clock.epochs if context == BASELINE),
-        "fits": sum(1 for context, _ in clock.epochs if context != BASELINE),
-        "steady_epoch": statistics.median(steady),
-        "epoch_seconds": sum(search_epochs),
-        "leaderboard": str(result.leaderboard_path),
-    }
+    fits = [fit for context, fit in clock.epochs if context != BASELINE]
+    return {"wall": wall, "search_init": setup, "seconds": clock.seconds, "calls": clock.calls,
+            "assigns": clock.assigns, "epochs": int(result.trials["epochs"].sum()),
+            "baseline_epochs": sum(len(f) for c, f in clock.epochs if c == BASELINE),
+            "fits": len(fits), "epoch_seconds": sum(sum(fit) for fit in fits),
+            "steady_epoch": statistics.median(e for fit in fits for e in fit[1:]),
+            "leaderboard": str(result.leaderboard_path)}
 
 
 def summarise(runs: list[dict]) -> dict:
     """Medians over repetitions, per phase and per measure."""
     keys = sorted({k for run in runs for k in run["seconds"]})
-    phases = {k: statistics.median(run["seconds"].get(k, 0.0) for run in runs) for k in keys}
-    assigns = {k: statistics.median(run["assigns"].get(k, 0) for run in runs) for k in keys}
-    calls = {k: statistics.median(run["calls"].get(k, 0) for run in runs) for k in keys}
-    scalar = {k: statistics.median(run[k] for run in runs)
-              for k in ("wall", "search_init", "steady_epoch", "epoch_seconds")}
-    first = runs[0]
-    return {**scalar, "phases": phases, "assigns": assigns, "calls": calls,
-            "epochs": first["epochs"], "baseline_epochs": first["baseline_epochs"],
-            "fits": first["fits"], "reps": len(runs)}
+    summary = {table: {k: statistics.median(run[table].get(k, 0) for run in runs) for k in keys}
+               for table in ("seconds", "assigns", "calls")}
+    summary.update({k: statistics.median(run[k] for run in runs)
+                    for k in ("wall", "search_init", "steady_epoch", "epoch_seconds")})
+    summary.update({k: runs[0][k] for k in ("epochs", "baseline_epochs", "fits")})
+    return summary
 
 
 def report(summary: dict) -> str:
     """The markdown table: phase, seconds, share of wall, calls, variable assignments."""
-    wall, phases = summary["wall"], summary["phases"]
+    wall, phases = summary["wall"], summary["seconds"]
     baseline = sum(v for k, v in phases.items() if k.startswith(f"{BASELINE}: "))
     search = {k: v for k, v in phases.items() if not k.startswith(f"{BASELINE}: ")}
     unknown = sorted(set(search) - set(PHASES))
@@ -358,16 +334,13 @@ def report(summary: dict) -> str:
                 f"{BASELINE} | {baseline:.2f} | {baseline / wall:.1%} | | |")
     untimed = wall - sum(phases.values())
     rows.append(f"| not timed | | {untimed:.2f} | {untimed / wall:.1%} | | |")
-    groups: dict[str, float] = defaultdict(float)
-    for name, seconds in search.items():
-        groups[PHASES.get(name, "?")] += seconds
-    groups[BASELINE] = baseline
+    groups = {g: sum(search.get(p, 0.0) for p in phases) for g, phases in GROUPS.items()}
+    groups.update({"?": sum(search[p] for p in unknown), BASELINE: baseline})
     lines = ["", "| group | s | share of wall |", "|---|---|---|"]
     lines += [f"| {g} | {s:.2f} | {s / wall:.1%} |"
               for g, s in sorted(groups.items(), key=lambda item: -item[1])]
     epoch, epochs = summary["steady_epoch"], summary["epochs"]
     searched = wall - baseline  # as `python -m bench` times it: baseline_seeds = 0
-    training = epoch * epochs
     with_seeds = epochs + summary["baseline_epochs"]
     lines += [
         "",
@@ -377,7 +350,7 @@ def report(summary: dict) -> str:
          f"{epoch * 1000:.1f} ms; all {epochs} search epochs, as timed: "
          f"{summary['epoch_seconds']:.2f} s"),
         (f"- overhead as `python -m bench` measures it (no {BASELINE}): "
-         f"1 - {epoch:.3f} s x {epochs} / {searched:.2f} s = {1 - training / searched:.0%}"),
+         f"1 - {epoch:.3f} s x {epochs} / {searched:.2f} s = {1 - epoch * epochs / searched:.0%}"),
         (f"- overhead with the {BASELINE}: 1 - {epoch:.3f} s x {with_seeds} / {wall:.2f} s "
          f"= {1 - epoch * with_seeds / wall:.0%}"),
     ]
@@ -391,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", default="",
                         help="also write cProfile's stats of one search here (slows it)")
     parser.add_argument("--keep", type=Path, help="copy each search's leaderboard.csv here")
-    parser.add_argument("--json", type=Path, help="write every repetition's measures here")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:  # a repetition, in its own process: prints one JSON line
@@ -414,8 +386,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(run["leaderboard"], args.keep / f"leaderboard-{rep + 1}.csv")
         print(f"  search {rep + 1}/{args.reps}: {run['wall']:.1f} s, steady epoch "
               f"{run['steady_epoch'] * 1000:.0f} ms", file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(runs, indent=1))
     with open("/proc/loadavg") as load:
         print(f"load average at the end: {load.read().split()[0]} on {os.cpu_count()} cores",
               file=sys.stderr)

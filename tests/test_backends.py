@@ -23,7 +23,8 @@ import pytest
 
 from tests.conftest import TINY_SPACE
 
-pytestmark = pytest.mark.backends
+# Each check starts Python processes: CI's e2e step runs them, and its JAX leg (-m backends).
+pytestmark = [pytest.mark.backends, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["tensorflow", "jax", "torch"]
@@ -151,6 +152,7 @@ PACKED = '''
 import json
 import keras
 import numpy as np
+from auxsearch.core.space import TrainingSpec
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.trial.trainer import PackedTrial
 
@@ -166,7 +168,7 @@ rng = np.random.default_rng(0)
 x = rng.normal(size=(48, 6)).astype("float32")
 y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
 data = dict(validation_data=(x[32:], y[32:]), epochs=2)
-hm = AuxLossHyperModel(build, seed=1, batch_size=8)
+hm = AuxLossHyperModel(build, None, TrainingSpec(batch_size=8), seed=1)
 hps = [hm.hyperparameters({}), hm.hyperparameters({"tap/d1": True, "weight/d1": 0.5})]
 alone = []
 for hp in hps:

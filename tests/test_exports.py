@@ -1,5 +1,8 @@
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import auxsearch
 
@@ -22,6 +25,7 @@ def test_the_run_directory_the_errors_and_the_tap_space_are_public():
     assert auxsearch.format_taps is tapspace.format_taps
 
 
+@pytest.mark.e2e
 def test_importing_the_package_imports_no_keras():
     code = ("import sys, auxsearch; auxsearch.RunDir; auxsearch.SearchFailed; "
             "print(auxsearch.__version__, [m for m in ('keras', 'tensorflow', 'keras_tuner') "
@@ -29,3 +33,11 @@ def test_importing_the_package_imports_no_keras():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == [auxsearch.__version__, "[]"]
+
+
+def test_no_subpackage_shadows_a_public_name():
+    # Importing `auxsearch.<stage>` sets that attribute of the package: a stage
+    # named like a public function would replace it.
+    stages = {path.name for path in Path(auxsearch.__file__).parent.iterdir()
+              if (path / "__init__.py").exists()}
+    assert not stages & set(auxsearch.__all__)

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "auxsearch"
 
 # The stages, lowest first: a module imports only from its own stage or a lower one.
-STAGES = ("core", "kt", "data", "models", "trial", "packing", "results", "search", "confirm",
+STAGES = ("core", "kt", "data", "models", "trial", "packing", "results", "search", "confirmation",
           "cli")
 
 

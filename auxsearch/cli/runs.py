@@ -42,7 +42,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def confirm_command(args: argparse.Namespace) -> int:
     """Retrains the top configurations and the baseline; prints the verdicts."""
-    from auxsearch.confirm.confirmation import confirm
+    from auxsearch.confirmation.run import confirm
 
     rules.check("top", args.top, key="--top")
     rules.check("seeds", args.seeds, key="--seeds")

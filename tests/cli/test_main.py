@@ -36,12 +36,18 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, tiny_space, tmp_pa
     assert not out.exists()
 
 
-def test_version_needs_no_tensorflow(capsys):
+def test_version(capsys):
     from auxsearch import __version__
 
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out == f"auxsearch {__version__}\n"
+
+
+@pytest.mark.e2e
+def test_version_needs_no_tensorflow():
+    from auxsearch import __version__
+
     code = ("import sys\nfrom auxsearch.cli.main import main\ntry:\n    main(['--version'])\n"
             "except SystemExit as end:\n    assert end.code == 0\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
@@ -260,7 +266,8 @@ _BAD_INPUT = [
       "got 'val_accuracy' (did you mean 'val_main_accuracy'?)"]),
     ("builtin-model-misspelt", "run",
      lambda t, s: _space(t, s, ('"digits_cnn"', '"digit_cnn"')),
-     ["model.builtin must be one of digits_cnn,", "got 'digit_cnn' (did you mean 'digits_cnn'?)"]),
+     ["model.builtin = 'digit_cnn' is not a built-in model (did you mean 'digits_cnn'?)",
+      "allowed: digits_cnn,"]),
     # -- taps
     ("unknown-layer", "run", lambda t, s: _space(t, s, ('"conv5"', '"conv9"')),
      ["no layer named 'conv9' in model 'digits_cnn'; did you mean 'conv6', 'conv5', 'conv4'?"]),

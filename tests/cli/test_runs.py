@@ -15,6 +15,7 @@ def test_show_export_and_plot(tiny_run, capsys):
     assert (tiny_run / "leaderboard.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.e2e
 def test_confirm_and_export_model(tiny_run, capsys):
     assert main(["confirm", str(tiny_run), "--top", "1", "--seeds", "2"]) == 0
     captured = capsys.readouterr()

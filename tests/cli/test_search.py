@@ -1,6 +1,7 @@
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from auxsearch.cli.main import main
@@ -8,6 +9,25 @@ from tests.cli.conftest import assert_refused, images
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
 
+def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
+    # The command line's whole `run`, as small as a search gets: one trial of
+    # one epoch on 40 examples, no extra baseline seeds (the e2e tests run more).
+    x, y = images()
+    np.savez(tmp_path / "data.npz", x_train=x, y_train=y)
+    (tmp_path / "small.toml").write_text(
+        'name = "small"\n[model]\nbuiltin = "mlp"\n[data]\nfile = "data.npz"\n'
+        '[taps]\ncandidates = ["dense2"]\n[training]\nbatch_size = 32\n'
+        "[hyperband]\nmax_epochs = 1\nbaseline_seeds = 0\n")
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "small.toml"), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "1 trials, 1 epochs planned" in captured.err and "[1/1 trials" in captured.err
+    assert f"leaderboard: {out / 'leaderboard.csv'}" in captured.out
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert list(board["status"]) == ["COMPLETED"] and list(board["n_taps"]) == [0]
+
+
+@pytest.mark.e2e
 def test_run_end_to_end(tiny_space, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["run", str(tiny_space), "--out", str(out), "--max-epochs", "1", "--seed", "5"])
@@ -23,12 +43,14 @@ def test_run_end_to_end(tiny_space, tmp_path, capsys):
     assert "seed = 5" in kept and "max_epochs = 1" in kept
 
 
+@pytest.mark.e2e
 def test_default_run_directory_is_results_slash_name(tiny_space, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(tiny_space), "--max-epochs", "1"]) == 0
     assert (tmp_path / "results" / "tiny" / "leaderboard.csv").exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind, code, message", [
     ("changing", 2, "error: the model builder first built 9 layers, then 10"),
     ("nan", 1, "error: 3 trials failed in a row; the last (trial 0002) failed with: "),
@@ -66,6 +88,7 @@ def test_a_failed_search_ends_with_one_line_and_writes_both_csvs(
         assert list(table["status"])[0] == "COMPLETED" and len(table) == len(board) == 2
 
 
+@pytest.mark.e2e
 def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
     logs = tmp_path / "tb"
     assert main(["run", str(tiny_space), "--out", str(tmp_path / "run"), "--max-epochs", "1",
@@ -76,6 +99,7 @@ def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
     assert trial_events and all(b"hparams" in p.read_bytes() for p in trial_events)
 
 
+@pytest.mark.e2e
 def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys):
     import json
     import signal
@@ -213,6 +237,7 @@ def test_regression_on_a_ten_way_softmax_is_refused_first(tmp_path, monkeypatch,
                     tmp_path / "out")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case, taps", [
     ("logits", None), ("dropout_batchnorm", None), ("mixed_precision", None),
     ("rescaling_first", None), ("application", ["block_1_project_BN", "block_2_add"]),

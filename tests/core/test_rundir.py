@@ -99,6 +99,7 @@ def test_an_unreadable_space_cannot_be_resumed(tmp_path):
     assert info.value.discardable and "--" not in str(info.value)
 
 
+@pytest.mark.e2e
 def test_importing_the_module_imports_no_keras():
     code = ("import sys, auxsearch.core.rundir; "
             "print([m for m in ('keras', 'tensorflow', 'keras_tuner') if m in sys.modules])")

@@ -31,12 +31,11 @@ def test_one_hot_labels_become_their_argmax(units: int | None) -> None:
     np.testing.assert_array_equal(wide, [4, 0])
 
 
-def test_one_hot_conversion_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_one_hot_conversion_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="auxsearch.data.labels"):
-        for _ in range(3):  # one search, three trials
-            prepare_labels(MULTICLASS, ONE_HOT, units=3, where="logged once")
+        prepare_labels(MULTICLASS, ONE_HOT, units=3, where="logged")
     assert [r.getMessage() for r in caplog.records] == [
-        ("logged once: y has one-hot labels of 3 columns; training on their argmax, integer "
+        ("logged: y has one-hot labels of 3 columns; training on their argmax, integer "
          "labels (the same loss)")]
 
 

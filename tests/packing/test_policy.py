@@ -55,6 +55,7 @@ def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
     assert packing.accelerated() is False  # this machine: a CPU
 
 
+@pytest.mark.e2e
 def test_auto_times_real_steps():
     hm, (x, y, _) = _hypermodel(), _data()
     assert choose_pack(hm.trainer, x, y, 16, candidates=(1, 2)) in (1, 2)

@@ -62,6 +62,7 @@ def test_missing_leaderboard_is_a_one_line_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_importing_the_module_does_not_import_matplotlib():
     code = "import sys, auxsearch.results.plots; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -69,6 +70,7 @@ def test_importing_the_module_does_not_import_matplotlib():
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.e2e
 def test_real_run_plots_its_candidates_in_order(tiny_run):
     fig = draw(tiny_run)
     layers = [t.get_text() for t in fig.axes[2].get_xticklabels() if t.get_text()]

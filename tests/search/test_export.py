@@ -34,6 +34,7 @@ def test_exported_model_is_the_main_head_with_trained_weights(tiny_run):
                                exported.predict(x, verbose=0), rtol=1e-6)
 
 
+@pytest.mark.e2e
 def test_exported_model_loads_without_auxsearch(tiny_run):
     path = export_model(tiny_run, tiny_run / "best.keras")
     code = (

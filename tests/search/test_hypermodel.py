@@ -88,6 +88,7 @@ def test_build_with_all_taps_on_a_sequential_model():
     assert all(len(layer._inbound_nodes) == 1 for layer in model.layers)
 
 
+@pytest.mark.e2e
 def test_logs_hold_the_objective_and_only_active_heads(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     assert (hm.objective.name, hm.objective.direction) == ("val_main_accuracy", "max")
@@ -103,6 +104,7 @@ def test_logs_hold_the_objective_and_only_active_heads(tiny_data):
         "aux_d3_accuracy", "aux_d3_loss", "val_aux_d3_accuracy", "val_aux_d3_loss"]
 
 
+@pytest.mark.e2e
 def test_labels_reach_every_active_head(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     hp = _hp(hm, d1=0.5, d3=0.125)
@@ -114,6 +116,7 @@ def test_labels_reach_every_active_head(tiny_data):
     assert logs["loss"] == pytest.approx(expected, rel=1e-3)
 
 
+@pytest.mark.e2e
 def test_trials_reuse_one_traced_model_from_fresh_weights(tiny_data):
     hm = AuxLossHyperModel(counting_mlp)
     first_hp, second_hp = _hp(hm, d1=0.25), _hp(hm, d2=0.5)
@@ -149,6 +152,7 @@ def test_a_model_not_trained_since_it_was_handed_out_is_not_reused(tiny_data):
     assert not {id(v) for v in kept.weights} & {id(v) for v in other.weights}
 
 
+@pytest.mark.e2e
 def test_a_trial_with_all_taps_off_trains_like_the_plain_model(tiny_data):
     x, y, xv, yv = tiny_data
     hm = AuxLossHyperModel(functional_mlp, None, TrainingSpec(optimizer="adam", learning_rate=0.01))
@@ -167,6 +171,7 @@ def test_a_trial_with_all_taps_off_trains_like_the_plain_model(tiny_data):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.e2e
 def test_a_reloaded_checkpoint_restores_weights_and_optimizer_state(tiny_data, tmp_path):
     # What Hyperband does for a promotion: build, then load the parent's checkpoint.
     hm = AuxLossHyperModel(functional_mlp)
@@ -187,6 +192,7 @@ def test_a_reloaded_checkpoint_restores_weights_and_optimizer_state(tiny_data, t
         np.testing.assert_array_equal(got.numpy(), want)
 
 
+@pytest.mark.e2e
 def test_same_configuration_same_result(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     hp = _hp(hm, d1=0.5)
@@ -215,6 +221,7 @@ def test_builder_contract_errors():
         AuxLossHyperModel(functional_mlp, TapSpec(weight_range=(0.0, 1.0)))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("tuner_class", [kt.Hyperband, kt.RandomSearch])
 def test_works_with_keras_tuner(tuner_class, tiny_data, tmp_path):
     x, y, xv, yv = tiny_data
@@ -230,6 +237,7 @@ def test_works_with_keras_tuner(tuner_class, tiny_data, tmp_path):
     assert best is not second and "main" in best.output_names
 
 
+@pytest.mark.e2e
 def test_a_diverging_trial_stops_at_once_and_fails(tiny_data):
     hm = AuxLossHyperModel(functional_mlp, None, TrainingSpec(optimizer="sgd", learning_rate=1e30))
     hp = _hp(hm, d1=0.5)
@@ -298,6 +306,7 @@ def test_penalty_is_the_mean_squared_activation_in_the_same_pass(tiny_data):
                                          rel=1e-3)
 
 
+@pytest.mark.e2e
 def test_hints_regress_a_layer_onto_targets_through_an_adapter(tiny_data):
     x, y, xv, yv = tiny_data
     rng = np.random.default_rng(1)
@@ -330,6 +339,7 @@ class _Weights(keras.callbacks.Callback):
         self.seen.append((epoch, _loss_weights(self.hm)["aux_d2"], dict(logs)))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("schedule, factors", [
     ("constant", [1, 1, 1, 1]),
     ("linear_decay", [1, 2 / 3, 1 / 3, 0]),
@@ -351,6 +361,7 @@ def test_weights_follow_the_schedule_by_absolute_epoch(tiny_data, schedule, fact
             logs["main_loss"] + weight * logs["aux_d2_loss"], rel=1e-3)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("task, units, activation, labels, objective", [
     ("binary", 1, "sigmoid", lambda y: (y > 0).astype("float32"), ("val_main_accuracy", "max")),
     ("regression", 2, None, lambda y: np.stack([y, -y], 1).astype("float32"),
@@ -379,6 +390,7 @@ def test_tasks_set_heads_losses_and_objective(tiny_data, task, units, activation
                 task=task)
 
 
+@pytest.mark.e2e
 def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeypatch):
     import auxsearch.trial.trainer as module
 
@@ -395,6 +407,7 @@ def test_many_candidate_outputs_get_a_model_per_configuration(tiny_data, monkeyp
     assert second.output_names == ["main"]
 
 
+@pytest.mark.e2e
 def test_a_150_layer_application_lists_taps_and_builds_a_trial():
     def build():
         return keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10)
@@ -407,6 +420,7 @@ def test_a_150_layer_application_lists_taps_and_builds_a_trial():
     assert hm.space.count() == 2 ** len(hm.taps)
 
 
+@pytest.mark.e2e
 def test_history_holds_the_chance_score_of_a_constant_prediction(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     hp = hm.hyperparameters({"tap/d1": False, "tap/d2": False, "tap/d3": False})
@@ -446,6 +460,7 @@ def _nested_model() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
 
 
+@pytest.mark.e2e
 def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data, tmp_path):
     hm = AuxLossHyperModel(_nested_model, TapSpec(kinds=["head", "penalty"]))
     assert [tap.name for tap in hm.taps] == ["block", "block/inner", "after"]
@@ -471,6 +486,7 @@ def test_a_head_on_a_layer_inside_a_nested_model_trains(tiny_data, tmp_path):
                                model.predict(x, verbose=0)["main"], atol=1e-6)
 
 
+@pytest.mark.e2e
 def test_a_builder_that_changes_its_architecture_ends_the_search_at_once(tiny_data, tmp_path):
     searching = []
 
@@ -506,6 +522,7 @@ def test_seeded_copies_leave_the_search_hypermodel_and_global_generators_alone(t
     assert (random.random(), np.random.random()) == expected  # build seeds only its own scope
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("task, units, labels", [
     ("multiclass", 3, lambda y: y),
     ("binary", 1, lambda y: (y > 0).astype("float32")),
@@ -533,6 +550,7 @@ def test_a_logits_model_trains_as_its_softmax_twin(tiny_data, task, units, label
         np.testing.assert_allclose(logits[key], probabilities[key], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.e2e
 def test_a_model_with_two_inputs_takes_a_list_or_a_dict(tiny_data, tmp_path):
     def two():
         a, b = keras.Input((4,), name="a"), keras.Input((2,), name="b")
@@ -568,3 +586,35 @@ def test_paired_seeds_give_every_configuration_the_same_start():
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)  # the user's layers start alike
     assert hm.seeded(9).trial_seed(one) != hm.seeded(9).trial_seed(other)
+
+
+@pytest.mark.e2e
+def test_one_hot_labels_through_keras_tuners_own_tuner_train_as_classes(tiny_data, tmp_path,
+                                                                        caplog):
+    x, y, xv, yv = tiny_data
+    hm = AuxLossHyperModel(functional_mlp, ["d2"], seed=3)
+    tuner = kt.RandomSearch(hm, objective=hm.objective, max_trials=2, seed=1,
+                            directory=tmp_path, project_name="one_hot")
+    with caplog.at_level("INFO", logger="auxsearch.data.labels"):
+        tuner.search(x, np.eye(3)[y], validation_data=(xv, np.eye(3)[yv]), epochs=1, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
+    # Checked and converted once for the search, not once per trial.
+    said = "has one-hot labels of 3 columns; training on their argmax, integer labels"
+    assert [r.getMessage().split(":")[1] for r in caplog.records] == [
+        f" y {said} (the same loss)", f" y_val {said} (the same loss)"]
+    hp = hm.hyperparameters(trials[0].hyperparameters.values)
+    plain = hm.fit(hp, hm.build(hp), x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert trials[0].metrics.get_best_value("val_main_loss") == pytest.approx(
+        plain.history["val_main_loss"][0], rel=1e-5)
+
+
+def test_labels_that_do_not_fit_end_the_search_at_its_first_trial(tiny_data, tmp_path):
+    x, y, xv, yv = tiny_data
+    hm = AuxLossHyperModel(functional_mlp, ["d2"])
+    tuner = kt.RandomSearch(hm, objective=hm.objective, max_trials=3,
+                            directory=tmp_path, project_name="wrong")
+    with pytest.raises(FatalTrialError, match=r"^fit: y has one-hot labels of 10 columns, but "
+                                              r"the model has 3 classes; pass integer labels"):
+        tuner.search(x, np.eye(10)[y], validation_data=(xv, yv), epochs=1, verbose=0)
+    assert len(tuner.oracle.trials) == 1

@@ -12,6 +12,7 @@ from auxsearch.search.run import Search, run_search, with_overrides
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
 
+@pytest.mark.e2e
 def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tmp_path):
     space = load_space(tiny_space)
     seen = []
@@ -45,7 +46,7 @@ def test_hypermodel_follows_the_space(tiny_space):
     hypermodel = search.hypermodel
     assert search.planned == (2, 4) and not search.run_dir.exists()
     assert [tap.name for tap in hypermodel.taps] == ["conv2", "conv5"]
-    assert hypermodel.trainer.num_classes == 10 and hypermodel.trainer.batch_size() == 128
+    assert hypermodel.trainer.units == 10 and hypermodel.trainer.batch_size() == 128
     assert hypermodel.seed == 3
 
 
@@ -88,7 +89,7 @@ def test_a_failed_search_writes_its_csvs_and_raises_its_error(tiny_space, tmp_pa
     def fail(self, tuner, verbose, tensorboard):
         raise SearchFailed("3 trials failed in a row; the last (trial 0002) failed with: boom")
 
-    monkeypatch.setattr(Search, "_search", fail)
+    monkeypatch.setattr(Search, "train_trials", fail)
     run = RunDir(tmp_path / "run")
     with pytest.raises(SearchFailed, match="^3 trials failed in a row"):
         run_search(load_space(tiny_space), run)
@@ -103,7 +104,7 @@ def test_a_wrapped_configuration_error_is_raised_as_itself(tiny_space, tmp_path,
     def fail(self, tuner, verbose, tensorboard):
         raise FatalTrialError(cause)
 
-    monkeypatch.setattr(Search, "_search", fail)
+    monkeypatch.setattr(Search, "train_trials", fail)
     with pytest.raises(ModelError) as info:
         run_search(load_space(tiny_space), tmp_path / "run")
     assert info.value is cause
@@ -134,6 +135,7 @@ def _statuses(run):
     return dict(zip(table["trial_id"], table["status"]))
 
 
+@pytest.mark.e2e
 def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
         tiny_space, tmp_path, monkeypatch):
     space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "changing"))
@@ -146,6 +148,7 @@ def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
     assert len(board) == 2 and board["rank"].notna().sum() == 1
 
 
+@pytest.mark.e2e
 def test_a_search_whose_trials_all_fail_ends_with_search_failed(tiny_space, tmp_path,
                                                                 monkeypatch):
     space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "nan"))
@@ -168,6 +171,7 @@ def test_every_example_space_is_tested():
         "diabetes_regression", "digits_hints"}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
 def test_example_space_searches(path, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # where `search_spaces.models.tabular` imports from
@@ -185,6 +189,7 @@ def test_example_space_searches(path, tmp_path, monkeypatch):
     assert ordered
 
 
+@pytest.mark.e2e
 def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_space, tmp_path):
     space = dataclasses.replace(load_space(tiny_space), hyperband=dataclasses.replace(
         load_space(tiny_space).hyperband, max_epochs=1, baseline_seeds=1))

@@ -78,6 +78,7 @@ def test_budget_matches_keras_tuner(max_epochs, factor, iterations, expected):
     assert hyperband_budget(max_epochs, factor, iterations) == expected
 
 
+@pytest.mark.e2e
 def test_tuner_reports_each_finished_trial(tiny_data, tmp_path):
     x, y, xv, yv = tiny_data
     seen = []
@@ -172,6 +173,7 @@ def _search_rss(tmp_path, tiny_data, monkeypatch, outputs_limit):
     return rss
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_stays_flat_over_many_trials(tmp_path, tiny_data, monkeypatch):
     # Bound: after 5 trials of warm-up, the other 18 add under 40 MB in all.
@@ -179,7 +181,7 @@ def test_memory_stays_flat_over_many_trials(tmp_path, tiny_data, monkeypatch):
     assert max(rss[5:]) - rss[4] < 40, [round(r) for r in rss]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # about a minute: a new model for each of 23 trials
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny_data,
                                                                   monkeypatch):
@@ -190,6 +192,7 @@ def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny
     assert (max(rss[5:]) - rss[4]) / (len(rss) - 5) < 15, [round(r) for r in rss]
 
 
+@pytest.mark.e2e
 def test_every_state_file_is_written_atomically(tmp_path, tiny_data, monkeypatch):
     # Keras Tuner writes its JSON files in place; a kill mid-write would leave
     # one truncated, and the search could not be resumed.
@@ -272,6 +275,7 @@ def _results(tuner):
                                                               key=lambda t: _plan(oracle, [t])))}
 
 
+@pytest.mark.e2e
 def test_a_packed_search_gives_the_unpacked_one(tiny_data, tmp_path):
     unpacked = _results(_search(tiny_data, tmp_path / "one", 1))
     packed = _search(tiny_data, tmp_path / "three", 3)
@@ -283,6 +287,7 @@ def test_a_packed_search_gives_the_unpacked_one(tiny_data, tmp_path):
         assert got[key][1] == pytest.approx(score, abs=1e-6)
 
 
+@pytest.mark.e2e
 def test_a_killed_packed_search_redoes_its_held_trials_once(tiny_data, tmp_path):
     first = Hyperband(AuxLossHyperModel(functional_mlp, ["d1", "d2"], TrainingSpec(batch_size=16)),
                       max_epochs=3, seed=1, directory=tmp_path, project_name="p", pack=2)

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from auxsearch.core.names import packed_input, packed_output
 from auxsearch.trial.packed import PackedModels
@@ -38,6 +39,7 @@ def test_copies_have_their_own_inputs_outputs_and_weights():
     assert len(packed.model.optimizer.variables) == 2 + 2 * 3 * len(packed.copy_weights[0])
 
 
+@pytest.mark.e2e
 def test_a_switched_off_copy_gets_no_update_and_the_others_train():
     packed = PackedModels(_model, _args).get(2)
     packed.start([packed.values(0), packed.values(1)])
@@ -49,6 +51,7 @@ def test_a_switched_off_copy_gets_no_update_and_the_others_train():
     assert all(np.array_equal(a, b) for a, b in zip(before[1], after[1]))
 
 
+@pytest.mark.e2e
 def test_start_assigns_weights_and_restarts_the_optimizer():
     packed = PackedModels(_model, _args).get(2)
     packed.start([None, None])

@@ -40,6 +40,7 @@ def test_single_output_logs_get_main_names(tiny_data):
     assert records.history[0]["val_main_accuracy"] == history.history["val_accuracy"]
 
 
+@pytest.mark.e2e
 def test_best_epoch_checkpoint_is_written_once_at_the_best_epoch(tiny_data, tmp_path, monkeypatch):
     hm = AuxLossHyperModel(functional_mlp, None, TrainingSpec(batch_size=16))  # 2 steps per epoch
     hp = _hp(hm, d1=0.5)
@@ -71,6 +72,7 @@ def test_the_schedule_sets_every_variable_from_the_absolute_epoch():
     assert callback.weights_at(4) == {"a": 0.0, "b": 0.5, "c": 0.0}
 
 
+@pytest.mark.e2e
 def test_a_diverged_copy_fails_with_its_epoch_and_stops_the_fit(tiny_data):
     x, y, xv, yv = tiny_data
     hm = AuxLossHyperModel(functional_mlp, None, TrainingSpec(optimizer="sgd", learning_rate=1e30))

@@ -42,6 +42,7 @@ def test_targets_share_one_label_tensor():
     assert len({id(labels) for labels in routed.values()}) == 1
 
 
+@pytest.mark.e2e
 def test_datasets_are_routed_too(tiny_data):
     tf = pytest.importorskip("tensorflow")
 
@@ -159,6 +160,7 @@ class _Batches(keras.utils.PyDataset):
         return self.x[window], self.y[window]
 
 
+@pytest.mark.e2e
 def test_a_users_pydataset_is_routed_too(tiny_data):
     x, y, xv, yv = tiny_data
     hm = AuxLossHyperModel(functional_mlp)
@@ -174,6 +176,7 @@ def _two_inputs():
     return keras.Model([a, b], keras.layers.Dense(2, activation="softmax", name="out")(h))
 
 
+@pytest.mark.e2e
 def test_several_inputs_train_without_warnings_about_their_structure():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")

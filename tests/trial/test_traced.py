@@ -100,6 +100,7 @@ def test_one_model_serves_every_configuration_once_trained():
     assert models.owns(third.model) is third and models.owns(first.model) is None
 
 
+@pytest.mark.e2e
 def test_without_every_output_each_configuration_gets_its_own():
     models = TracedModels(_structure_model, _compile_args, every=None)
     plain = models.get([], seed=1, weights={})
@@ -109,3 +110,49 @@ def test_without_every_output_each_configuration_gets_its_own():
     models.trained(plain.model)
     tapped = models.get([("h", "head", 0)], seed=1, weights={"aux_h": 0.1})
     assert sorted(tapped.model.output_names) == ["aux_h", "main"]
+
+
+REDRAWN = [("h", "head", 0)]
+
+
+def _redraw_model(structure):
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(4, name="h")(inputs)
+    outputs = {"main": keras.layers.Dense(2, activation="softmax", name="main")(h)}
+    for layer, _, _ in structure:
+        outputs[f"aux_{layer}"] = keras.layers.Dense(2, activation="softmax",
+                                                     name=f"aux_{layer}")(h)
+    return keras.Model(inputs, outputs)
+
+
+def _redraw_compile_args(structure):
+    return {"optimizer": keras.optimizers.Adam(0.1), "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"]}
+
+
+def _builds(make):
+    models = TracedModels(make, _compile_args, every=REDRAWN)
+    built = []
+    real = models.make
+    models.make = lambda s: built.append(1) or real(s)
+    traced = models.get([], seed=1, weights={})
+    for seed in (2, 3, 4):
+        models.trained(traced.model)
+        traced = models.get([], seed=seed, weights={})
+        with seeded(seed):
+            expected = make(REDRAWN).get_weights()
+        for got, want in zip(traced.values(), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+    return len(built)
+
+
+def test_reuses_redraw_the_weights_a_build_draws_once_a_build_confirmed_them():
+    assert _builds(_structure_model) == 2  # the traced model, then one build that confirms
+
+
+def test_weights_a_builder_sets_itself_are_built_every_time():
+    def noisy(structure):
+        model = _redraw_model(structure)
+        model.get_layer("h").set_weights([np.random.normal(size=(4, 4)), np.zeros(4)])
+        return model
+    assert _builds(noisy) == 4  # the confirming build differed: every reuse builds

@@ -37,6 +37,7 @@ def _alone(hm, hp, x, y, val, **kwargs):
     return history.history, [v.numpy() for v in hm.trainer.models.current.layer_weights]
 
 
+@pytest.mark.e2e
 def test_a_packed_trial_trains_as_it_would_alone():
     hm, (x, y, val) = _hypermodel(), _data()
     hps = [hm.hyperparameters(values) for values in CONFIGS]
@@ -53,6 +54,7 @@ def test_a_packed_trial_trains_as_it_would_alone():
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.e2e
 def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
     hm, (x, y, val) = _hypermodel(), _data()
     hp = hm.hyperparameters(CONFIGS[1])
@@ -72,6 +74,7 @@ def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
     assert got[0].history["at_epoch/2"][0] == pytest.approx(want["at_epoch/2"][0])
 
 
+@pytest.mark.e2e
 def test_a_copy_that_diverges_fails_alone_and_the_others_train_on(tmp_path):
     hm, (x, y, val) = _hypermodel(), _data()
     hps = [hm.hyperparameters(values) for values in CONFIGS[:2]]
@@ -87,6 +90,7 @@ def test_a_copy_that_diverges_fails_alone_and_the_others_train_on(tmp_path):
     np.testing.assert_allclose(results[1].history["val_loss"], alone[0]["val_loss"], rtol=1e-4)
 
 
+@pytest.mark.e2e
 def test_a_group_smaller_than_the_traced_pack_reuses_it():
     hm, (x, y, _) = _hypermodel(), _data()
     hp = hm.hyperparameters({})
@@ -104,6 +108,7 @@ def _two_inputs():
                        keras.layers.Dense(3, activation="softmax", name="out")(h))
 
 
+@pytest.mark.e2e
 def test_a_model_with_named_inputs_and_hints_packs():
     hm = AuxLossHyperModel(_two_inputs, TapSpec(candidates=("d1", "d2"), kinds=("head", "hint")),
                            TrainingSpec(batch_size=16), hints={"d2": (8,)},

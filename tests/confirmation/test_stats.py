@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from auxsearch.confirm.stats import (
+from auxsearch.confirmation.stats import (
     Difference,
     holm,
     mean_interval,
@@ -223,6 +223,7 @@ def test_without_a_chance_score_no_seed_is_flagged():
     assert "trained" not in table.loc["base", "line"]
 
 
+@pytest.mark.e2e
 def test_five_comparisons_take_well_under_a_second():
     rng = np.random.default_rng(0)
     tables = {f"c{i}": accuracy_table(rng.uniform(0.6, 0.9, 5), seed=i) for i in range(6)}

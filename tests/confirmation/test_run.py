@@ -3,12 +3,13 @@ import math
 import pandas as pd
 import pytest
 
-from auxsearch.confirm import confirmation
-from auxsearch.confirm.confirmation import confirm
+from auxsearch.confirmation import run as confirmation
+from auxsearch.confirmation.run import confirm
 from auxsearch.core.errors import AuxSearchError, RunDirError, SpaceError
 from auxsearch.core.rundir import RunDir
 
 
+@pytest.mark.e2e
 def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run, monkeypatch):
     opened, open_run = [], confirmation.open_run  # the search it retrains from
 
@@ -64,6 +65,7 @@ def test_confirm_refuses_bad_counts(tiny_run):
     assert not RunDir(tiny_run).confirmed.exists()
 
 
+@pytest.mark.e2e
 def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
     calls = []
     train = confirmation._train_and_test
@@ -84,6 +86,7 @@ def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
     assert first == second and len(set(first)) == 2  # the same seeds for every configuration
 
 
+@pytest.mark.e2e
 def test_packed_confirmation_is_the_unpacked_one(tiny_run):
     unpacked = confirm(tiny_run, top=1, seeds=2, pack=1)
     packed = confirm(tiny_run, top=1, seeds=2, pack=3)  # 4 trainings: a group of 3, then 1

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from auxsearch.confirm import stats
+from auxsearch.confirmation import stats
 from auxsearch.core import names, rules
 from auxsearch.core.errors import AuxSearchError
 from auxsearch.core.files import atomic_open
