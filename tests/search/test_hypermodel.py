@@ -252,6 +252,7 @@ def test_a_diverging_trial_stops_at_once_and_fails(tiny_data):
     assert again is model and all(np.isfinite(w).all() for w in again.get_weights())
 
 
+@pytest.mark.e2e
 def test_failed_trials_are_recorded_and_the_search_goes_on(tiny_data, tmp_path):
     from auxsearch.results.tables import trials
     from auxsearch.search.tuner import Hyperband
@@ -285,6 +286,7 @@ def test_kinds_schedules_and_widths_are_searched_per_tap():
                                  "penalty_d2": 0.0}
 
 
+@pytest.mark.e2e
 def test_penalty_is_the_mean_squared_activation_in_the_same_pass(tiny_data):
     TRACES.clear()
     hm = AuxLossHyperModel(counting_mlp,

@@ -252,7 +252,8 @@ def _plan(oracle, trials):
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
-@pytest.mark.parametrize("max_epochs, iterations", [(9, 1), (10, 2)])
+@pytest.mark.parametrize("max_epochs, iterations", [
+    (9, 1), pytest.param(10, 2, marks=pytest.mark.e2e)])  # two iterations: 2.6x the trials
 def test_packed_slots_get_the_trials_of_one_at_a_time(tmp_path, k, max_epochs, iterations):
     serial = _oracle(tmp_path / "serial", max_epochs, 3, iterations)
     packed = _oracle(tmp_path / "packed", max_epochs, 3, iterations)
