@@ -45,6 +45,7 @@ def test_a_fatal_trial_error_ends_the_search_at_its_first_trial(tmp_path):
     assert len(tuner.oracle.trials) == 1
 
 
+@pytest.mark.e2e  # three failing trials of Keras Tuner's own loop: seconds
 def test_any_other_error_only_fails_its_trial_until_too_many_did(tmp_path):
     # What FatalTrialError is for: without it Keras Tuner tries trial after trial.
     tuner = _tuner(tmp_path, ModelError("the model builder changed"))

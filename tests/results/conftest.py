@@ -144,12 +144,10 @@ def axes(fig):
 
 
 def draw(run):
-    """The run's figure, laid out as a PNG would be."""
+    """The run's figure, as `plot_run` draws it (not rendered: `plot_run`'s test renders)."""
     from auxsearch.results.plots import figure
 
-    fig = figure(run)
-    fig.canvas.draw()
-    return fig
+    return figure(run)
 
 
 @pytest.fixture(autouse=True)
