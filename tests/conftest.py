@@ -126,3 +126,22 @@ def build(input_shape, num_outputs, activation):
     return keras.Model(inputs, keras.layers.Dense(num_outputs, activation=activation,
                                                   kernel_initializer=nan)(h))
 """
+
+
+def packable_hypermodel():
+    """A HyperModel with heads and penalties on two layers, for packed and unpacked fits."""
+    from auxsearch.core.space import TapSpec, TrainingSpec
+    from auxsearch.search.hypermodel import AuxLossHyperModel
+
+    taps = TapSpec(candidates=("d1", "d2"), kinds=("head", "penalty"),
+                   schedules=("constant", "linear_decay"))
+    return AuxLossHyperModel(functional_mlp, taps, TrainingSpec(batch_size=16),
+                             steps_per_execution=2, max_epochs=3)
+
+
+def packable_data():
+    """`(x, y, (x_val, y_val))`: 64 training and 16 validation rows of 3 classes."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
+    return x[:64], y[:64], (x[64:], y[64:])

@@ -6,37 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.packing import policy as packing
 from auxsearch.packing.policy import choose_pack, fitting_pack, resolve_pack
-from auxsearch.search.hypermodel import AuxLossHyperModel
-from tests.conftest import functional_mlp
-
-CONFIGS = [
-    {},
-    {"tap/d1": True, "weight/d1": 0.5},
-    {"tap/d2": True, "weight/d2": 0.3, "kind/d2": "penalty", "schedule/d2": "linear_decay"},
-]
-
-
-def _hypermodel():
-    taps = TapSpec(candidates=("d1", "d2"), kinds=("head", "penalty"),
-                   schedules=("constant", "linear_decay"))
-    return AuxLossHyperModel(functional_mlp, taps, TrainingSpec(batch_size=16),
-                             steps_per_execution=2, max_epochs=3)
-
-
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(80, 6)).astype("float32")
-    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
-    return x[:64], y[:64], (x[64:], y[64:])
-
-
-def _alone(hm, hp, x, y, val, **kwargs):
-    model = hm.build(hp)
-    history = hm.fit(hp, model, x, y, validation_data=val, verbose=0, **kwargs)
-    return history.history, [v.numpy() for v in hm.trainer.models.current.layer_weights]
+from tests.conftest import packable_data, packable_hypermodel
 
 
 def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
@@ -47,7 +19,7 @@ def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
         return {1: 1.0, 2: 1.2, 4: 3.0}[k]
 
     monkeypatch.setattr(packing, "_timed_epoch", fake)
-    hm, (x, y, _) = _hypermodel(), _data()
+    hm, (x, y, _) = packable_hypermodel(), packable_data()
     assert choose_pack(hm.trainer, x, y, 16, candidates=(1, 2, 4)) == 2 and timed == [1, 2, 4]
     timed.clear()
     monkeypatch.setattr(packing, "_timed_epoch", lambda hm, hp, k, *a: timed.append(k) or k * 1.0)
@@ -57,20 +29,20 @@ def test_auto_stops_at_the_first_pack_that_is_not_faster(monkeypatch):
 
 @pytest.mark.e2e
 def test_auto_times_real_steps():
-    hm, (x, y, _) = _hypermodel(), _data()
+    hm, (x, y, _) = packable_hypermodel(), packable_data()
     assert choose_pack(hm.trainer, x, y, 16, candidates=(1, 2)) in (1, 2)
     assert 2 in hm.trainer.packs.models  # traced once, kept for the search
 
 
 def test_memory_estimate_lowers_the_pack(caplog):
-    hm = _hypermodel()
+    hm = packable_hypermodel()
     model = hm.trainer.packs.template.model
     k, per_copy, _ = fitting_pack(model, 16, 8, available=1e12)
     assert k == 8 and per_copy > 4 * sum(int(np.prod(v.shape)) for v in model.weights)
     assert fitting_pack(model, 16, 8, available=5 * per_copy)[0] == 2  # half of it
     assert fitting_pack(model, 16, 8, available=0.0)[0] == 1
     with caplog.at_level(logging.WARNING):
-        x, y, val = _data()
+        x, y, val = packable_data()
         monkeypatched = packing.available_memory
         try:
             packing.available_memory = lambda: 3 * per_copy
@@ -86,7 +58,7 @@ def test_memory_estimate_lowers_the_pack(caplog):
     ({"validation_data": (np.zeros((2, 6)), np.zeros(2), np.ones(2))}, "sample weights"),
 ])
 def test_what_cannot_be_packed_trains_one_at_a_time(kwargs, why, caplog):
-    hm, (x, y, _) = _hypermodel(), _data()
+    hm, (x, y, _) = packable_hypermodel(), packable_data()
     with caplog.at_level(logging.WARNING):
         assert resolve_pack(hm.trainer, 4, x, y, kwargs) == 1
     assert why in caplog.text
@@ -97,7 +69,7 @@ def test_what_cannot_be_packed_trains_one_at_a_time(kwargs, why, caplog):
 
 
 def test_auto_packs_only_on_an_accelerator(monkeypatch):
-    hm, (x, y, val) = _hypermodel(), _data()
+    hm, (x, y, val) = packable_hypermodel(), packable_data()
     monkeypatch.setattr(packing, "choose_pack", lambda *args: 4)
     monkeypatch.setattr(packing, "accelerated", lambda: False)
     assert resolve_pack(hm.trainer, "auto", x, y, {"validation_data": val}) == 1

@@ -115,21 +115,6 @@ def test_without_every_output_each_configuration_gets_its_own():
 REDRAWN = [("h", "head", 0)]
 
 
-def _redraw_model(structure):
-    inputs = keras.Input((4,))
-    h = keras.layers.Dense(4, name="h")(inputs)
-    outputs = {"main": keras.layers.Dense(2, activation="softmax", name="main")(h)}
-    for layer, _, _ in structure:
-        outputs[f"aux_{layer}"] = keras.layers.Dense(2, activation="softmax",
-                                                     name=f"aux_{layer}")(h)
-    return keras.Model(inputs, outputs)
-
-
-def _redraw_compile_args(structure):
-    return {"optimizer": keras.optimizers.Adam(0.1), "loss": "sparse_categorical_crossentropy",
-            "metrics": ["accuracy"]}
-
-
 def _builds(make):
     models = TracedModels(make, _compile_args, every=REDRAWN)
     built = []
@@ -152,7 +137,7 @@ def test_reuses_redraw_the_weights_a_build_draws_once_a_build_confirmed_them():
 
 def test_weights_a_builder_sets_itself_are_built_every_time():
     def noisy(structure):
-        model = _redraw_model(structure)
+        model = _structure_model(structure)
         model.get_layer("h").set_weights([np.random.normal(size=(4, 4)), np.zeros(4)])
         return model
     assert _builds(noisy) == 4  # the confirming build differed: every reuse builds

@@ -8,27 +8,13 @@ import pytest
 from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.trial.trainer import PackedTrial
-from tests.conftest import functional_mlp
+from tests.conftest import packable_data, packable_hypermodel
 
 CONFIGS = [
     {},
     {"tap/d1": True, "weight/d1": 0.5},
     {"tap/d2": True, "weight/d2": 0.3, "kind/d2": "penalty", "schedule/d2": "linear_decay"},
 ]
-
-
-def _hypermodel():
-    taps = TapSpec(candidates=("d1", "d2"), kinds=("head", "penalty"),
-                   schedules=("constant", "linear_decay"))
-    return AuxLossHyperModel(functional_mlp, taps, TrainingSpec(batch_size=16),
-                             steps_per_execution=2, max_epochs=3)
-
-
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(80, 6)).astype("float32")
-    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
-    return x[:64], y[:64], (x[64:], y[64:])
 
 
 def _alone(hm, hp, x, y, val, **kwargs):
@@ -39,7 +25,7 @@ def _alone(hm, hp, x, y, val, **kwargs):
 
 @pytest.mark.e2e
 def test_a_packed_trial_trains_as_it_would_alone():
-    hm, (x, y, val) = _hypermodel(), _data()
+    hm, (x, y, val) = packable_hypermodel(), packable_data()
     hps = [hm.hyperparameters(values) for values in CONFIGS]
     alone = [_alone(hm, hp, x, y, val, epochs=3) for hp in hps]
     results, packed = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp)) for hp in hps],
@@ -56,7 +42,7 @@ def test_a_packed_trial_trains_as_it_would_alone():
 
 @pytest.mark.e2e
 def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
-    hm, (x, y, val) = _hypermodel(), _data()
+    hm, (x, y, val) = packable_hypermodel(), packable_data()
     hp = hm.hyperparameters(CONFIGS[1])
     parent = str(tmp_path / "parent.weights.h5")
     results, _ = hm.fit_packed([PackedTrial(hp, 7, checkpoint=parent),
@@ -76,7 +62,7 @@ def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
 
 @pytest.mark.e2e
 def test_a_copy_that_diverges_fails_alone_and_the_others_train_on(tmp_path):
-    hm, (x, y, val) = _hypermodel(), _data()
+    hm, (x, y, val) = packable_hypermodel(), packable_data()
     hps = [hm.hyperparameters(values) for values in CONFIGS[:2]]
     broken = str(tmp_path / "nan.weights.h5")
     template = hm.trainer.packs.template
@@ -92,7 +78,7 @@ def test_a_copy_that_diverges_fails_alone_and_the_others_train_on(tmp_path):
 
 @pytest.mark.e2e
 def test_a_group_smaller_than_the_traced_pack_reuses_it():
-    hm, (x, y, _) = _hypermodel(), _data()
+    hm, (x, y, _) = packable_hypermodel(), packable_data()
     hp = hm.hyperparameters({})
     hm.fit_packed([PackedTrial(hp, 1)] * 3, x, y, epochs=1)
     _, packed = hm.fit_packed([PackedTrial(hp, 1)] * 2, x, y, epochs=1, pack=2)
