@@ -145,3 +145,13 @@ def packable_data():
     x = rng.normal(size=(80, 6)).astype("float32")
     y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0.5).astype("int32")
     return x[:64], y[:64], (x[64:], y[64:])
+
+
+def finishes(function, *args, wait: float = 10) -> bool:
+    """Runs `function` in another thread; returns whether it finished within `wait` seconds."""
+    import threading
+
+    thread = threading.Thread(target=function, args=args, daemon=True)
+    thread.start()
+    thread.join(wait)
+    return not thread.is_alive()

@@ -16,16 +16,7 @@ from auxsearch.kt.bookkeeping import (
     running_trials,
 )
 from auxsearch.kt.project import set_project_dir
-
-WAIT = 10  # seconds: a thread that does not finish by then is stuck
-
-
-def _finishes(function, *args) -> bool:
-    """Runs `function` in another thread; returns whether it finished in time."""
-    thread = threading.Thread(target=function, args=args, daemon=True)
-    thread.start()
-    thread.join(WAIT)
-    return not thread.is_alive()
+from tests.conftest import finishes
 
 
 def _oracle(tmp_path) -> kt.Oracle:
@@ -47,8 +38,8 @@ def test_the_oracle_lock_is_released_when_its_block_raises(tmp_path):
         with oracle_lock(oracle):
             pass
 
-    assert _finishes(acquire), "the lock stayed held after the exception"
-    assert _finishes(oracle.create_trial, "tuner1"), "the oracle's own methods hang"
+    assert finishes(acquire), "the lock stayed held after the exception"
+    assert finishes(oracle.create_trial, "tuner1"), "the oracle's own methods hang"
 
 
 def test_the_oracle_lock_is_reentrant_and_excludes_other_threads(tmp_path):
@@ -61,7 +52,7 @@ def test_the_oracle_lock_is_reentrant_and_excludes_other_threads(tmp_path):
             target=lambda: (oracle.create_trial("tuner1"), entered.set()), daemon=True)
         thread.start()
         assert not entered.wait(0.3)  # Keras Tuner's own methods wait for it
-    thread.join(WAIT)
+    thread.join(10)
     assert entered.is_set()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import keras_tuner as kt
 import pytest
@@ -11,16 +10,7 @@ import pytest
 from auxsearch.core.errors import SearchFailed
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.kt.project import set_project_dir
-
-WAIT = 10  # seconds: a thread that does not finish by then is stuck
-
-
-def _finishes(function, *args) -> bool:
-    """Runs `function` in another thread; returns whether it finished in time."""
-    thread = threading.Thread(target=function, args=args, daemon=True)
-    thread.start()
-    thread.join(WAIT)
-    return not thread.is_alive()
+from tests.conftest import finishes
 
 
 def _space() -> kt.HyperParameters:
@@ -73,7 +63,7 @@ def test_consecutive_failures_end_the_search_with_one_line(tmp_path):
                        r"failed with: auxsearch\.errors\.ModelError: the model builder first "
                        r"built 9 layers, then 10; \.\.\.$"):
         _fail(oracle, message)
-    assert _finishes(oracle.get_best_trials), "the oracle stayed locked"
+    assert finishes(oracle.get_best_trials), "the oracle stayed locked"
     saved = json.loads((tmp_path / "p" / "trial_0005" / "trial.json").read_text())
     assert saved["status"] == "FAILED" and saved["message"] == message
 

@@ -181,7 +181,7 @@ def test_memory_stays_flat_over_many_trials(tmp_path, tiny_data, monkeypatch):
     assert max(rss[5:]) - rss[4] < 40, [round(r) for r in rss]
 
 
-@pytest.mark.e2e  # about a minute: a new model for each of 23 trials
+@pytest.mark.slow  # minutes: a new model for each of 23 trials (CI leaves it out; -m slow)
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_per_configuration_models_grows_only_as_keras_does(tmp_path, tiny_data,
                                                                   monkeypatch):
