@@ -181,6 +181,9 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, metavar="N", help="override the space's seed")
     parser.add_argument("--max-epochs", type=int, metavar="N", help="override hyperband.max_epochs")
     _pack_option(parser, "override training.pack")
+    parser.add_argument("--sampler", metavar="NAME", help="override hyperband.sampler: "
+                        "'random' (Keras Tuner's) or 'model' (TPE-style, from the results "
+                        "so far)")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an existing search in the run directory "
                         "(never done by workers)")

@@ -24,7 +24,7 @@ def run_command(args: argparse.Namespace) -> int:
     chief = args.mode == "chief"
     _check_search_options(args, chief)
     space = with_overrides(load_space(args.space), seed=args.seed, max_epochs=args.max_epochs,
-                           pack=args.pack)
+                           pack=args.pack, sampler=args.sampler)
     run_dir = args.out or Path("results") / space.name
     if chief or args.workers:
         from auxsearch.search.chief import Chief
@@ -96,6 +96,8 @@ def _check_search_options(args: argparse.Namespace, chief: bool) -> None:
     rules.check("workers", args.workers, key="--workers")
     if args.pack is not None:
         rules.check("pack", args.pack, key="--pack")
+    if args.sampler is not None:
+        rules.check("sampler", args.sampler, key="--sampler")
     rules.check("trial_timeout", args.trial_timeout, key="--trial-timeout")
     if chief:
         rules.check("port", args.port, key="--port")

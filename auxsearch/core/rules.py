@@ -22,6 +22,7 @@ KINDS = ("head", "penalty", "hint")
 PENALTIES = ("l2", "l1")
 SCHEDULES = ("constant", "linear_decay", "off_after")
 DIRECTIONS = ("max", "min")
+SAMPLERS = ("random", "model")  # how Hyperband draws new configurations
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ RULES: dict[str, Rule] = {
     "factor": Rule(lambda v: v >= 2, ">= 2"),
     "hyperband_iterations": Rule(lambda v: v >= 1, ">= 1"),
     "baseline_seeds": Rule(lambda v: v >= 0, ">= 0"),
+    "sampler": _one_of(SAMPLERS),
     "seed": Rule(lambda v: v >= 0, ">= 0"),
     "validation_fraction": Rule(lambda v: 0 < v < 1, "a fraction in (0, 1)"),
     "test_fraction": Rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)"),

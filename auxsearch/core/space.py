@@ -46,6 +46,7 @@ is built or trained::
     factor = 3
     hyperband_iterations = 1
     baseline_seeds = 2           # the baseline trained on this many more seeds
+    sampler = "random"           # new configurations: "random", or "model" (TPE-style)
 """
 
 from __future__ import annotations
@@ -128,13 +129,16 @@ class HyperbandSpec:
     """Keras Tuner's Hyperband settings, and the baseline's extra seeds.
 
     After the search, the baseline is trained to `max_epochs` with
-    `baseline_seeds` more seeds: the leaderboard's noise floor.
+    `baseline_seeds` more seeds: the leaderboard's noise floor. `sampler`
+    says how new configurations are drawn: at random, as Keras Tuner does,
+    or by a model of the results so far (`search.sampler`).
     """
 
     max_epochs: int = 9
     factor: int = 3
     hyperband_iterations: int = 1
     baseline_seeds: int = 2
+    sampler: str = "random"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ things (see `names`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import zlib
 from collections.abc import Iterator, Sequence
@@ -82,6 +83,9 @@ class TapSpace:
         head_units: The hidden widths a head may have; 0 is none.
         hint_layers: The layers that have hint targets.
         max_taps: Optional integer k (0 or `None`: a switch per candidate).
+        weight_grid: Optional weights to choose among instead of sampling
+            `weight_range` (a discretised space: `configurations` lists it
+            whole, as a replay benchmark's table records it).
 
     Raises:
         SpaceError: If a setting breaks its rule (see `rules`).
@@ -98,6 +102,7 @@ class TapSpace:
         head_units: Sequence[int] = (0,),
         hint_layers: Sequence[str] = (),
         max_taps: int | None = None,
+        weight_grid: Sequence[float] | None = None,
     ) -> None:
         check("weight_range", tuple(weight_range))
         check("kinds", tuple(kinds))
@@ -111,6 +116,7 @@ class TapSpace:
         self.head_units = tuple(dict.fromkeys(int(u) for u in head_units))
         self.hint_layers = tuple(hint_layers)
         self.max_taps = max_taps or None
+        self.weight_grid = tuple(float(w) for w in weight_grid) if weight_grid else None
         _check_hints(self.hint_layers, self.layers, "hint" in self.kinds)
 
     def declare(self, hp: Any) -> dict[str, AuxLoss]:
@@ -135,8 +141,9 @@ class TapSpace:
                 on_values, kinds = [True], self.kinds_for(slot)
             kind_name = names.hp_name(names.KIND, slot)
             with hp.conditional_scope(switch, on_values):
-                weight = hp.Float(names.hp_name(names.WEIGHT, slot), low, high,
-                                  sampling="log")
+                weight_name = names.hp_name(names.WEIGHT, slot)
+                weight = (hp.Choice(weight_name, list(self.weight_grid)) if self.weight_grid
+                          else hp.Float(weight_name, low, high, sampling="log"))
                 kind = _choice(hp, kind_name, kinds, "head")
                 # Units only for a head: conditional when a kind is declared.
                 with (hp.conditional_scope(kind_name, ["head"])
@@ -184,6 +191,62 @@ class TapSpace:
             for size in range(self.max_taps, 0, -1):
                 sums[size] += sums[size - 1] * n
         return sum(sums)
+
+    def configurations(self) -> list[dict[str, Any]]:
+        """Lists every configuration of a discretised space, baseline first.
+
+        Each is the dict of active values a trial of this space records (an
+        inactive slot's switch only), one per distinct configuration (`key`):
+        with `max_taps`, the tapped layers fill the first slots in the
+        model's order.
+
+        Raises:
+            ValueError: If the space has no `weight_grid` (its weights are
+                continuous).
+        """
+        if not self.weight_grid:
+            raise ValueError("only a space with a weight_grid has a list of configurations")
+        options = {layer: [(w, kind, units, schedule)
+                           for kind in self.kinds_for(layer)
+                           for units in (self.head_units if kind == "head" else (0,))
+                           for schedule in self.schedules for w in self.weight_grid]
+                   for layer in self.layers}
+        if self.max_taps:
+            sets = [combo for size in range(self.max_taps + 1)
+                    for combo in itertools.combinations(self.layers, size)]
+        else:  # every subset, fewest taps first
+            sets = sorted((combo for size in range(len(self.layers) + 1)
+                           for combo in itertools.combinations(self.layers, size)), key=len)
+        return [self.values_of([AuxLoss(layer, w, kind, schedule, units)
+                                for layer, (w, kind, units, schedule) in zip(layers, choice)])
+                for layers in sets
+                for choice in itertools.product(*(options[layer] for layer in layers))]
+
+    def values_of(self, losses: Sequence[AuxLoss]) -> dict[str, Any]:
+        """Returns the hyperparameter values of a configuration, as `declare` records them.
+
+        Only active values: an inactive slot has its switch alone. With
+        `max_taps`, the losses fill the first slots in the order given.
+
+        Args:
+            losses: The configuration's auxiliary losses, each on a candidate
+                layer, at most one per layer (and at most `max_taps`).
+        """
+        slots = self.slots()
+        values: dict[str, Any] = {names.hp_name(names.TAP, slot):
+                                  names.NO_TAP if self.max_taps else False for slot in slots}
+        for i, loss in enumerate(losses):
+            slot = slots[i] if self.max_taps else loss.layer
+            values[names.hp_name(names.TAP, slot)] = loss.layer if self.max_taps else True
+            values[names.hp_name(names.WEIGHT, slot)] = loss.weight
+            kinds = self.kinds_for(None if self.max_taps else slot)
+            if len(kinds) > 1 or kinds[0] != "head":
+                values[names.hp_name(names.KIND, slot)] = loss.kind
+            if loss.kind == "head" and self.head_units != (0,):
+                values[names.hp_name(names.UNITS, slot)] = loss.units
+            if self.schedules != ("constant",):
+                values[names.hp_name(names.SCHEDULE, slot)] = loss.schedule
+        return values
 
     def variants(self) -> list[Variant]:
         """Every auxiliary output that some configuration can use."""

@@ -47,7 +47,7 @@ class HyperbandOracleBase(kt.oracles.HyperbandOracle):
     """Keras Tuner's `HyperbandOracle`, with public hooks and safer bookkeeping.
 
     - `identity(values)` says what identifies a configuration: values with
-      the same identity count as tried once one of them was;
+      the same identity count as tried once one of them was (`is_tried`);
       `mark_tried(identity)` marks one as tried without training it.
     - `scheduled_values(bracket)` may give the values of a bracket's next
       new trial instead of a random configuration.
@@ -64,6 +64,10 @@ class HyperbandOracleBase(kt.oracles.HyperbandOracle):
     def identity(self, values: dict[str, Any]) -> dict[str, Any]:
         """Returns what identifies the configuration of `values` (default: them)."""
         return values
+
+    def is_tried(self, values: dict[str, Any]) -> bool:
+        """Whether a configuration of these values was tried (as `identity` says)."""
+        return self._duplicate(values)
 
     def mark_tried(self, identity: dict[str, Any]) -> None:
         """Counts the configurations of this identity as tried."""

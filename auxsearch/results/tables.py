@@ -11,6 +11,7 @@ import pandas as pd
 from auxsearch.core import names
 from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.results.noise import noise_floor, noise_verdict
+from auxsearch.results.ranking import rank_key
 from auxsearch.results.rows import trial_metrics, trial_row
 
 _MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
@@ -115,15 +116,12 @@ def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.D
         for row in configs.itertuples()
     ]
     done = configs["status"] == "COMPLETED"
-    ranked = configs[done]
-    # Flagged from the completed rows alone: a column of all the rows would
-    # add rows to an empty table (no trial completed).
-    ranked = ranked.assign(_flagged=ranked["flag"].notna()).sort_values(
-        ["full_budget", "_flagged", "epochs", "score", "config"],
-        ascending=[False, True, False, objective.direction == "min", True],
-        kind="stable",
-    ).drop(columns="_flagged")
-    return _with_rank(ranked, configs[~done].sort_values("config"))
+    ranked = configs[done].sort_values("config")
+    maximize = objective.direction == "max"
+    order = sorted(range(len(ranked)), key=lambda i: rank_key(
+        bool(ranked["full_budget"].iloc[i]), pd.notna(ranked["flag"].iloc[i]),
+        ranked["epochs"].iloc[i], ranked["score"].iloc[i], maximize))
+    return _with_rank(ranked.iloc[order], configs[~done].sort_values("config"))
 
 
 def run_objective(run_dir: RunPath) -> kt.Objective:

@@ -109,6 +109,7 @@ def make_tuner(
         overwrite=overwrite,
         on_trial_end=on_trial_end,
         pack=space.training.pack,
+        sampler=band.sampler,
     )
 
 
@@ -135,9 +136,9 @@ def check_tensorboard(tensorboard: str | Path | None) -> None:
 
 def with_overrides(
     space: SearchSpace, seed: int | None = None, max_epochs: int | None = None,
-    pack: int | str | None = None,
+    pack: int | str | None = None, sampler: str | None = None,
 ) -> SearchSpace:
-    """Returns the space with another seed, epoch budget or pack (`None`: as it is).
+    """Returns the space with another seed, epoch budget, pack or sampler (`None`: as it is).
 
     Raises:
         SpaceError: If an override breaks its setting's rule.
@@ -151,6 +152,9 @@ def with_overrides(
     if pack is not None:
         space = dataclasses.replace(space, training=dataclasses.replace(
             space.training, pack=rules.check("pack", pack)))
+    if sampler is not None:
+        space = dataclasses.replace(space, hyperband=dataclasses.replace(
+            space.hyperband, sampler=rules.check("sampler", sampler)))
     return space
 
 

@@ -6,12 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 import keras_tuner as kt
+import numpy as np
 
 from auxsearch.core import names, rules
+from auxsearch.core.tapspace import active_taps
+from auxsearch.core.tasks import learnt
 from auxsearch.kt.loop import HyperbandTunerBase
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.packing.policy import resolve_pack
 from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.search.sampler import Result, TapSampler
 from auxsearch.trial.trainer import PackedTrial
 
 _INVALID = "<invalid configuration>"  # the identity of every invalid configuration
@@ -39,22 +43,30 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
             or `None` for values that are not a valid configuration. Values
             with the same key count as already tried; invalid ones are never
             proposed.
+        sampler: Optional `TapSampler` that proposes each new configuration
+            from the results so far (`[hyperband] sampler = "model"`);
+            `None`: Keras Tuner's random sampling.
     """
 
     def __init__(
         self, *args: Any, config_key: Callable[[dict], str | None] | None = None,
-        **kwargs: Any,
+        sampler: TapSampler | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.baseline_scheduled = False
         self.config_key = config_key
+        self.sampler = sampler
+        self._results: dict[str, Result] = {}  # each finished trial, read once
 
     def baseline_values(self) -> dict[str, Any]:
         """Returns the baseline: every active hyperparameter at its default."""
-        hps = kt.HyperParameters()
-        for hp in self.hyperparameters.space:
-            hps.merge([hp])
-        return dict(hps.values)
+        space = self.hyperparameters.space
+        if getattr(self, "_baseline", (None,))[0] != len(space):  # the space only grows
+            hps = kt.HyperParameters()
+            for hp in space:
+                hps.merge([hp])
+            self._baseline = len(space), dict(hps.values)
+        return dict(self._baseline[1])
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         # Reserve the baseline so that random sampling never picks it, and
@@ -70,10 +82,15 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
         return {_INVALID: True} if key is None else {"config": key}
 
     def scheduled_values(self, bracket: int) -> dict[str, Any] | None:
-        if bracket != 0 or self.baseline_scheduled:
+        if bracket == 0 and not self.baseline_scheduled:
+            self.baseline_scheduled = True
+            return self.baseline_values()
+        if self.sampler is None:
             return None
-        self.baseline_scheduled = True
-        return self.baseline_values()
+        # Drawn from the trials so far alone, so a resumed search proposes the same.
+        rng = np.random.default_rng([self.seed, len(self.trials)])
+        return self.sampler.propose(sampler_results(self, self._results), rng,
+                                    lambda values: not self.is_tried(values))
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
@@ -85,6 +102,35 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
         self.baseline_scheduled = state.get("baseline_scheduled", False)
 
 
+def sampler_results(oracle: kt.Oracle, cache: dict[str, Result] | None = None) -> list[Result]:
+    """The finished trials of an oracle, as a `TapSampler` reads them.
+
+    A failed trial, and one that learnt nothing (no better than its chance
+    score, when it reported one), has no score.
+
+    Args:
+        oracle: The oracle.
+        cache: Optional results already read, by trial id (filled here: a
+            finished trial does not change).
+    """
+    cache = {} if cache is None else cache
+    direction = oracle.objective.direction
+    for trial in oracle.trials.values():  # (in trial order below: a reload lists them so too)
+        if trial.trial_id in cache or trial.status not in ("COMPLETED", "FAILED"):
+            continue
+        values = trial.hyperparameters.values
+        score = trial.score if trial.status == "COMPLETED" else None
+        if score is not None and not np.isfinite(score):
+            score = None
+        if score is not None and trial.metrics.exists(names.CHANCE_SCORE):
+            chance = trial.metrics.get_last_value(names.CHANCE_SCORE)
+            if chance is not None and not learnt(score, chance, direction):
+                score = None
+        cache[trial.trial_id] = Result(tuple(active_taps(values).values()),
+                                       int(values.get(names.EPOCHS, oracle.max_epochs)), score)
+    return [cache[t] for t in sorted(oracle.trials) if t in cache]
+
+
 class Hyperband(HyperbandTunerBase):
     """Keras Tuner's `Hyperband`, with the baseline always trained in full.
 
@@ -93,6 +139,9 @@ class Hyperband(HyperbandTunerBase):
     finished `Trial` and the oracle (for progress reports). Every state file
     is written atomically, and the space is declared without building a
     model (see `auxsearch.kt`'s `HyperbandTunerBase`).
+
+    With `sampler="model"`, each new configuration is proposed by a
+    `TapSampler` from the results so far, instead of at random.
 
     With `pack=K` (or `"auto"`: see `packing.choose_pack`), up to K trials
     with the same epochs train at once in one packed model (see `packing`),
@@ -116,10 +165,13 @@ class Hyperband(HyperbandTunerBase):
         max_consecutive_failed_trials: int = 3,
         on_trial_end: TrialHook | None = None,
         pack: int | str = 1,
+        sampler: str = "random",
         **kwargs: Any,
     ) -> None:
+        rules.check("sampler", sampler)
+        objective = objective or hypermodel.objective
         oracle = BaselineHyperbandOracle(
-            objective or hypermodel.objective,
+            objective,
             max_epochs=max_epochs,
             factor=factor,
             hyperband_iterations=hyperband_iterations,
@@ -127,6 +179,8 @@ class Hyperband(HyperbandTunerBase):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             config_key=getattr(hypermodel, "config_key", None),
+            sampler=(TapSampler(hypermodel.space, objective.direction == "max")
+                     if sampler == "model" else None),
         )
         super().__init__(oracle, hypermodel, **kwargs)
         self.trial_hook = on_trial_end

@@ -100,7 +100,8 @@ def test_run_logs_trials_for_tensorboard(tiny_space, tmp_path, capsys):
 
 
 @pytest.mark.e2e
-def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys):
+@pytest.mark.parametrize("sampler", ["random", "model"])
+def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys, sampler):
     import json
     import signal
     import subprocess
@@ -111,7 +112,8 @@ def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys):
     out = tmp_path / "run"
     space = tmp_path / "three.toml"
     space.write_text(tiny_space.read_text().replace("max_epochs = 2", "max_epochs = 3"))
-    command = [sys.executable, "-m", "auxsearch", "run", str(space), "--out", str(out)]
+    command = [sys.executable, "-m", "auxsearch", "run", str(space), "--out", str(out),
+               "--sampler", sampler]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out / "search" / "trial_0004" / "trial.json"  # the 5th of 6 trials
     deadline = time.monotonic() + 120
@@ -121,7 +123,7 @@ def test_a_search_killed_mid_trial_resumes(tiny_space, tmp_path, capsys):
     process.wait()
     assert json.loads(state.read_text())["status"] == "RUNNING"  # killed mid-trial
 
-    assert main(["run", str(space), "--out", str(out)]) == 0
+    assert main(["run", str(space), "--out", str(out), "--sampler", sampler]) == 0
     table = pd.read_csv(out / "trials.csv", dtype={"trial_id": str})
     assert sorted(table["trial_id"]) == ["0000", "0001", "0002", "0003", "0004", "0005"]
     assert set(table["status"]) == {"COMPLETED"}

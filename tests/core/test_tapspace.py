@@ -115,3 +115,41 @@ def test_aux_loss_output_names_and_text():
     assert AuxLoss("c", 0.5, units=32).output == "aux_c_h32"
     assert AuxLoss("c", 0.5, "penalty").output == names.output_name("c", "penalty") == "penalty_c"
     assert str(AuxLoss("c", 0.123, "hint", "off_after")) == "c:0.12:hint:off_after"
+
+
+def test_a_weight_grid_is_a_choice_and_lists_every_configuration():
+    space = TapSpace(["d1", "d2", "d3"], weight_grid=(0.03, 0.3))
+    hp = _declared(space)
+    assert [(p.name, type(p).__name__) for p in hp.space][:2] == [
+        ("tap/d1", "Boolean"), ("weight/d1", "Choice")]
+    configs = space.configurations()
+    assert len(configs) == 3 ** 3  # off, or on with one of two weights, per layer
+    assert configs[0] == {"tap/d1": False, "tap/d2": False, "tap/d3": False}
+    assert len({space.key(c) for c in configs}) == len(configs)
+    assert [len(active_taps(c)) for c in configs] == sorted(len(active_taps(c)) for c in configs)
+
+
+def test_slots_list_sets_of_at_most_k_layers_with_their_settings():
+    space = TapSpace(["d1", "d2", "d3"], kinds=["head", "penalty"], max_taps=2,
+                     weight_grid=(0.1,))
+    configs = space.configurations()
+    # 1 + 3 layers x 2 kinds + 3 pairs x 2 x 2
+    assert len(configs) == 1 + 6 + 12
+    assert configs[0] == {"tap/slot1": "none", "tap/slot2": "none"}
+    assert {"tap/slot1": "d1", "weight/slot1": 0.1, "kind/slot1": "penalty",
+            "tap/slot2": "d3", "weight/slot2": 0.1, "kind/slot2": "head"} in configs
+    assert len({space.key(c) for c in configs}) == len(configs)
+
+
+def test_values_of_a_configuration_read_back_as_its_taps():
+    space = TapSpace(["d1", "d2"], schedules=["constant", "off_after"], head_units=[0, 8])
+    losses = [AuxLoss("d2", 0.2, "head", "off_after", 8)]
+    values = space.values_of(losses)
+    assert values == {"tap/d1": False, "tap/d2": True, "weight/d2": 0.2, "units/d2": 8,
+                      "schedule/d2": "off_after"}
+    assert list(active_taps(values).values()) == losses
+
+
+def test_only_a_grid_lists_its_configurations():
+    with pytest.raises(ValueError, match="weight_grid"):
+        TapSpace(["d1"]).configurations()

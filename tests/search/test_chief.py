@@ -52,6 +52,17 @@ def test_chief_and_two_workers_finish_the_search_as_one_process_would(
 
 
 @pytest.mark.e2e
+def test_two_workers_search_with_the_model_sampler(tiny_space, tmp_path, capsys):
+    tiny_space.write_text(tiny_space.read_text().replace("max_epochs = 2", "max_epochs = 3")
+                          + "sampler = \"model\"\n")
+    out = tmp_path / "run"
+    assert main(["run", str(tiny_space), "--workers", "2", "--out", str(out)]) == 0
+    trials = pd.read_csv(out / "trials.csv", dtype={"trial_id": str})
+    assert len(trials) == 6 and set(trials["status"]) == {"COMPLETED"}
+    assert (trials["n_taps"] == 0).sum() == 1
+
+
+@pytest.mark.e2e
 def test_a_worker_killed_mid_trial_does_not_stall_the_chief(tiny_space, tmp_path):
     chief = Chief(load_space(tiny_space), tmp_path / "run", workers=2)
     reports = []

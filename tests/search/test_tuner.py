@@ -12,16 +12,24 @@ from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.kt.bookkeeping import oracle_lock, running_trials
 from auxsearch.kt.project import set_project_dir
 from auxsearch.search.hypermodel import AuxLossHyperModel
-from auxsearch.search.tuner import BaselineHyperbandOracle, Hyperband, hyperband_budget
+from auxsearch.search.sampler import TapSampler
+from auxsearch.search.tuner import (
+    BaselineHyperbandOracle,
+    Hyperband,
+    hyperband_budget,
+    sampler_results,
+)
 from tests.conftest import functional_mlp
 
 
-def _oracle(tmp_path, max_epochs=9, factor=3, iterations=1):
+def _oracle(tmp_path, max_epochs=9, factor=3, iterations=1, sampler=False):
     hp = kt.HyperParameters()
-    AuxLossHyperModel(functional_mlp).declare(hp)
+    hm = AuxLossHyperModel(functional_mlp)
+    hm.declare(hp)
     oracle = BaselineHyperbandOracle(
         kt.Objective("score", "max"), max_epochs=max_epochs, factor=factor,
-        hyperband_iterations=iterations, hyperparameters=hp, seed=1)
+        hyperband_iterations=iterations, hyperparameters=hp, seed=1, config_key=hm.config_key,
+        sampler=TapSampler(hm.space, maximize=True) if sampler else None)
     set_project_dir(oracle, tmp_path, "p")
     return oracle
 
@@ -66,6 +74,40 @@ def test_baseline_survives_a_reload(tmp_path):
     fresh.set_state(state)
     assert fresh.baseline_scheduled is True
     assert sum(map(_is_baseline, trials)) == 1
+
+
+def test_the_model_sampler_proposes_new_configurations_after_the_baseline(tmp_path):
+    oracle = _oracle(tmp_path, iterations=2, sampler=True)
+    trials = _run_all(oracle)
+    assert len(trials) == hyperband_budget(9, 3, 2)[0]
+    assert sum(map(_is_baseline, trials)) == 1
+    first = [t for t in trials if t.hyperparameters.values["tuner/round"] == 0]
+    keys = [oracle.config_key(t.hyperparameters.values) for t in first]
+    assert len(set(keys)) == len(keys)
+    results = sampler_results(oracle)
+    assert len(results) == len(trials) and all(r.score is not None for r in results)
+    # Weights score here: the model proposes heavier taps than its prior's.
+    late = [sum(t.weight for t in r.losses) for r in results[-20:] if r.losses]
+    early = [sum(t.weight for t in r.losses) for r in results[:10] if r.losses]
+    assert sum(late) / len(late) > sum(early) / len(early)
+
+
+def test_a_reloaded_model_sampler_proposes_what_it_would_have(tmp_path):
+    def first_trials(oracle, count):
+        found = []
+        for _ in range(count):
+            trial = oracle.create_trial("tuner0")
+            found.append(dict(trial.hyperparameters.values))
+            oracle.update_trial(trial.trial_id, {"score": len(found) % 3})
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+        return found
+
+    killed = _oracle(tmp_path, sampler=True)
+    first_trials(killed, 8)
+    resumed = _oracle(tmp_path, sampler=True)
+    resumed.reload()  # from the files: the proposal depends on the trials and seed alone
+    assert resumed.scheduled_values(2) == killed.scheduled_values(2) is not None
 
 
 @pytest.mark.parametrize(

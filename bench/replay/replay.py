@@ -1,0 +1,128 @@
+"""`run`: every strategy replayed many times on each table, at several budgets.
+
+Budgets are multiples of one Hyperband iteration's epochs on the table
+(75 for max_epochs = 9, factor = 3: the default search's). Replay `r`
+gives every strategy the same random generator and oracle seed, so the
+strategies are compared on paired replays. The work is spread over
+processes (one replay of one strategy at one budget each).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bench.replay.strategies import STRATEGIES, Outcome, hyperband_epochs
+from bench.replay.table import Table, load_table
+
+MULTIPLES = (1, 3, 10)  # budgets, in default searches
+ANYTIME = 10  # the multiple whose anytime curves give `epochs_to_p90`
+
+
+@dataclass(frozen=True)
+class Job:
+    """One replay: a strategy on a table at a budget."""
+
+    table: str
+    strategy: str
+    multiple: int
+    replay: int
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What one replay found, in the table's terms.
+
+    Attributes:
+        job: The replay.
+        choice: The configuration the strategy picked.
+        regret: Its true score's distance from the table's best (>= 0).
+        spent: The epochs it trained.
+        curve: `(epochs spent, regret of the incumbent)` after each trial
+            (NaN before a first incumbent); kept for the anytime budget only.
+        outcome: The strategy's `Outcome` (its trials), for later analyses.
+    """
+
+    job: Job
+    choice: int
+    regret: float
+    spent: int
+    curve: tuple[tuple[int, float], ...]
+    outcome: Outcome
+
+
+@lru_cache(maxsize=8)
+def _table(path: str) -> Table:
+    return load_table(path)
+
+
+def run_job(job: Job) -> Replayed:
+    """Runs one replay (in whichever process)."""
+    table = _table(job.table)
+    budget = job.multiple * hyperband_epochs(table)
+    outcome = STRATEGIES[job.strategy](table, budget, job.replay)
+    curve = ()
+    if job.multiple == ANYTIME:
+        curve = tuple((spent, float("nan") if config is None else float(table.regret(config)))
+                      for spent, config in outcome.curve)
+    return Replayed(job, outcome.choice, float(table.regret(outcome.choice)), outcome.spent,
+                    curve, outcome if job.multiple == 1 else Outcome(outcome.choice,
+                                                                      outcome.spent))
+
+
+def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int = 100,
+           multiples: Sequence[int] = MULTIPLES, workers: int | None = None,
+           ) -> list[Replayed]:
+    """Replays each strategy `replays` times per table and budget.
+
+    Args:
+        tables: Table folders.
+        strategies: Names in `STRATEGIES`.
+        replays: Integer, replays per strategy, table and budget.
+        multiples: The budgets, in default searches' epochs.
+        workers: Processes to spread the replays over (default: the CPUs).
+
+    Returns:
+        Every replay's `Replayed`, in the order of the jobs.
+
+    Raises:
+        KeyError: If a strategy is unknown.
+    """
+    for name in strategies:
+        if name not in STRATEGIES:
+            raise KeyError(name)
+    jobs = [Job(str(t), s, m, r) for t in tables for s in strategies for m in multiples
+            for r in range(replays)]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return [run_job(job) for job in jobs]
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(workers) as pool:
+        return pool.map(run_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+
+
+def anytime(replayed: Sequence[Replayed], epsilon: float, until: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The anytime curves of some replays, on a grid of 1 .. `until` epochs.
+
+    Returns:
+        `(epochs, share within epsilon, median regret)`: after each number
+        of epochs spent, the share of replays whose incumbent's true score
+        is within `epsilon` of the best, and the median incumbent's regret
+        (a replay without an incumbent yet counts as not within, and as the
+        largest regret).
+    """
+    epochs = np.arange(1, until + 1)
+    regrets = np.full((len(replayed), len(epochs)), np.inf)
+    for i, one in enumerate(replayed):
+        for spent, regret in one.curve:
+            if spent <= until and not np.isnan(regret):
+                regrets[i, spent - 1:] = regret
+    within = (regrets <= epsilon + 1e-12).mean(axis=0)
+    return epochs, within, np.median(regrets, axis=0)

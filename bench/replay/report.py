@@ -1,0 +1,130 @@
+"""What the replays say: one row per table, strategy and budget; a plot; a markdown table.
+
+Columns of `bench/replay.csv`:
+
+- `table, strategy, budget_epochs, replays`;
+- `p_within_eps`: the share of replays whose pick's true score (its mean
+  over the table's seeds at the full budget) is within epsilon of the
+  table's best, epsilon being the table's noise (the median over its
+  configurations of the seed-to-seed standard deviation at the full budget);
+- `median_regret, q1_regret, q3_regret`: the pick's distance from the best;
+- `p_vs_kt`: a two-sided Wilcoxon signed-rank test of the regrets against
+  `kt-hyperband`'s on the same replays (HPOBench's test: p > 0.05 reads
+  "not worse"; empty for `kt-hyperband` itself; 1 where every pair is equal);
+- `epochs_to_p90`: from the anytime curves of the largest budget's replays,
+  the fewest epochs after which `p_within_eps` is at least 0.9; empty if it
+  never is. The same on every row of a strategy;
+- `epochs_spent`: the mean epochs a replay trained (a strategy may stop
+  short of its budget, or, like `auxsearch`, train the baseline's extra
+  seeds after its search).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from bench.replay.replay import ANYTIME, Replayed, _table, anytime
+from bench.replay.strategies import hyperband_epochs
+
+COLUMNS = ["table", "strategy", "budget_epochs", "replays", "p_within_eps", "median_regret",
+           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent"]
+REFERENCE = "kt-hyperband"
+
+
+def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
+    """One row per table, strategy and budget (see the module's docstring)."""
+    groups: dict[tuple[str, str, int], list[Replayed]] = {}
+    for one in replayed:
+        groups.setdefault((one.job.table, one.job.strategy, one.job.multiple), []).append(one)
+    rows = []
+    for (path, strategy, multiple), ones in groups.items():
+        table = _table(path)
+        ones = sorted(ones, key=lambda o: o.job.replay)
+        regrets = np.array([o.regret for o in ones])
+        reference = groups.get((path, REFERENCE, multiple))
+        p_vs_kt = None
+        if reference is not None and strategy != REFERENCE:
+            p_vs_kt = _wilcoxon(regrets, np.array(
+                [o.regret for o in sorted(reference, key=lambda o: o.job.replay)]))
+        rows.append({
+            "table": table.name, "strategy": strategy,
+            "budget_epochs": multiple * hyperband_epochs(table), "replays": len(ones),
+            "p_within_eps": float(np.mean(regrets <= table.epsilon + 1e-12)),
+            "median_regret": float(np.median(regrets)),
+            "q1_regret": float(np.quantile(regrets, 0.25)),
+            "q3_regret": float(np.quantile(regrets, 0.75)),
+            "p_vs_kt": p_vs_kt,
+            "epochs_to_p90": _epochs_to_p90(groups.get((path, strategy, ANYTIME)), table),
+            "epochs_spent": float(np.mean([o.spent for o in ones])),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
+    if np.allclose(a, b):
+        return 1.0
+    return float(scipy.stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
+
+
+def _epochs_to_p90(ones: Sequence[Replayed] | None, table) -> int | None:
+    if not ones:
+        return None
+    until = max(spent for one in ones for spent, _ in one.curve)
+    epochs, within, _ = anytime(ones, table.epsilon, until)
+    reached = np.flatnonzero(within >= 0.9)
+    return int(epochs[reached[0]]) if len(reached) else None
+
+
+def plot(replayed: Sequence[Replayed], out: Path) -> Path:
+    """Draws each table's median regret against the epochs spent (largest budget)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, dict[str, list[Replayed]]] = {}
+    for one in replayed:
+        if one.job.multiple == ANYTIME:
+            curves.setdefault(one.job.table, {}).setdefault(one.job.strategy, []).append(one)
+    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(6 * max(1, len(curves)), 4),
+                             squeeze=False)
+    for ax, (path, strategies) in zip(axes[0], curves.items()):
+        table = _table(path)
+        until = ANYTIME * hyperband_epochs(table)
+        for strategy, ones in strategies.items():
+            epochs, _, median = anytime(ones, table.epsilon, until)
+            ax.step(epochs, np.where(np.isinf(median), np.nan, median), where="post",
+                    label=strategy)
+        ax.axhline(table.epsilon, color="grey", linestyle=":", label="epsilon (seed noise)")
+        ax.set(title=f"{table.name}: median regret of the incumbent", xlabel="epochs spent",
+               ylabel=f"regret ({table.meta['objective']})", xscale="log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """The summary as a markdown table (for docs/)."""
+    def cell(value: object, digits: int = 3) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.0f}"
+        return str(value)
+
+    head = ["table", "strategy", "budget", "p_within_eps", "median regret [q1, q3]",
+            "p_vs_kt", "epochs_to_p90"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in frame.itertuples():
+        lines.append("| " + " | ".join([
+            row.table, row.strategy, str(row.budget_epochs), f"{row.p_within_eps:.2f}",
+            f"{row.median_regret:.4f} [{row.q1_regret:.4f}, {row.q3_regret:.4f}]",
+            cell(row.p_vs_kt), cell(row.epochs_to_p90)]) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,281 @@
+"""The search strategies a replay compares, each run against a table instead of training.
+
+Each strategy spends epochs as a search would and picks a configuration;
+every evaluation reads one seed's curve from the table (drawn once per
+configuration and replay, so a promotion continues the same training), and
+a trial's score is the best objective over its own epochs, as Keras Tuner
+scores it. A strategy returns an `Outcome`: the configuration it picked,
+the epochs it spent, and its incumbent after every trial (the anytime curve).
+
+- `baseline`: no taps; one training.
+- `random-search`: configurations drawn uniformly from the table, each
+  trained to the full budget; the best score wins.
+- `one-epoch-topk`: half the budget screens configurations for one epoch
+  each; the best K continue to the full budget with the other half.
+- `kt-hyperband`: Keras Tuner's own `HyperbandOracle` (in memory, driven
+  through its public calls), picked as Keras Tuner picks: its best trial of
+  any budget.
+- `auxsearch`: what `auxsearch run` does: `BaselineHyperbandOracle` (the
+  baseline always trained to the full budget) with the space's default
+  sampler, picked by the leaderboard's rule (`results.ranking`), and the
+  baseline's extra seeds (the noise floor) spent after it.
+- `model-hyperband`: the same with the model-based sampler
+  (`search.sampler`); `model-hyperband/largest` models BOHB's largest
+  budget instead of pooling by rank, `model-hyperband/staged` ranks tap
+  sets before weights.
+
+Hyperband strategies repeat their brackets (`hyperband_iterations`) to
+spend a larger budget; the others spend it as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+
+from auxsearch.core import names
+from auxsearch.core.errors import SearchFailed
+from auxsearch.core.space import HyperbandSpec
+from auxsearch.core.tapspace import TapSpace, active_taps
+from auxsearch.core.tasks import learnt
+from auxsearch.kt.memory import in_memory
+from auxsearch.kt.oracle import hyperband_brackets
+from auxsearch.results.ranking import rank_key
+from auxsearch.search.sampler import SamplerSettings, TapSampler
+from auxsearch.search.tuner import BaselineHyperbandOracle
+from bench.replay.table import Table
+
+_DEFAULTS = HyperbandSpec()  # what `auxsearch run` does when a space says nothing
+
+
+@dataclass
+class Outcome:
+    """What one replayed search did.
+
+    Attributes:
+        choice: The configuration it picked (an id of the table).
+        spent: The epochs it trained.
+        curve: `(epochs spent, incumbent)` after every trial.
+        trials: `(config, seed, start, end, score)` of every trial, in order.
+    """
+
+    choice: int
+    spent: int
+    curve: list[tuple[int, int]] = field(default_factory=list)
+    trials: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+
+
+class Evaluator:
+    """Answers a replayed search's trainings from a table.
+
+    Args:
+        table: The `Table`.
+        rng: The replay's random generator (it draws each configuration's seed).
+    """
+
+    def __init__(self, table: Table, rng: np.random.Generator) -> None:
+        self.table = table
+        self.rng = rng
+        self.seeds: dict[int, int] = {}
+        self.spent = 0
+        self.trials: list[tuple[int, int, int, int, float]] = []
+
+    def seed(self, config: int) -> int:
+        """The seed (an index into the table's) a configuration trains with."""
+        if config not in self.seeds:
+            self.seeds[config] = int(self.rng.integers(len(self.table.meta["seeds"])))
+        return self.seeds[config]
+
+    def train(self, config: int, start: int, end: int) -> float:
+        """Trains epochs `start + 1 .. end` of a configuration; its score (NaN: diverged)."""
+        seed = self.seed(config)
+        score = self.table.score(config, seed, start, end)
+        self.spent += end - start
+        self.trials.append((config, seed, start, end, score))
+        return score
+
+
+class Incumbent:
+    """The configuration a strategy would pick now, by one of two rules.
+
+    `rule = "leaderboard"`: auxsearch's (each configuration's longest-trained
+    trial; full budget first, see `results.ranking`). `rule = "best"`:
+    Keras Tuner's `get_best_trials`, the best score of any trial.
+    """
+
+    def __init__(self, table: Table, rule: str) -> None:
+        self.table, self.rule = table, rule
+        self.keys: dict[int, tuple[Any, ...]] = {}  # each configuration's longest trial
+        self.best: tuple[Any, ...] | None = None
+
+    def add(self, config: int, end: int, score: float) -> None:
+        """Counts a completed trial of `config` that reached epoch `end`."""
+        table = self.table
+        if np.isnan(score):
+            return
+        if self.rule == "best":
+            key = (-score if table.maximize else score, config)
+            self.best = key if self.best is None else min(self.best, key)
+            return
+        flagged = not learnt(score, table.meta["chance"], table.meta["direction"])
+        key = (rank_key(end == table.max_epochs, flagged, end, score, table.maximize), config)
+        if config not in self.keys or self.keys[config][0][2] >= -end:
+            self.keys[config] = key
+            self.best = min(self.keys.values())
+
+    @property
+    def config(self) -> int | None:
+        """The incumbent's id; `None` before a trial completed."""
+        return None if self.best is None else int(self.best[-1])
+
+
+def tap_space(table: Table) -> TapSpace:
+    """The table's discretised tap space."""
+    spec = table.meta["tapspace"]
+    return TapSpace(spec["layers"], spec["weight_range"], spec["kinds"], spec["schedules"],
+                    spec["head_units"], spec["hint_layers"], spec["max_taps"],
+                    weight_grid=spec["weight_grid"])
+
+
+def hyperband_epochs(table: Table) -> int:
+    """The epochs of one Hyperband iteration on the table's budget."""
+    total = 0
+    for rounds in hyperband_brackets(table.max_epochs, table.meta["factor"]):
+        start = 0
+        for size, end in rounds:
+            total += size * (end - start)
+            start = end
+    return total
+
+
+def run_baseline(table: Table, budget: int, replay: int) -> Outcome:
+    evaluator = Evaluator(table, _rng(replay))
+    evaluator.train(table.baseline, 0, table.max_epochs)
+    return Outcome(table.baseline, evaluator.spent, [(evaluator.spent, table.baseline)],
+                   evaluator.trials)
+
+
+def run_random_search(table: Table, budget: int, replay: int) -> Outcome:
+    rng = _rng(replay)
+    evaluator, incumbent = Evaluator(table, rng), Incumbent(table, "best")
+    count = min(len(table.configs), max(1, budget // table.max_epochs))
+    curve = []
+    for config in rng.permutation(len(table.configs))[:count]:
+        incumbent.add(int(config), table.max_epochs,
+                      evaluator.train(int(config), 0, table.max_epochs))
+        curve.append((evaluator.spent, incumbent.config))
+    return _outcome(table, incumbent, evaluator, curve)
+
+
+def run_one_epoch_topk(table: Table, budget: int, replay: int) -> Outcome:
+    rng = _rng(replay)
+    evaluator, incumbent = Evaluator(table, rng), Incumbent(table, "best")
+    full = table.max_epochs
+    screened = min(len(table.configs), max(1, budget // 2))
+    keep = max(1, (budget - screened) // max(1, full - 1))
+    curve, first = [], {}
+    for config in rng.permutation(len(table.configs))[:screened]:
+        first[int(config)] = evaluator.train(int(config), 0, 1)
+        curve.append((evaluator.spent, incumbent.config))
+    sign = -1 if table.maximize else 1
+    ranked = sorted((c for c, s in first.items() if not np.isnan(s)),
+                    key=lambda c: sign * first[c])
+    for config in ranked[:keep]:
+        incumbent.add(config, full, evaluator.train(config, 1, full))
+        curve.append((evaluator.spent, incumbent.config))
+    return _outcome(table, incumbent, evaluator, curve)
+
+
+def hyperband_runner(kind: str, settings: SamplerSettings | None = None
+                     ) -> Callable[[Table, int, int], Outcome]:
+    """A Hyperband strategy: `kt` (Keras Tuner's oracle), `auxsearch` or `model`."""
+
+    def run(table: Table, budget: int, replay: int) -> Outcome:
+        space = tap_space(table)
+        objective = kt.Objective(table.meta["objective"], table.meta["direction"])
+        iterations = max(1, round(budget / hyperband_epochs(table)))
+        common = dict(max_epochs=table.max_epochs, factor=table.meta["factor"],
+                      hyperband_iterations=iterations, seed=replay + 1)
+        if kind == "kt":
+            oracle = in_memory(kt.oracles.HyperbandOracle)(objective, **common)
+        else:
+            sampler = (TapSampler(space, table.maximize, settings)
+                       if kind == "model" or _DEFAULTS.sampler == "model" else None)
+            oracle = in_memory(BaselineHyperbandOracle)(
+                objective, config_key=space.key, sampler=sampler, **common)
+        hp = kt.HyperParameters()
+        space.declare(hp)
+        oracle.update_space(hp)
+        rng = _rng(replay)
+        evaluator = Evaluator(table, rng)
+        incumbent = Incumbent(table, "best" if kind == "kt" else "leaderboard")
+        curve = _drive(oracle, table, space, evaluator, incumbent)
+        if kind != "kt":  # the noise floor: the baseline on more seeds
+            for _ in range(_DEFAULTS.baseline_seeds):
+                evaluator.spent += table.max_epochs
+        return _outcome(table, incumbent, evaluator, curve)
+
+    return run
+
+
+def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluator,
+           incumbent: Incumbent) -> list[tuple[int, int]]:
+    """Runs an oracle's search on a simulated clock: one trial at a time, to its end."""
+    index = {space.key(values): i for i, values in enumerate(table.configs)}
+    # A layer twice in the slots (Keras Tuner's own sampling may): tapped once, as trained.
+    canonical = lambda values: space.key(space.values_of(list(active_taps(values).values())))  # noqa: E731
+    curve = []
+    while True:
+        trial = oracle.create_trial("tuner0")
+        if trial.status != "RUNNING":  # STOPPED: the plan is spent
+            return curve
+        values = trial.hyperparameters.values
+        config = index.get(space.key(values))
+        if config is None:
+            config = index[canonical(values)]
+        start, end = values.get(names.INITIAL_EPOCH, 0), values.get(names.EPOCHS)
+        score = evaluator.train(config, start, end)
+        if np.isnan(score):
+            trial.status = "FAILED"
+            trial.message = "the loss became nan"
+        else:
+            oracle.update_trial(trial.trial_id, {table.meta["objective"]: score,
+                                                 names.CHANCE_SCORE: table.meta["chance"]},
+                                step=end - start - 1)
+            trial.status = "COMPLETED"
+            incumbent.add(config, end, score)
+        try:
+            oracle.end_trial(trial)
+        except (SearchFailed, RuntimeError):  # too many failures in a row: it ends
+            curve.append((evaluator.spent, incumbent.config))
+            return curve
+        curve.append((evaluator.spent, incumbent.config))
+
+
+def _outcome(table: Table, incumbent: Incumbent, evaluator: Evaluator,
+             curve: list[tuple[int, int]]) -> Outcome:
+    choice = incumbent.config if incumbent.config is not None else table.baseline
+    return Outcome(choice, evaluator.spent, curve, evaluator.trials)
+
+
+def _rng(replay: int) -> np.random.Generator:
+    """The replay's generator: the same for every strategy (paired replays)."""
+    return np.random.default_rng([20261203, replay])
+
+
+STRATEGIES: dict[str, Callable[[Table, int, int], Outcome]] = {
+    "baseline": run_baseline,
+    "random-search": run_random_search,
+    "one-epoch-topk": run_one_epoch_topk,
+    "kt-hyperband": hyperband_runner("kt"),
+    "auxsearch": hyperband_runner("auxsearch"),
+    "model-hyperband": hyperband_runner("model"),
+    "model-hyperband/largest": hyperband_runner("model", SamplerSettings(pool="largest")),
+    "model-hyperband/staged": hyperband_runner("model", SamplerSettings(staged=True)),
+}
+
+__all__ = ["STRATEGIES", "Evaluator", "Incumbent", "Outcome"]

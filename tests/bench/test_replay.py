@@ -1,0 +1,42 @@
+"""Replays summarised: the CSV's columns, the paired test, the anytime curve, the plot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.replay.__main__ import main
+from bench.replay.replay import Job, anytime, replay
+from bench.replay.report import COLUMNS, markdown, summarise
+
+
+def test_replays_are_summarised_per_table_strategy_and_budget(small_table):
+    replayed = replay([small_table], ["baseline", "random-search", "kt-hyperband"],
+                      replays=4, multiples=(1, 10), workers=1)
+    assert len(replayed) == 3 * 2 * 4
+    frame = summarise(replayed)
+    assert list(frame.columns) == COLUMNS and len(frame) == 6
+    assert frame["p_vs_kt"][frame["strategy"] == "kt-hyperband"].isna().all()
+    assert ((0 <= frame["p_within_eps"]) & (frame["p_within_eps"] <= 1)).all()
+    assert (frame["q1_regret"] <= frame["median_regret"]).all()
+    assert (frame["median_regret"] <= frame["q3_regret"]).all()
+    base = frame[frame["strategy"] == "baseline"]
+    assert base["median_regret"].nunique() == 1  # the baseline's regret does not depend on luck
+    assert "| synthetic4 | kt-hyperband | 750 |" in markdown(frame)
+
+
+def test_the_anytime_curve_holds_the_last_incumbent():
+    one = type("R", (), {"curve": ((2, 0.5), (5, 0.0)), "job": Job("t", "s", 10, 0)})()
+    epochs, within, median = anytime([one], epsilon=0.1, until=6)
+    assert list(within) == [0, 0, 0, 0, 1, 1]
+    assert np.isinf(median[0]) and median[2] == 0.5
+
+
+def test_the_command_writes_the_csv_and_plot_and_refuses_bad_input(small_table, tmp_path, capsys):
+    out = tmp_path / "replay.csv"
+    assert main(["run", str(small_table), "--replays", "2", "--strategies",
+                 "baseline,one-epoch-topk", "--workers", "1", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 6 and out.with_suffix(".png").stat().st_size > 0
+    assert main(["run", str(small_table), "--strategies", "kt-hyperbnd"]) == 2
+    assert "did you mean 'kt-hyperband'" in capsys.readouterr().err
+    assert main(["run", str(tmp_path)]) == 2
