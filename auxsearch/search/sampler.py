@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from auxsearch.core.observations import Observation
 from auxsearch.core.tapspace import AuxLoss, TapSpace
 
 # A tap's settings besides its layer and weight: (kind, units, schedule).
@@ -78,26 +79,6 @@ class SamplerSettings:
     staged: bool = False
 
 
-@dataclass(frozen=True)
-class Result:
-    """One finished trial, as the sampler sees it.
-
-    Attributes:
-        losses: Its auxiliary losses.
-        budget: The epochs it reached.
-        score: Its objective; `None` if it failed or learnt nothing.
-    """
-
-    losses: tuple[AuxLoss, ...]
-    budget: int
-    score: float | None
-
-    @property
-    def config(self) -> tuple[AuxLoss, ...]:
-        """What identifies its configuration: its losses, by layer."""
-        return tuple(sorted(self.losses, key=lambda loss: loss.layer))
-
-
 class TapSampler:
     """Proposes tap configurations from the results so far.
 
@@ -129,7 +110,7 @@ class TapSampler:
         self.prior = _Density(self, _Configs.empty(len(self.layers)))
         self._rows: dict[tuple[AuxLoss, ...], _Configs] = {}
 
-    def propose(self, results: Sequence[Result], rng: np.random.Generator,
+    def propose(self, results: Sequence[Observation], rng: np.random.Generator,
                 is_new: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
         """Returns the values of a new configuration, or `None` if none is found.
 
@@ -165,7 +146,7 @@ class TapSampler:
             self._rows[losses] = _Configs.of([losses], self)
         return self._rows[losses]
 
-    def _training_data(self, results: Sequence[Result]) -> tuple[_Configs, _Configs] | None:
+    def _training_data(self, results: Sequence[Observation]) -> tuple[_Configs, _Configs] | None:
         """The good and the other configurations, or `None` while too few."""
         settings = self.settings
         tapped = [r for r in results if r.losses]  # the baseline says nothing of taps
@@ -179,7 +160,7 @@ class TapSampler:
             pool = [r for r in tapped if r.budget == chosen]
         else:
             least = settings.min_points or 4
-            deepest: dict[tuple, Result] = {}
+            deepest: dict[tuple, Observation] = {}
             for r in tapped:  # each configuration once, at its largest budget
                 if r.config not in deepest or r.budget >= deepest[r.config].budget:
                     deepest[r.config] = r

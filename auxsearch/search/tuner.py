@@ -9,13 +9,14 @@ import keras_tuner as kt
 import numpy as np
 
 from auxsearch.core import names, rules
+from auxsearch.core.observations import Observation
 from auxsearch.core.tapspace import active_taps
 from auxsearch.core.tasks import learnt
 from auxsearch.kt.loop import HyperbandTunerBase
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.packing.policy import resolve_pack
 from auxsearch.search.hypermodel import AuxLossHyperModel
-from auxsearch.search.sampler import Result, TapSampler
+from auxsearch.search.sampler import TapSampler
 from auxsearch.trial.trainer import PackedTrial
 
 _INVALID = "<invalid configuration>"  # the identity of every invalid configuration
@@ -56,7 +57,7 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
         self.baseline_scheduled = False
         self.config_key = config_key
         self.sampler = sampler
-        self._results: dict[str, Result] = {}  # each finished trial, read once
+        self._results: dict[str, Observation] = {}  # each finished trial, read once
 
     def baseline_values(self) -> dict[str, Any]:
         """Returns the baseline: every active hyperparameter at its default."""
@@ -89,7 +90,7 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
             return None
         # Drawn from the trials so far alone, so a resumed search proposes the same.
         rng = np.random.default_rng([self.seed, len(self.trials)])
-        return self.sampler.propose(sampler_results(self, self._results), rng,
+        return self.sampler.propose(observations(self, self._results), rng,
                                     lambda values: not self.is_tried(values))
 
     def get_state(self) -> dict[str, Any]:
@@ -102,7 +103,8 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
         self.baseline_scheduled = state.get("baseline_scheduled", False)
 
 
-def sampler_results(oracle: kt.Oracle, cache: dict[str, Result] | None = None) -> list[Result]:
+def observations(oracle: kt.Oracle, cache: dict[str, Observation] | None = None
+                    ) -> list[Observation]:
     """The finished trials of an oracle, as a `TapSampler` reads them.
 
     A failed trial, and one that learnt nothing (no better than its chance
@@ -126,7 +128,7 @@ def sampler_results(oracle: kt.Oracle, cache: dict[str, Result] | None = None) -
             chance = trial.metrics.get_last_value(names.CHANCE_SCORE)
             if chance is not None and not learnt(score, chance, direction):
                 score = None
-        cache[trial.trial_id] = Result(tuple(active_taps(values).values()),
+        cache[trial.trial_id] = Observation(tuple(active_taps(values).values()),
                                        int(values.get(names.EPOCHS, oracle.max_epochs)), score)
     return [cache[t] for t in sorted(oracle.trials) if t in cache]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from auxsearch.core.observations import Observation
 from auxsearch.core.tapspace import AuxLoss, TapSpace, active_taps
-from auxsearch.search.sampler import Result, SamplerSettings, TapSampler
+from auxsearch.search.sampler import SamplerSettings, TapSampler
 
 LAYERS = [f"c{i}" for i in range(1, 9)]
 
@@ -15,7 +16,7 @@ def _taps(values: dict) -> list[AuxLoss]:
     return list(active_taps(values).values())
 
 
-def _proposals(sampler: TapSampler, results: list[Result], count: int, seed: int = 0,
+def _proposals(sampler: TapSampler, results: list[Observation], count: int, seed: int = 0,
                tried: set | None = None) -> list[dict]:
     rng = np.random.default_rng(seed)
     tried = set() if tried is None else tried
@@ -45,7 +46,7 @@ def test_it_learns_which_layer_helps_and_keeps_a_random_share():
         chosen = rng.choice(LAYERS, size=rng.integers(1, 4), replace=False)
         losses = tuple(AuxLoss(str(layer), float(rng.uniform(0.01, 1))) for layer in chosen)
         score = 0.9 if "c3" in chosen else 0.5
-        results.append(Result(losses, 9, score + float(rng.normal(0, 0.01))))
+        results.append(Observation(losses, 9, score + float(rng.normal(0, 0.01))))
     with_model = _proposals(TapSampler(space, True), results, 60)
     prior_only = _proposals(TapSampler(space, True, SamplerSettings(random_fraction=1.0)),
                             results, 60)
@@ -56,9 +57,10 @@ def test_it_learns_which_layer_helps_and_keeps_a_random_share():
 
 def test_failures_and_lower_is_better_count_against_a_configuration():
     space = TapSpace(LAYERS[:4])
-    results = [Result((AuxLoss("c1", 0.1),), 9, None), Result((AuxLoss("c2", 0.1),), 9, 0.2)]
-    results += [Result((AuxLoss("c4", 0.1), AuxLoss(x, 0.3)), 9, 0.9) for x in ("c1", "c2")]
-    results += [Result((AuxLoss("c3", w),), 9, 0.95) for w in (0.2, 0.5)]
+    results = [Observation((AuxLoss("c1", 0.1),), 9, None),
+               Observation((AuxLoss("c2", 0.1),), 9, 0.2)]
+    results += [Observation((AuxLoss("c4", 0.1), AuxLoss(x, 0.3)), 9, 0.9) for x in ("c1", "c2")]
+    results += [Observation((AuxLoss("c3", w),), 9, 0.95) for w in (0.2, 0.5)]
     sampler = TapSampler(space, False, SamplerSettings(random_fraction=0.0))
     found = _proposals(sampler, results, 20)
     assert np.mean(["c2" in active_taps(v) for v in found]) > 0.5  # c2 scored least
@@ -68,7 +70,7 @@ def test_failures_and_lower_is_better_count_against_a_configuration():
                                       SamplerSettings(staged=True)])
 def test_other_settings_propose_on_the_grid_and_new(settings):
     space = TapSpace(LAYERS[:3], weight_grid=(0.03, 0.3), max_taps=2)
-    results = [Result(tuple(_taps(v)), budget, 0.5 + 0.01 * i)
+    results = [Observation(tuple(_taps(v)), budget, 0.5 + 0.01 * i)
                for i, (v, budget) in enumerate(zip(space.configurations()[1:], [1, 3, 9] * 9))]
     tried = {space.key(v) for v in space.configurations()[:10]}
     found = _proposals(TapSampler(space, True, settings), results, 5, tried=tried)

@@ -17,7 +17,7 @@ from auxsearch.search.tuner import (
     BaselineHyperbandOracle,
     Hyperband,
     hyperband_budget,
-    sampler_results,
+    observations,
 )
 from tests.conftest import functional_mlp
 
@@ -84,7 +84,7 @@ def test_the_model_sampler_proposes_new_configurations_after_the_baseline(tmp_pa
     first = [t for t in trials if t.hyperparameters.values["tuner/round"] == 0]
     keys = [oracle.config_key(t.hyperparameters.values) for t in first]
     assert len(set(keys)) == len(keys)
-    results = sampler_results(oracle)
+    results = observations(oracle)
     assert len(results) == len(trials) and all(r.score is not None for r in results)
     # Weights score here: the model proposes heavier taps than its prior's.
     late = [sum(t.weight for t in r.losses) for r in results[-20:] if r.losses]
