@@ -8,6 +8,8 @@ import pandas as pd
 
 from auxsearch.core.rundir import RunDir
 from auxsearch.results.noise import NOISE_WIDTH, noise_floor
+from auxsearch.results.racing import race_verdict
+from auxsearch.results.tables import race_scores, run_objective, run_race_seeds
 
 
 def summary(board: pd.DataFrame, top: int) -> str:
@@ -20,10 +22,11 @@ def summary(board: pd.DataFrame, top: int) -> str:
         board: A `leaderboard()` table.
         top: Integer, how many completed configurations to show.
     """
-    columns = ["rank", "config", "taps", "score", "delta_vs_baseline", "noise", "epochs",
-               "trials"]
-    if "noise" not in board or board["noise"].isna().all():
-        columns.remove("noise")
+    columns = ["rank", "config", "taps", "score", "race_mean", "race_seeds", "race",
+               "delta_vs_baseline", "noise", "epochs", "trials"]
+    for optional in ("race_mean", "race_seeds", "race", "noise"):
+        if optional not in board or board[optional].isna().all():
+            columns.remove(optional)
     done = board[board["status"] == "COMPLETED"]
     rows = done.head(top)
     baseline = done[done["n_taps"] == 0]
@@ -35,8 +38,12 @@ def summary(board: pd.DataFrame, top: int) -> str:
         table["noise"] = table["noise"].astype(object).where(table["noise"].notna(), "")
     table["epochs"] = [f"{e}" if full else f"{e} (partial)"
                        for e, full in zip(table["epochs"], rows["full_budget"])]
+    for optional in ("race_mean", "race_seeds", "race"):
+        if optional in table:
+            table[optional] = table[optional].astype(object).where(table[optional].notna(), "")
     return table.to_string(index=False, formatters={
         "score": "{:.4f}".format,
+        "race_mean": lambda v: v if v == "" else f"{v:.4f}",
         "delta_vs_baseline": lambda v: "" if v != v else f"{v:+.4f}",  # NaN: none
     })
 
@@ -55,6 +62,29 @@ def noise_summary(run_dir: Path | RunDir, board: pd.DataFrame) -> str | None:
 def print_noise(run_dir: Path | RunDir, board: pd.DataFrame) -> None:
     """Says how far the baseline moves with its seed, if it was trained on several."""
     line = noise_summary(run_dir, board)
+    if line:
+        print(f"  {line}")
+
+
+def race_summary(run_dir: Path | RunDir, board: pd.DataFrame) -> str | None:
+    """Returns one line on what the race found, or `None` without a race."""
+    run = RunDir(run_dir)
+    seeds = run_race_seeds(run)
+    if not seeds or "race" not in board or board["race"].isna().all():
+        return None
+    objective = board["objective"].iloc[0]
+    direction = run_objective(run).direction
+    scores = race_scores(run, run.trial_states(), direction)
+    baseline = board.loc[board["n_taps"] == 0, "config"]
+    taps = dict(zip(board["config"], board["taps"].fillna("")))
+    raced = {c: v for c, v in scores.items() if c in taps}
+    return race_verdict(raced, baseline.iloc[0] if len(baseline) else None, seeds,
+                        direction == "max", names=taps) + f" ({objective})"
+
+
+def print_race(run_dir: Path | RunDir, board: pd.DataFrame) -> None:
+    """Says whether anything beat the baseline in the race, if there was one."""
+    line = race_summary(run_dir, board)
     if line:
         print(f"  {line}")
 

@@ -184,6 +184,9 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", metavar="NAME", help="override hyperband.sampler: "
                         "'random' (Keras Tuner's) or 'model' (TPE-style, from the results "
                         "so far)")
+    parser.add_argument("--race-seeds", type=int, metavar="N", help="override "
+                        "hyperband.race_seeds: race the full-budget configurations on N more "
+                        "paired seeds (0: no race)")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an existing search in the run directory "
                         "(never done by workers)")

@@ -17,14 +17,14 @@ _TOP = 5  # configurations printed at the end of a search
 
 def run_command(args: argparse.Namespace) -> int:
     """Runs a search here (`run`) or serves it to workers (`chief`, `run --workers`)."""
-    from auxsearch.cli.leaderboard import print_flags, print_noise, summary
+    from auxsearch.cli.leaderboard import print_flags, print_noise, print_race, summary
     from auxsearch.cli.progress import SearchProgress
     from auxsearch.search.run import Search, check_tensorboard, with_overrides
 
     chief = args.mode == "chief"
     _check_search_options(args, chief)
     space = with_overrides(load_space(args.space), seed=args.seed, max_epochs=args.max_epochs,
-                           pack=args.pack, sampler=args.sampler)
+                           pack=args.pack, sampler=args.sampler, race_seeds=args.race_seeds)
     run_dir = args.out or Path("results") / space.name
     if chief or args.workers:
         from auxsearch.search.chief import Chief
@@ -40,9 +40,12 @@ def run_command(args: argparse.Namespace) -> int:
     search.preflight()  # and a model or data that cannot train
     band = space.hyperband
     trials, epochs = search.planned
+    raced, race_epochs = search.planned_race
+    race = (f", then a race of up to {raced} configurations on {band.race_seeds} paired seeds"
+            if raced else ", then the baseline on more seeds")
     print(f"auxsearch: {space.name}, Hyperband max_epochs={band.max_epochs} "
-          f"factor={band.factor}: {trials} trials, {epochs} epochs planned; "
-          f"writing {search.run_dir}", file=sys.stderr)
+          f"factor={band.factor}: {trials} trials, {epochs} epochs planned{race} "
+          f"(at most {race_epochs} epochs more); writing {search.run_dir}", file=sys.stderr)
     if chief:
         print(f"serving on {search.address}: start workers with `auxsearch worker "
               f"--out {search.run_dir} --chief {search.address}`", file=sys.stderr)
@@ -52,13 +55,14 @@ def run_command(args: argparse.Namespace) -> int:
     progress = SearchProgress(trials, epochs, sys.stderr)
     progress.start()
 
-    def baseline(seed: int, score: float, seconds: float) -> None:
-        print(f"baseline, seed {seed}: {score:.4f}  {seconds:.1f}s (the noise floor)",
-              file=sys.stderr)
+    def raced(config: str, taps: str, seed: int, score: float | None, seconds: float) -> None:
+        what = f"config {config} ({taps})" if taps else f"the baseline ({config})"
+        print(f"race, seed {seed}: {what} {'diverged' if score is None else f'{score:.4f}'}"
+              f"  {seconds:.1f}s", file=sys.stderr)
 
     try:
         result = search.run(args.overwrite, args.verbose, on_trial_end=progress,
-                            tensorboard=args.tensorboard, on_baseline=baseline)
+                            tensorboard=args.tensorboard, on_race=raced)
     finally:
         progress.close()
     board = result.leaderboard
@@ -67,6 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
           f"{result.seconds:.0f}s{packed}; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
     print(summary(board, _TOP))
+    print_race(search.rundir, board)
     print_noise(search.rundir, board)
     print_flags(board)
     print(f"\nleaderboard: {result.leaderboard_path}")
@@ -98,6 +103,8 @@ def _check_search_options(args: argparse.Namespace, chief: bool) -> None:
         rules.check("pack", args.pack, key="--pack")
     if args.sampler is not None:
         rules.check("sampler", args.sampler, key="--sampler")
+    if args.race_seeds is not None:
+        rules.check("race_seeds", args.race_seeds, key="--race-seeds")
     rules.check("trial_timeout", args.trial_timeout, key="--trial-timeout")
     if chief:
         rules.check("port", args.port, key="--port")

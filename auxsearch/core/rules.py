@@ -73,6 +73,7 @@ RULES: dict[str, Rule] = {
     "hyperband_iterations": Rule(lambda v: v >= 1, ">= 1"),
     "baseline_seeds": Rule(lambda v: v >= 0, ">= 0"),
     "sampler": _one_of(SAMPLERS),
+    "race_seeds": Rule(lambda v: v == 0 or v >= 2, "0 (no race) or >= 2 (a race compares seeds)"),
     "seed": Rule(lambda v: v >= 0, ">= 0"),
     "validation_fraction": Rule(lambda v: 0 < v < 1, "a fraction in (0, 1)"),
     "test_fraction": Rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)"),

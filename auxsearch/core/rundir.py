@@ -13,6 +13,7 @@ imports no Keras: it reads Keras Tuner's JSON files as plain JSON.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -28,15 +29,16 @@ LEADERBOARD = "leaderboard.csv"
 TRIALS = "trials.csv"
 CONFIRMED = "confirmed.csv"
 BASELINE_SEEDS = "baseline_seeds.csv"  # the baseline's extra seeds: the noise floor
+RACE = "race.csv"  # the race's scores: configurations on more paired seeds
 PLOT = "leaderboard.png"
 LOGS = "logs"  # the local workers' logs
 PROJECT = "search"  # Keras Tuner's project directory
 ORACLE = "oracle.json"  # Keras Tuner's oracle state
 TRIAL_STATE = "trial.json"  # in each trial's directory
 CHECKPOINT = "checkpoint.weights.h5"  # the best epoch's weights, per trial
-# Space settings that change how fast a search runs, not its results: a run
-# may be resumed with others.
-SPEED_ONLY = frozenset({"training.pack"})
+# Space settings a resumed run may change: how fast its trials train, and what
+# trains after them (the race, the noise floor), not the trials' results.
+SPEED_ONLY = frozenset({"training.pack", "hyperband.race_seeds", "hyperband.baseline_seeds"})
 
 RunPath = str | os.PathLike[str]  # a run directory: a path, or a `RunDir`
 
@@ -99,8 +101,27 @@ class RunDir:
             return {}
         import csv
 
-        with open(self.baseline_seeds, newline="") as stream:
-            return {int(row["seed"]): float(row["score"]) for row in csv.DictReader(stream)}
+        with open(self.baseline_seeds, newline="") as stream:  # empty: it diverged
+            return {int(row["seed"]): float(row["score"]) if row["score"] else math.nan
+                    for row in csv.DictReader(stream)}
+
+    @property
+    def race(self) -> Path:
+        """`race.csv`: the race's scores, a row per configuration and seed."""
+        return self.root / RACE
+
+    def race_scores(self) -> dict[str, dict[int, float | None]]:
+        """The race's scores so far: per configuration, by seed (None: diverged)."""
+        if not self.race.is_file():
+            return {}
+        import csv
+
+        scores: dict[str, dict[int, float | None]] = {}
+        with open(self.race, newline="") as stream:
+            for row in csv.DictReader(stream):
+                scores.setdefault(row["config"], {})[int(row["seed"])] = (
+                    float(row["score"]) if row["score"] else None)
+        return scores
 
     @property
     def plot(self) -> Path:

@@ -46,6 +46,7 @@ is built or trained::
     factor = 3
     hyperband_iterations = 1
     baseline_seeds = 2           # the baseline trained on this many more seeds
+    race_seeds = 0               # full-budget configurations raced on this many more seeds
     sampler = "random"           # new configurations: "random", or "model" (TPE-style)
 """
 
@@ -128,8 +129,10 @@ class TrainingSpec:
 class HyperbandSpec:
     """Keras Tuner's Hyperband settings, and the baseline's extra seeds.
 
-    After the search, the baseline is trained to `max_epochs` with
-    `baseline_seeds` more seeds: the leaderboard's noise floor. `sampler`
+    After the search, the configurations that reached `max_epochs` race on
+    up to `race_seeds` more paired seeds (see `search.race`), and the
+    baseline is trained on `baseline_seeds` more seeds (the race's count):
+    the leaderboard's noise floor. `sampler`
     says how new configurations are drawn: at random, as Keras Tuner does,
     or by a model of the results so far (`search.sampler`).
     """
@@ -138,6 +141,7 @@ class HyperbandSpec:
     factor: int = 3
     hyperband_iterations: int = 1
     baseline_seeds: int = 2
+    race_seeds: int = 0
     sampler: str = "random"
 
 

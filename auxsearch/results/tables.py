@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,10 @@ import pandas as pd
 
 from auxsearch.core import names
 from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.results.noise import noise_floor, noise_verdict
-from auxsearch.results.ranking import rank_key
+from auxsearch.results.racing import race_table
+from auxsearch.results.ranking import NOT_RACED, RACE_ORDER, rank_key
 from auxsearch.results.rows import trial_metrics, trial_row
 
 _MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
@@ -20,7 +23,8 @@ _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
 _TRIAL_TAIL = ["epochs", "total_epochs", "bracket", "round", "parent_trial",
                "wall_seconds", "message"]
 _CONFIG_HEAD = ["rank", "config", "status", "objective", "score", "full_budget",
-                "delta_vs_baseline", "noise", "flag", "n_taps", "taps"]
+                "delta_vs_baseline", "noise", "flag", "n_taps", "taps", "race", "race_seeds",
+                "race_mean", "race_low", "race_high"]
 _CONFIG_TAIL = ["epochs", "trials", "wall_seconds", "message"]
 
 
@@ -115,13 +119,53 @@ def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.D
         if row.full_budget and row.status == "COMPLETED" else None
         for row in configs.itertuples()
     ]
+    configs = _with_race(run, configs, states, objective)
     done = configs["status"] == "COMPLETED"
     ranked = configs[done].sort_values("config")
     maximize = objective.direction == "max"
+    raced = ranked["race"].notna()
     order = sorted(range(len(ranked)), key=lambda i: rank_key(
         bool(ranked["full_budget"].iloc[i]), pd.notna(ranked["flag"].iloc[i]),
-        ranked["epochs"].iloc[i], ranked["score"].iloc[i], maximize))
+        ranked["epochs"].iloc[i],
+        ranked["race_mean"].iloc[i] if raced.iloc[i] else ranked["score"].iloc[i], maximize,
+        RACE_ORDER[ranked["race"].iloc[i].split()[0]] if raced.iloc[i] else NOT_RACED))
     return _with_rank(ranked.iloc[order], configs[~done].sort_values("config"))
+
+
+def race_scores(run: RunDir, states: list[dict[str, Any]], direction: str
+                ) -> dict[str, list[float]]:
+    """The race's scores per configuration, in seed order; a diverged one at chance."""
+    chance = next((trial_metrics(s).get(names.CHANCE_SCORE) for s in states
+                   if names.CHANCE_SCORE in trial_metrics(s)), None)
+    worst = -math.inf if direction == "max" else math.inf
+    return {config: [worst if v is None and chance is None else chance if v is None else v
+                     for _, v in sorted(by_seed.items())]
+            for config, by_seed in run.race_scores().items()}
+
+
+def _with_race(run: RunDir, configs: pd.DataFrame, states: list[dict[str, Any]],
+               objective: kt.Objective) -> pd.DataFrame:
+    """Adds each raced configuration's race (see `racing.race_table`)."""
+    seeds = run_race_seeds(run)
+    scores = race_scores(run, states, objective.direction) if seeds else {}
+    if not scores:
+        return configs
+    low, high = METRIC_RANGES.get(names.objective_metric(objective.name), (None, None))
+    table = race_table(scores, seeds, objective.direction == "max", low, high)
+    table = table.set_index("config")
+    configs = configs.copy()
+    for column in table.columns:
+        configs[column] = configs["config"].map(table[column])
+    configs["race_seeds"] = configs["race_seeds"].astype("Int64")
+    return configs
+
+
+def run_race_seeds(run_dir: RunPath) -> int:
+    """The seeds of the run's race (`[hyperband] race_seeds`; 0 without a space)."""
+    from auxsearch.core.space import load_space
+
+    run = RunDir(run_dir)
+    return load_space(run.space).hyperband.race_seeds if run.space.is_file() else 0
 
 
 def run_objective(run_dir: RunPath) -> kt.Objective:

@@ -36,7 +36,8 @@ from auxsearch.kt.bookkeeping import (
 )
 from auxsearch.kt.output import muted_condition_print
 from auxsearch.kt.remote import TIMEOUT, ChiefServicer, serve, tuner_env
-from auxsearch.search.run import BaselineHook, Search, SearchResult
+from auxsearch.search.race import RaceHook
+from auxsearch.search.run import Search, SearchResult
 from auxsearch.search.tuner import Hyperband, TrialHook
 from auxsearch.search.workers import LocalWorkers
 
@@ -117,17 +118,17 @@ class Chief(Search):
         verbose: bool = False,
         on_trial_end: TrialHook | None = None,
         tensorboard: str | Path | None = None,
-        on_baseline: BaselineHook | None = None,
+        on_race: RaceHook | None = None,
     ) -> SearchResult:
         """Serves the search until every trial ended; see `Search.run`.
 
-        `tensorboard` is passed on to the local workers. The baseline's extra
-        seeds are trained here, once the workers are done.
+        `tensorboard` is passed on to the local workers. The race and the
+        baseline's extra seeds are trained here, once the workers are done.
         """
         self._on_trial_end = on_trial_end
         try:
             with muted_condition_print(), tuner_env("chief", self.host, self.port):
-                return super().run(overwrite, verbose, on_trial_end, tensorboard, on_baseline)
+                return super().run(overwrite, verbose, on_trial_end, tensorboard, on_race)
         finally:
             self._server.stop(grace=1).wait()
 

@@ -1,7 +1,7 @@
 """Runs the search a space describes and writes its leaderboard.
 
-Also applies a command line's overrides to a space (`with_overrides`) and
-trains the baseline's extra seeds, the leaderboard's noise floor.
+Also applies a command line's overrides to a space (`with_overrides`), and
+races the top of the search on more seeds (`search.race`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +23,12 @@ from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.core.space import SearchSpace, dump_space, load_space, objective_of
 from auxsearch.data.load import Dataset, load_data
 from auxsearch.kt.errors import FatalTrialError
+from auxsearch.kt.oracle import hyperband_brackets
 from auxsearch.models.builders import model_builder
 from auxsearch.results.tables import leaderboard, trials
 from auxsearch.results.write import write_leaderboards
 from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.search.race import Race, RaceHook, RaceResult
 from auxsearch.search.tuner import Hyperband, TrialHook, hyperband_budget
 from auxsearch.trial.preflight import preflight
 
@@ -113,15 +114,6 @@ def make_tuner(
     )
 
 
-# Called after each extra seed of the baseline with the seed, score and seconds.
-BaselineHook = Callable[[int, float, float], None]
-
-
-def baseline_seeds(space: SearchSpace) -> list[int]:
-    """The seeds of the baseline's extra trainings (none is the search's own)."""
-    return [space.seed + 10_000 * i for i in range(1, space.hyperband.baseline_seeds + 1)]
-
-
 def check_tensorboard(tensorboard: str | Path | None) -> None:
     """Refuses TensorBoard logging off the TensorFlow backend.
 
@@ -136,9 +128,9 @@ def check_tensorboard(tensorboard: str | Path | None) -> None:
 
 def with_overrides(
     space: SearchSpace, seed: int | None = None, max_epochs: int | None = None,
-    pack: int | str | None = None, sampler: str | None = None,
+    pack: int | str | None = None, sampler: str | None = None, race_seeds: int | None = None,
 ) -> SearchSpace:
-    """Returns the space with another seed, epoch budget, pack or sampler (`None`: as it is).
+    """Returns the space with another seed, epoch budget, pack, sampler or race (`None`: as it is).
 
     Raises:
         SpaceError: If an override breaks its setting's rule.
@@ -155,6 +147,9 @@ def with_overrides(
     if sampler is not None:
         space = dataclasses.replace(space, hyperband=dataclasses.replace(
             space.hyperband, sampler=rules.check("sampler", sampler)))
+    if race_seeds is not None:
+        space = dataclasses.replace(space, hyperband=dataclasses.replace(
+            space.hyperband, race_seeds=rules.check("race_seeds", race_seeds)))
     return space
 
 
@@ -207,15 +202,26 @@ class Search:
         band = self.space.hyperband
         return hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations)
 
+    @property
+    def planned_race(self) -> tuple[int, int]:
+        """The most configurations the race may take, and its most epochs (noise floor in)."""
+        band = self.space.hyperband
+        configs = band.hyperband_iterations * sum(
+            rounds[-1][0] for rounds in hyperband_brackets(band.max_epochs, band.factor)
+            if rounds[-1][1] == band.max_epochs)
+        raced = configs * band.race_seeds
+        return (configs if band.race_seeds else 0,
+                band.max_epochs * (raced + max(0, band.baseline_seeds - band.race_seeds)))
+
     def run(
         self,
         overwrite: bool = False,
         verbose: bool = False,
         on_trial_end: TrialHook | None = None,
         tensorboard: str | Path | None = None,
-        on_baseline: BaselineHook | None = None,
+        on_race: RaceHook | None = None,
     ) -> SearchResult:
-        """Runs the search and writes `leaderboard.csv` into the run directory.
+        """Runs the search and its race; writes `leaderboard.csv` into the run directory.
 
         An existing run directory is resumed: finished trials are kept. It
         must have been run with the same space; with `overwrite`, its search
@@ -229,8 +235,8 @@ class Search:
             on_trial_end: Called with each finished `Trial` and the oracle.
             tensorboard: A log directory: every trial is logged there, with
                 its hyperparameters for TensorBoard's HParams dashboard.
-            on_baseline: Called with `(seed, score, seconds)` after each of
-                the baseline's extra seeds (see `train_baseline_seeds`).
+            on_race: Called with `(config, taps, seed, score, seconds)` after each
+                training of the race and the noise floor (see `search.race`).
 
         Returns:
             The `SearchResult`.
@@ -248,8 +254,9 @@ class Search:
         self.preflight()
         keras.utils.set_random_seed(self.space.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if overwrite:  # the discarded search's noise floor goes with it
+        if overwrite:  # the discarded search's race and noise floor go with it
             self.rundir.baseline_seeds.unlink(missing_ok=True)
+            self.rundir.race.unlink(missing_ok=True)
         tuner = make_tuner(self.space, self.hypermodel, self.rundir, overwrite,
                            on_trial_end)
         with atomic_open(self.rundir.space) as stream:
@@ -258,7 +265,7 @@ class Search:
                     self.space.name, len(self.hypermodel.taps), self.run_dir)
         try:
             self.train_trials(tuner, verbose, tensorboard)
-            self.train_baseline_seeds(on_baseline)
+            self.race(on_race)
         except FatalTrialError as err:
             # A trial's configuration error, wrapped to be one of Keras Tuner's
             # fatal errors: the search ends with the error it wraps (whose
@@ -287,45 +294,17 @@ class Search:
             callbacks=[keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else [],
         )
 
-    def train_baseline_seeds(self, on_baseline: BaselineHook | None = None) -> dict[int, float]:
-        """Trains the baseline on `[hyperband] baseline_seeds` more seeds.
+    def race(self, on_race: RaceHook | None = None) -> RaceResult:
+        """Races the configurations that reached the full budget; trains the noise floor.
 
-        The search trains the baseline (no taps) once, at the full budget,
-        with the seed its configuration draws; a configuration's
-        `delta_vs_baseline` is a difference with that one training. These
-        trainings, of the baseline alone with other seeds (the same budget
-        and data), give the spread the leaderboard compares each delta with.
-        Each score is the best epoch's validation objective, as a trial's;
-        `baseline_seeds.csv` keeps them, and a resumed search trains only
-        the seeds it lacks.
-
-        Args:
-            on_baseline: Called with `(seed, score, seconds)` after each one.
-
-        Returns:
-            The scores by seed, those of earlier runs included.
+        See `search.race`: the configurations that reached `max_epochs`, and
+        the baseline, train on up to `race_seeds` more paired seeds on the
+        validation split, those a paired test calls worse than the leader
+        dropping out; the baseline trains on `baseline_seeds` seeds at
+        least (the noise floor). `race.csv` and `baseline_seeds.csv` keep
+        the scores; a resumed search trains only what it lacks.
         """
-        scores = self.rundir.baseline_scores()
-        hypermodel, band = self.hypermodel, self.space.hyperband
-        objective = hypermodel.objective
-        best = max if objective.direction == "max" else min
-        for seed in baseline_seeds(self.space):
-            if seed in scores:
-                continue
-            started = time.perf_counter()
-            twin = hypermodel.seeded(seed)
-            hp = twin.hyperparameters({})  # every hyperparameter at its default: no taps
-            history = twin.fit(hp, twin.build(hp), self.data.x_train, self.data.labels("train"),
-                               validation_data=(self.data.x_val, self.data.labels("val")),
-                               epochs=band.max_epochs, verbose=0)
-            scores[seed] = float(best(history.history[objective.name]))
-            with atomic_open(self.rundir.baseline_seeds) as stream:
-                pd.DataFrame({"seed": list(scores), "score": list(scores.values())}).to_csv(
-                    stream, index=False)
-            logger.info("baseline, seed %d: %s %.4f", seed, objective.name, scores[seed])
-            if on_baseline:
-                on_baseline(seed, scores[seed], time.perf_counter() - started)
-        return scores
+        return Race(self.space, self.hypermodel, self.data, self.rundir).run_race(on_race)
 
     def _write_after_failure(self) -> None:
         """Writes both CSVs of a search that raised, without hiding its error."""

@@ -48,7 +48,7 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
         (MINIMAL + "[hyperband]\nmax_epoch = 3\n",
          (r"unknown key 'hyperband.max_epoch' \(did you mean 'hyperband.max_epochs'\?\); "
           r"allowed keys in \[hyperband\]: max_epochs, factor, hyperband_iterations, "
-          r"baseline_seeds, sampler$")),
+          r"baseline_seeds, race_seeds, sampler$")),
         (MINIMAL + "[trainig]\n", r"unknown key 'trainig' \(did you mean 'training'\?\)"),
         (MINIMAL + "[data]\nzzz = 1\n", r"invalid TOML"),
         (MINIMAL.replace('[data]', '[data]\nzzz = 1'),

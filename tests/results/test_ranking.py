@@ -18,3 +18,13 @@ def test_full_budget_then_learning_then_epochs_then_score():
 
 def test_a_loss_ranks_lowest_first():
     assert rank_key(True, False, 9, 0.2, False) < rank_key(True, False, 9, 0.3, False)
+
+
+def test_after_a_race_the_winner_then_those_left_then_the_dropped():
+    from auxsearch.results.ranking import RACE_ORDER
+
+    won = rank_key(True, False, 9, 0.80, True, RACE_ORDER["won"])
+    left = rank_key(True, False, 9, 0.90, True, RACE_ORDER["left"])
+    dropped = rank_key(True, False, 9, 0.95, True, RACE_ORDER["dropped"])
+    unraced_partial = rank_key(False, False, 3, 0.99, True)
+    assert sorted([dropped, unraced_partial, left, won]) == [won, left, dropped, unraced_partial]

@@ -199,8 +199,8 @@ def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_sp
     scores = run.baseline_scores()
     assert len(scores) == 1
     seen = []
-    search.run(on_baseline=lambda *a: seen.append(a))  # resumed: nothing to train again
+    search.run(on_race=lambda *a: seen.append(a))  # resumed: nothing to train again
     assert seen == [] and run.baseline_scores() == scores
     run.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
-    search.run(overwrite=True, on_baseline=lambda *a: seen.append(a))
+    search.run(overwrite=True, on_race=lambda *a: seen.append(a))
     assert len(seen) == 1 and run.baseline_scores() != {next(iter(scores)): 0.5}

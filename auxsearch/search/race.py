@@ -1,0 +1,161 @@
+"""The race after the search: the top configurations and the baseline on more paired seeds.
+
+A search scores each configuration on one seed, so a lucky seed can take
+rank 1. The race trains every configuration that reached the full budget,
+and the baseline, on `[hyperband] race_seeds` more seeds, the same seeds for
+all (`AuxLossHyperModel.seeded(seed, paired=True)`), on the validation split
+the search ranked by, and drops those a paired test calls worse than the
+leader as it goes (`racing`). The baseline also trains on
+`baseline_seeds` seeds when the race gave it fewer: its seeds are the
+leaderboard's noise floor, the race's included, so they are not paid twice.
+
+Scores go to `race.csv` (and the baseline's to `baseline_seeds.csv`) as they
+come: a resumed search trains only what it lacks, and the rule replayed on
+the saved scores gives the same drops.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+
+from auxsearch.core.files import atomic_open
+from auxsearch.core.rundir import RunDir
+from auxsearch.core.space import SearchSpace
+from auxsearch.core.tapspace import active_taps, format_taps
+from auxsearch.data.dataset import Dataset
+from auxsearch.results.racing import race_look, race_over
+from auxsearch.results.rows import row_values
+from auxsearch.results.tables import leaderboard
+from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.trial.report import chance_score
+
+logger = logging.getLogger(__name__)
+
+# Called after each training of the race: config, its taps ("": the baseline), seed,
+# score (None: diverged) and seconds.
+RaceHook = Callable[[str, str, int, "float | None", float], None]
+
+
+def race_seeds(space: SearchSpace) -> list[int]:
+    """The seeds of the race and of the baseline's noise floor, in order."""
+    band = space.hyperband
+    count = max(band.race_seeds, band.baseline_seeds)
+    return [space.seed + 10_000 * i for i in range(1, count + 1)]
+
+
+@dataclass
+class RaceResult:
+    """What the race did.
+
+    Attributes:
+        scores: Per configuration, its scores by seed, in seed order (None:
+            its training diverged).
+        dropped: Per dropped configuration, after how many seeds.
+        racing: The configurations still in the race at its end.
+        baseline: The baseline's configuration id.
+        trainings: How many trainings the race and the noise floor took.
+    """
+
+    scores: dict[str, dict[int, float | None]] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    racing: list[str] = field(default_factory=list)
+    baseline: str | None = None
+    trainings: int = 0
+
+
+class Race:
+    """Races a finished search's configurations that reached the full budget.
+
+    Args:
+        space: The search space.
+        hypermodel: The search's HyperModel.
+        data: The search's data.
+        run: The run directory.
+    """
+
+    def __init__(self, space: SearchSpace, hypermodel: AuxLossHyperModel, data: Dataset,
+                 run: RunDir) -> None:
+        self.space, self.hypermodel, self.data, self.run = space, hypermodel, data, run
+        self.objective: kt.Objective = hypermodel.objective
+        self.chance = chance_score(hypermodel.task, self.objective.name,
+                                   (data.x_val, data.labels("val")))
+
+    def run_race(self, on_score: RaceHook | None = None) -> RaceResult:
+        """Trains the race and the noise floor, resuming from `race.csv`."""
+        board = leaderboard(self.run.root, self.objective)
+        done = board[(board["status"] == "COMPLETED") & board["full_budget"].astype(bool)]
+        baseline = done[done["n_taps"] == 0]
+        seeds = race_seeds(self.space)
+        if baseline.empty or not seeds:
+            return RaceResult()
+        values = {row["config"]: row_values(row) for _, row in done.iterrows()}
+        base = baseline.iloc[0]["config"]
+        saved = self.run.race_scores()
+        result = RaceResult(baseline=base)
+        result.scores = {c: dict(saved.get(c, {})) for c in values}
+        band = self.space.hyperband
+        racing = list(values)
+        maximize = self.objective.direction == "max"
+        for i, seed in enumerate(seeds[:band.race_seeds], start=1):
+            for config in racing:
+                if seed not in result.scores[config]:
+                    self._train(config, values[config], seed, result, on_score)
+            scores = {c: [self._value(result.scores[c][s]) for s in seeds[:i]] for c in racing}
+            for config in race_look(scores, racing, maximize, band.race_seeds - 1):
+                result.dropped[config] = i
+                racing.remove(config)
+            if race_over(racing):
+                break
+        result.racing = racing if band.race_seeds else []
+        for seed in seeds[:band.baseline_seeds]:  # the noise floor, the race's seeds first
+            if seed not in result.scores[base]:
+                self._train(base, values[base], seed, result, on_score)
+        return result
+
+    def _value(self, score: float | None) -> float:
+        """A diverged training counts as a constant prediction (or the worst seen)."""
+        if score is not None:
+            return score
+        if self.chance is not None:
+            return self.chance
+        return -np.inf if self.objective.direction == "max" else np.inf
+
+    def _train(self, config: str, values: dict, seed: int, result: RaceResult,
+               on_score: RaceHook | None) -> None:
+        started = time.perf_counter()
+        twin = self.hypermodel.seeded(seed, paired=True)
+        hp = twin.hyperparameters(values)
+        data = self.data
+        try:
+            history = twin.fit(hp, twin.build(hp), data.x_train, data.labels("train"),
+                               validation_data=(data.x_val, data.labels("val")),
+                               epochs=self.space.hyperband.max_epochs, verbose=0)
+            curve = history.history[self.objective.name]
+            score: float | None = float(max(curve) if self.objective.direction == "max"
+                                        else min(curve))
+        except kt.errors.FailedTrialError:  # the loss diverged: it learnt nothing
+            score = None
+        result.scores[config][seed] = score
+        result.trainings += 1
+        self._save(result)
+        logger.info("race, config %s seed %d: %s", config, seed, score)
+        if on_score:
+            on_score(config, format_taps(active_taps(values)), seed, score,
+                     time.perf_counter() - started)
+
+    def _save(self, result: RaceResult) -> None:
+        rows = [{"config": c, "seed": s, "score": v}
+                for c, by_seed in result.scores.items() for s, v in by_seed.items()]
+        with atomic_open(self.run.race) as stream:
+            pd.DataFrame(rows, columns=["config", "seed", "score"]).to_csv(stream, index=False)
+        base = result.scores.get(result.baseline, {})
+        with atomic_open(self.run.baseline_seeds) as stream:
+            pd.DataFrame({"seed": list(base), "score": list(base.values())}).to_csv(
+                stream, index=False)
