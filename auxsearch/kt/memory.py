@@ -22,6 +22,7 @@ __all__ = ["in_memory"]
 
 _CACHE: dict[type, type] = {}
 _FAST: dict[type, type] = {}
+_TWINS: set[type] = set()
 _TWIN = "_twin"  # a twin's config: the twin itself
 
 
@@ -49,6 +50,8 @@ def _fast(hp: Any) -> Any:
     which is shared instead (no hyperparameter changes once declared).
     """
     base = type(hp)
+    if base in _TWINS:  # Keras Tuner hands a trial's (twin) hyperparameters back
+        return hp
     if base not in _FAST:
 
         def get_config(self: Any) -> dict[str, Any]:
@@ -65,6 +68,7 @@ def _fast(hp: Any) -> Any:
         _FAST[base] = type(base.__name__, (base,), {
             "get_config": get_config, "from_config": classmethod(from_config),
             "__module__": base.__module__})
+        _TWINS.add(_FAST[base])
     config = hp.get_config()
     return _FAST[base].from_config({k: v for k, v in config.items() if k != _TWIN})
 

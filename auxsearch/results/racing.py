@@ -24,7 +24,7 @@ replay benchmark runs the same rule.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,31 +110,53 @@ class Replayed:
     seeds: int = 0
 
 
-def replay_race(scores: Mapping[Hashable, Sequence[float]], race_seeds: int, maximize: bool,
-                alpha: float = ALPHA) -> Replayed:
-    """Runs the race's rule on per-seed scores (in seed order; each as far as it got).
+def run_race(configs: Sequence[Hashable], race_seeds: int, maximize: bool,
+             score: Callable[[Hashable, int], float | None], alpha: float = ALPHA) -> Replayed:
+    """Runs a race: each seed, every configuration still in it scores, then a look.
 
     Args:
-        scores: Every raced configuration's scores, the first `race_seeds` of
-            which are the race's (the baseline may have more: its noise floor).
+        configs: The configurations that start the race.
         race_seeds: Integer, the seeds the race may use.
         maximize: Boolean, whether a higher score is better.
+        score: Returns a configuration's score on the i-th seed (0-based),
+            training it if need be; it is called in the race's order.
+            `None` (not trained: a race read back before its end) stops the
+            race there.
         alpha: The family-wise error of the drops.
     """
-    racing = list(scores)
+    racing = list(configs)
+    scores: dict[Hashable, list[float]] = {c: [] for c in racing}
     result = Replayed()
-    for seeds in range(1, race_seeds + 1):
-        if any(len(scores[c]) < seeds for c in racing):
-            break  # not trained that far (yet)
-        view = {c: list(scores[c][:seeds]) for c in racing}
-        result.seeds = seeds
-        for config in race_look(view, racing, maximize, race_seeds - 1, alpha):
-            result.dropped[config] = seeds
+    for seed in range(race_seeds):
+        values = [score(config, seed) for config in racing]
+        if any(v is None for v in values):
+            break
+        for config, value in zip(racing, values):
+            scores[config].append(value)
+        result.seeds = seed + 1
+        for config in race_look(scores, racing, maximize, race_seeds - 1, alpha):
+            result.dropped[config] = seed + 1
             racing.remove(config)
         if race_over(racing):
             break
     result.racing = racing
     return result
+
+
+def replay_race(scores: Mapping[Hashable, Sequence[float]], race_seeds: int, maximize: bool,
+                alpha: float = ALPHA) -> Replayed:
+    """Runs the race's rule on saved per-seed scores (in seed order).
+
+    Args:
+        scores: Every raced configuration's scores, the first `race_seeds` of
+            which are the race's (the baseline may have more: its noise
+            floor); a race cut short has fewer, and the replay stops there.
+        race_seeds: Integer, the seeds the race may use.
+        maximize: Boolean, whether a higher score is better.
+        alpha: The family-wise error of the drops.
+    """
+    return run_race(list(scores), race_seeds, maximize,
+                    lambda c, i: scores[c][i] if i < len(scores[c]) else None, alpha)
 
 
 def mean_interval(values: Sequence[float], low: float | None, high: float | None,

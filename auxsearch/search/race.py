@@ -1,7 +1,8 @@
 """The race after the search: the top configurations and the baseline on more paired seeds.
 
 A search scores each configuration on one seed, so a lucky seed can take
-rank 1. The race trains every configuration that reached the full budget,
+rank 1. The race trains the configurations that reached the full budget (the
+best of them, as many as one Hyperband iteration trains that far: `race_size`),
 and the baseline, on `[hyperband] race_seeds` more seeds, the same seeds for
 all (`AuxLossHyperModel.seeded(seed, paired=True)`), on the validation split
 the search ranked by, and drops those a paired test calls worse than the
@@ -30,7 +31,8 @@ from auxsearch.core.rundir import RunDir
 from auxsearch.core.space import SearchSpace
 from auxsearch.core.tapspace import active_taps, format_taps
 from auxsearch.data.dataset import Dataset
-from auxsearch.results.racing import race_look, race_over
+from auxsearch.kt.oracle import hyperband_brackets
+from auxsearch.results.racing import run_race
 from auxsearch.results.rows import row_values
 from auxsearch.results.tables import leaderboard
 from auxsearch.search.hypermodel import AuxLossHyperModel
@@ -41,6 +43,17 @@ logger = logging.getLogger(__name__)
 # Called after each training of the race: config, its taps ("": the baseline), seed,
 # score (None: diverged) and seconds.
 RaceHook = Callable[[str, str, int, "float | None", float], None]
+
+
+def race_size(max_epochs: int, factor: int) -> int:
+    """How many configurations race: as many as one Hyperband iteration trains to the full budget.
+
+    The race takes the best of those that reached it (by the leaderboard), so
+    repeating the brackets (`hyperband_iterations`) makes the search larger,
+    not the race. Always at least the baseline and one more.
+    """
+    return max(2, sum(rounds[-1][0] for rounds in hyperband_brackets(max_epochs, factor)
+                      if rounds[-1][1] == max_epochs))
 
 
 def race_seeds(space: SearchSpace) -> list[int]:
@@ -95,25 +108,23 @@ class Race:
         seeds = race_seeds(self.space)
         if baseline.empty or not seeds:
             return RaceResult()
-        values = {row["config"]: row_values(row) for _, row in done.iterrows()}
         base = baseline.iloc[0]["config"]
+        band = self.space.hyperband
+        top = done[done["n_taps"] > 0].head(race_size(band.max_epochs, band.factor) - 1)
+        raced = pd.concat([top, baseline])
+        values = {row["config"]: row_values(row) for _, row in raced.iterrows()}
         saved = self.run.race_scores()
         result = RaceResult(baseline=base)
         result.scores = {c: dict(saved.get(c, {})) for c in values}
-        band = self.space.hyperband
-        racing = list(values)
-        maximize = self.objective.direction == "max"
-        for i, seed in enumerate(seeds[:band.race_seeds], start=1):
-            for config in racing:
-                if seed not in result.scores[config]:
-                    self._train(config, values[config], seed, result, on_score)
-            scores = {c: [self._value(result.scores[c][s]) for s in seeds[:i]] for c in racing}
-            for config in race_look(scores, racing, maximize, band.race_seeds - 1):
-                result.dropped[config] = i
-                racing.remove(config)
-            if race_over(racing):
-                break
-        result.racing = racing if band.race_seeds else []
+
+        def score(config: str, i: int) -> float:
+            if seeds[i] not in result.scores[config]:
+                self._train(config, values[config], seeds[i], result, on_score)
+            return self._value(result.scores[config][seeds[i]])
+
+        raced = run_race(list(values), band.race_seeds, self.objective.direction == "max",
+                         score)
+        result.racing, result.dropped = raced.racing, dict(raced.dropped)
         for seed in seeds[:band.baseline_seeds]:  # the noise floor, the race's seeds first
             if seed not in result.scores[base]:
                 self._train(base, values[base], seed, result, on_score)

@@ -23,12 +23,11 @@ from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.core.space import SearchSpace, dump_space, load_space, objective_of
 from auxsearch.data.load import Dataset, load_data
 from auxsearch.kt.errors import FatalTrialError
-from auxsearch.kt.oracle import hyperband_brackets
 from auxsearch.models.builders import model_builder
 from auxsearch.results.tables import leaderboard, trials
 from auxsearch.results.write import write_leaderboards
 from auxsearch.search.hypermodel import AuxLossHyperModel
-from auxsearch.search.race import Race, RaceHook, RaceResult
+from auxsearch.search.race import Race, RaceHook, RaceResult, race_size
 from auxsearch.search.tuner import Hyperband, TrialHook, hyperband_budget
 from auxsearch.trial.preflight import preflight
 
@@ -206,9 +205,7 @@ class Search:
     def planned_race(self) -> tuple[int, int]:
         """The most configurations the race may take, and its most epochs (noise floor in)."""
         band = self.space.hyperband
-        configs = band.hyperband_iterations * sum(
-            rounds[-1][0] for rounds in hyperband_brackets(band.max_epochs, band.factor)
-            if rounds[-1][1] == band.max_epochs)
+        configs = race_size(band.max_epochs, band.factor)
         raced = configs * band.race_seeds
         return (configs if band.race_seeds else 0,
                 band.max_epochs * (raced + max(0, band.baseline_seeds - band.race_seeds)))

@@ -108,7 +108,7 @@ class TapSampler:
         self.log_range = (math.log(low), math.log(high))
         self.grid = np.log(np.array(space.weight_grid)) if space.weight_grid else None
         self.prior = _Density(self, _Configs.empty(len(self.layers)))
-        self._rows: dict[tuple[AuxLoss, ...], _Configs] = {}
+        self._rows: dict[int, tuple[Observation, str, _Configs]] = {}
 
     def propose(self, results: Sequence[Observation], rng: np.random.Generator,
                 is_new: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
@@ -129,7 +129,7 @@ class TapSampler:
             order = np.lexsort((-(l_rest - g_rest), -(l_set - g_set)))
         else:
             order = np.argsort(-(l_set + l_rest - g_set - g_rest), kind="stable")
-        found = self._first_new(draws.take(order), is_new)
+        found = self._first_new(draws.take(order).unique(), is_new)
         return found or self._first_new(self.prior.sample(100, rng), is_new)
 
     def _first_new(self, draws: _Configs, is_new: Callable[[dict[str, Any]], bool]
@@ -140,11 +140,18 @@ class TapSampler:
                 return values
         return None
 
-    def _row(self, losses: tuple[AuxLoss, ...]) -> _Configs:
-        """A configuration as one row of arrays (made once per configuration)."""
-        if losses not in self._rows:
-            self._rows[losses] = _Configs.of([losses], self)
-        return self._rows[losses]
+    def _read(self, observation: Observation) -> tuple[str, _Configs]:
+        """An observation's configuration key and its row of arrays, made once.
+
+        Keyed by identity: a search hands the same observations back (see
+        `tuner.observations`); the cache keeps each, so an id is never reused.
+        """
+        found = self._rows.get(id(observation))
+        if found is None:
+            key = repr(observation.config)
+            found = self._rows[id(observation)] = (observation, key,
+                                                   _Configs.of([observation.losses], self))
+        return found[1], found[2]
 
     def _training_data(self, results: Sequence[Observation]) -> tuple[_Configs, _Configs] | None:
         """The good and the other configurations, or `None` while too few."""
@@ -160,10 +167,11 @@ class TapSampler:
             pool = [r for r in tapped if r.budget == chosen]
         else:
             least = settings.min_points or 4
-            deepest: dict[tuple, Observation] = {}
+            deepest: dict[str, Observation] = {}
             for r in tapped:  # each configuration once, at its largest budget
-                if r.config not in deepest or r.budget >= deepest[r.config].budget:
-                    deepest[r.config] = r
+                key = self._read(r)[0]
+                if key not in deepest or r.budget >= deepest[key].budget:
+                    deepest[key] = r
             pool = list(deepest.values())
             if len(pool) < least:
                 return None
@@ -173,7 +181,7 @@ class TapSampler:
             scores[members] = _ranks([pool[i].score for i in members], self.maximize)
         order = np.argsort(-scores, kind="stable")
         n_good = max(1, math.ceil(settings.gamma * len(pool)))
-        configs = _Configs.stack([self._row(pool[i].losses) for i in order], len(self.layers))
+        configs = _Configs.stack([self._read(pool[i])[1] for i in order], len(self.layers))
         return configs.take(np.arange(n_good)), configs.take(np.arange(n_good, len(pool)))
 
 
@@ -220,6 +228,13 @@ class _Configs:
         return cls(np.concatenate([r.on for r in rows]),
                    np.concatenate([r.log_weight for r in rows]),
                    np.concatenate([r.option for r in rows]))
+
+    def unique(self) -> _Configs:
+        """The distinct configurations, each at its first place."""
+        keys = np.concatenate([self.on, np.where(self.on, self.log_weight, 0.0),
+                               np.where(self.on, self.option, -1)], axis=1)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        return self.take(np.sort(first))
 
     def take(self, rows: np.ndarray) -> _Configs:
         return _Configs(self.on[rows], self.log_weight[rows], self.option[rows])

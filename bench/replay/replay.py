@@ -43,6 +43,9 @@ class Replayed:
         job: The replay.
         choice: The configuration the strategy picked.
         regret: Its true score's distance from the table's best (>= 0).
+        select_regret: Its distance from the best true score among the
+            configurations the search trained to the full budget (NaN if it
+            trained none; may be < 0 for a pick short of the full budget).
         spent: The epochs it trained.
         curve: `(epochs spent, regret of the incumbent)` after each trial
             (NaN before a first incumbent); kept for the anytime budget only.
@@ -52,6 +55,7 @@ class Replayed:
     job: Job
     choice: int
     regret: float
+    select_regret: float
     spent: int
     curve: tuple[tuple[int, float], ...]
     outcome: Outcome
@@ -71,7 +75,14 @@ def run_job(job: Job) -> Replayed:
     if job.multiple == ANYTIME:
         curve = tuple((spent, float("nan") if config is None else float(table.regret(config)))
                       for spent, config in outcome.curve)
-    return Replayed(job, outcome.choice, float(table.regret(outcome.choice)), outcome.spent,
+    select = float("nan")
+    if outcome.full:
+        truth = table.truth[outcome.full]
+        best = truth.max() if table.maximize else truth.min()
+        mine = table.truth[outcome.choice]
+        select = float(best - mine if table.maximize else mine - best)
+    return Replayed(job, outcome.choice, float(table.regret(outcome.choice)), select,
+                    outcome.spent,
                     curve, outcome if job.multiple == 1 else Outcome(outcome.choice,
                                                                       outcome.spent))
 

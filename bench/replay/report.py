@@ -15,8 +15,12 @@ Columns of `bench/replay.csv`:
   the fewest epochs after which `p_within_eps` is at least 0.9; empty if it
   never is. The same on every row of a strategy;
 - `epochs_spent`: the mean epochs a replay trained (a strategy may stop
-  short of its budget, or, like `auxsearch`, train the baseline's extra
-  seeds after its search).
+  short of its budget, or, like `auxsearch`, race and train the baseline's
+  extra seeds after its search);
+- `p_select`: the share of replays whose pick is within epsilon of the best
+  true score among the configurations the search trained to the full budget
+  (picking right among what was seen: a race's job); empty for a strategy
+  that trains none to the full budget.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from bench.replay.replay import ANYTIME, Replayed, _table, anytime
 from bench.replay.strategies import hyperband_epochs
 
 COLUMNS = ["table", "strategy", "budget_epochs", "replays", "p_within_eps", "median_regret",
-           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent"]
+           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent", "p_select"]
 REFERENCE = "kt-hyperband"
 
 
@@ -61,8 +65,14 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
             "p_vs_kt": p_vs_kt,
             "epochs_to_p90": _epochs_to_p90(groups.get((path, strategy, ANYTIME)), table),
             "epochs_spent": float(np.mean([o.spent for o in ones])),
+            "p_select": _share_within([o.select_regret for o in ones], table.epsilon),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _share_within(regrets: Sequence[float], epsilon: float) -> float | None:
+    known = np.array([r for r in regrets if not np.isnan(r)])
+    return float(np.mean(known <= epsilon + 1e-12)) if len(known) else None
 
 
 def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,11 +130,12 @@ def markdown(frame: pd.DataFrame) -> str:
         return str(value)
 
     head = ["table", "strategy", "budget", "p_within_eps", "median regret [q1, q3]",
-            "p_vs_kt", "epochs_to_p90"]
+            "p_vs_kt", "epochs_to_p90", "epochs spent", "p_select"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in frame.itertuples():
         lines.append("| " + " | ".join([
             row.table, row.strategy, str(row.budget_epochs), f"{row.p_within_eps:.2f}",
             f"{row.median_regret:.4f} [{row.q1_regret:.4f}, {row.q3_regret:.4f}]",
-            cell(row.p_vs_kt), cell(row.epochs_to_p90)]) + " |")
+            cell(row.p_vs_kt), cell(row.epochs_to_p90), f"{row.epochs_spent:.0f}",
+            cell(row.p_select, 2)]) + " |")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,8 @@ the epochs it spent, and its incumbent after every trial (the anytime curve).
   (`search.sampler`); `model-hyperband/largest` models BOHB's largest
   budget instead of pooling by rank, `model-hyperband/staged` ranks tap
   sets before weights.
+- `auxsearch/race=R`: `auxsearch` with a race of R seeds (0: none, today's
+  single-seed ranking), to choose the race's default by (see `race`).
 
 Hyperband strategies repeat their brackets (`hyperband_iterations`) to
 spend a larger budget; the others spend it as they are.
@@ -45,8 +47,10 @@ from auxsearch.core.tasks import learnt
 from auxsearch.kt.memory import in_memory
 from auxsearch.kt.oracle import hyperband_brackets
 from auxsearch.results.ranking import rank_key
+from auxsearch.search.race import race_size
 from auxsearch.search.sampler import SamplerSettings, TapSampler
 from auxsearch.search.tuner import BaselineHyperbandOracle
+from bench.replay.race import race
 from bench.replay.table import Table
 
 _DEFAULTS = HyperbandSpec()  # what `auxsearch run` does when a space says nothing
@@ -57,16 +61,27 @@ class Outcome:
     """What one replayed search did.
 
     Attributes:
-        choice: The configuration it picked (an id of the table).
-        spent: The epochs it trained.
+        choice: The configuration it picked (an id of the table): the
+            leaderboard's rank 1, after the race if there was one.
+        spent: The epochs it trained, the race's and the noise floor's in.
         curve: `(epochs spent, incumbent)` after every trial.
         trials: `(config, seed, start, end, score)` of every trial, in order.
+        full: The configurations the search trained to the full budget.
+        search_choice: The leaderboard's rank 1 before the race.
+        race_spent: The epochs of the race and the noise floor.
     """
 
     choice: int
     spent: int
     curve: list[tuple[int, int]] = field(default_factory=list)
     trials: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    full: list[int] = field(default_factory=list)
+    search_choice: int | None = None
+    race_spent: int = 0
+
+    def __post_init__(self) -> None:
+        if self.search_choice is None:
+            self.search_choice = self.choice
 
 
 class Evaluator:
@@ -126,6 +141,10 @@ class Incumbent:
         if config not in self.keys or self.keys[config][0][2] >= -end:
             self.keys[config] = key
             self.best = min(self.keys.values())
+
+    def ranked(self) -> list[int]:
+        """Every configuration with a completed trial, by the leaderboard's rule."""
+        return [int(key[-1]) for key in sorted(self.keys.values())]
 
     @property
     def config(self) -> int | None:
@@ -190,9 +209,15 @@ def run_one_epoch_topk(table: Table, budget: int, replay: int) -> Outcome:
     return _outcome(table, incumbent, evaluator, curve)
 
 
-def hyperband_runner(kind: str, settings: SamplerSettings | None = None
-                     ) -> Callable[[Table, int, int], Outcome]:
-    """A Hyperband strategy: `kt` (Keras Tuner's oracle), `auxsearch` or `model`."""
+def hyperband_runner(kind: str, settings: SamplerSettings | None = None,
+                     race_seeds: int | None = None) -> Callable[[Table, int, int], Outcome]:
+    """A Hyperband strategy: `kt` (Keras Tuner's oracle), `auxsearch` or `model`.
+
+    `auxsearch` and `model` race the full-budget configurations on
+    `race_seeds` more seeds (default: `auxsearch run`'s) and train the
+    baseline's noise floor after the search.
+    """
+    seeds = _DEFAULTS.race_seeds if race_seeds is None else race_seeds
 
     def run(table: Table, budget: int, replay: int) -> Outcome:
         space = tap_space(table)
@@ -214,10 +239,18 @@ def hyperband_runner(kind: str, settings: SamplerSettings | None = None
         evaluator = Evaluator(table, rng)
         incumbent = Incumbent(table, "best" if kind == "kt" else "leaderboard")
         curve = _drive(oracle, table, space, evaluator, incumbent)
-        if kind != "kt":  # the noise floor: the baseline on more seeds
-            for _ in range(_DEFAULTS.baseline_seeds):
-                evaluator.spent += table.max_epochs
-        return _outcome(table, incumbent, evaluator, curve)
+        outcome = _outcome(table, incumbent, evaluator, curve)
+        if kind == "kt":
+            return outcome
+        full = set(outcome.full)
+        top = [c for c in incumbent.ranked() if c in full and c != table.baseline]
+        raced = top[:race_size(table.max_epochs, table.meta["factor"]) - 1]
+        raced += [table.baseline] if table.baseline in full else []
+        winner, spent = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
+        outcome.choice = outcome.choice if winner is None else winner
+        outcome.race_spent = spent
+        outcome.spent += spent
+        return outcome
 
     return run
 
@@ -259,7 +292,9 @@ def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluato
 def _outcome(table: Table, incumbent: Incumbent, evaluator: Evaluator,
              curve: list[tuple[int, int]]) -> Outcome:
     choice = incumbent.config if incumbent.config is not None else table.baseline
-    return Outcome(choice, evaluator.spent, curve, evaluator.trials)
+    full = sorted({c for c, _, _, end, score in evaluator.trials
+                   if end == table.max_epochs and not np.isnan(score)})
+    return Outcome(choice, evaluator.spent, curve, evaluator.trials, full)
 
 
 def _rng(replay: int) -> np.random.Generator:
@@ -276,6 +311,8 @@ STRATEGIES: dict[str, Callable[[Table, int, int], Outcome]] = {
     "model-hyperband": hyperband_runner("model"),
     "model-hyperband/largest": hyperband_runner("model", SamplerSettings(pool="largest")),
     "model-hyperband/staged": hyperband_runner("model", SamplerSettings(staged=True)),
+    # The race's seeds, to choose its default by: `auxsearch` with one search and races.
+    **{f"auxsearch/race={r}": hyperband_runner("auxsearch", race_seeds=r) for r in (0, 2, 3, 4)},
 }
 
 __all__ = ["STRATEGIES", "Evaluator", "Incumbent", "Outcome"]

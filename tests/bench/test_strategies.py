@@ -14,10 +14,12 @@ def test_every_strategy_spends_its_budget_and_picks_a_configuration(small_table,
     budget = hyperband_epochs(table)
     outcome = STRATEGIES[name](table, budget, 0)
     assert 0 <= outcome.choice < len(table.configs)
-    noise_floor = 2 * table.max_epochs if name in ("auxsearch",) or "model" in name else 0
-    assert outcome.spent <= budget + noise_floor
+    assert outcome.spent - outcome.race_spent <= budget
+    races = int(name.split("=")[1]) if "race=" in name else 0
+    assert outcome.race_spent <= table.max_epochs * (len(outcome.full) * races + 2)
+    assert outcome.choice in outcome.full or races == 0
     assert [spent for spent, _ in outcome.curve] == sorted(spent for spent, _ in outcome.curve)
-    assert outcome.curve[-1][1] in (outcome.choice, None)
+    assert outcome.curve[-1][1] in (outcome.search_choice, None)
     assert sum(end - start for _, _, start, end, _ in outcome.trials) <= outcome.spent
     assert STRATEGIES[name](table, budget, 0).choice == outcome.choice  # deterministic
 
@@ -35,6 +37,15 @@ def test_auxsearch_trains_the_baseline_to_the_full_budget(slot_table):
     outcome = STRATEGIES["auxsearch"](table, hyperband_epochs(table), 2)
     assert (table.baseline, 0, table.max_epochs) in [(c, s, e) for c, _, s, e, _ in
                                                      outcome.trials]
+
+
+def test_a_race_picks_among_the_full_budget_configurations_on_paired_seeds(slot_table):
+    table = load_table(slot_table)
+    alone = STRATEGIES["auxsearch/race=0"](table, hyperband_epochs(table), 3)
+    raced = STRATEGIES["auxsearch/race=3"](table, hyperband_epochs(table), 3)
+    assert raced.trials == alone.trials and raced.search_choice == alone.choice
+    assert raced.full == alone.full and raced.choice in raced.full
+    assert raced.race_spent > alone.race_spent == 2 * table.max_epochs  # the noise floor
 
 
 def test_a_promotion_continues_the_same_seeds_curve(small_table):
