@@ -41,6 +41,7 @@ _EXPORTS = {
     "TrainingSpec": "auxsearch.core.space",
     "ValidationReport": "auxsearch.search.validate",
     "confirm": "auxsearch.confirmation.run",
+    "explain": "auxsearch.results.explain",
     "export_model": "auxsearch.search.export",
     "find_taps": "auxsearch.models.taps",
     "format_taps": "auxsearch.core.tapspace",
@@ -64,7 +65,8 @@ __all__ = [  # as `_EXPORTS` names them; sorted
     "AuxLoss", "AuxLossHyperModel", "AuxSearchError", "BaselineHyperbandOracle", "DataError",
     "Dataset", "Hyperband", "ModelError", "PackedTrial", "RunDir", "RunDirError", "Search",
     "SearchFailed", "SearchResult", "SearchSpace", "SpaceError", "Tap", "TapError", "TapSpace",
-    "TapSpec", "TrainingSpec", "ValidationReport", "confirm", "export_model", "find_taps",
+    "TapSpec", "TrainingSpec", "ValidationReport", "confirm", "explain", "export_model",
+    "find_taps",
     "format_taps", "hyperband_budget", "leaderboard", "list_taps", "load_data", "load_space",
     "model_builder", "open_run", "plot_run", "run_search", "select_taps", "trials", "validate",
     "with_overrides", "write_leaderboards",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
     from auxsearch.data.load import load_data
     from auxsearch.models.builders import model_builder
     from auxsearch.models.taps import Tap, find_taps, select_taps
+    from auxsearch.results.explain import explain
     from auxsearch.results.plots import plot_run
     from auxsearch.results.tables import leaderboard, trials
     from auxsearch.results.write import write_leaderboards

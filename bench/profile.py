@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BASELINE = "baseline seeds"  # the context of the baseline's extra trainings
+BASELINE = "baseline seeds"  # the context of the race and the baseline's extra seeds
 
 # Every phase, by the group the table sums it into, in the table's order.
 GROUPS = {
@@ -218,7 +218,7 @@ def install(clock: Clock) -> list[Callable[[], None]]:
             return original(*args, **kwargs)
         finally:
             clock.context = ""
-    target = _target("auxsearch.search.run", "Search.train_baseline_seeds")
+    target = _target("auxsearch.search.run", "Search.race")  # the race and the noise floor
     if target is not None:
         _wrap(restore, *target, baseline)
 

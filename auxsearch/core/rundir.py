@@ -31,6 +31,7 @@ CONFIRMED = "confirmed.csv"
 BASELINE_SEEDS = "baseline_seeds.csv"  # the baseline's extra seeds: the noise floor
 RACE = "race.csv"  # the race's scores: configurations on more paired seeds
 PLOT = "leaderboard.png"
+EFFECTS = "effects.csv"  # each candidate layer's effect and importance (`explain`)
 LOGS = "logs"  # the local workers' logs
 PROJECT = "search"  # Keras Tuner's project directory
 ORACLE = "oracle.json"  # Keras Tuner's oracle state
@@ -122,6 +123,11 @@ class RunDir:
                 scores.setdefault(row["config"], {})[int(row["seed"])] = (
                     float(row["score"]) if row["score"] else None)
         return scores
+
+    @property
+    def effects(self) -> Path:
+        """`effects.csv`: each candidate layer's effect and importance."""
+        return self.root / EFFECTS
 
     @property
     def plot(self) -> Path:

@@ -4,7 +4,8 @@ Left, the search scores against the baseline's, with the confirmed test
 results and their verdicts (`scoreplot`). Right, the depth: per candidate
 layer, in the model's order, how often the good configurations tap it and at
 what weights, so a reader sees where along the depth supervision helped
-(`depthplot`).
+(`depthplot`). Below, per layer in the same order, the effect of tapping it
+with its interval, as `explain` estimates it (`effectplot`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from auxsearch.core.errors import RunDirError
 from auxsearch.core.files import atomic_open
 from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.results.depthplot import draw_depth, good_configurations, layer_order
+from auxsearch.results.effectplot import draw_effects
 from auxsearch.results.noise import noise_floor
 from auxsearch.results.plotkit import empty_panel, is_true, pyplot
 from auxsearch.results.scoreplot import draw_scores
@@ -58,13 +60,16 @@ def plot_run(run_dir: RunPath, out: str | os.PathLike[str] | None = None) -> Pat
 def figure(run_dir: RunPath) -> Figure:
     """Draws a run's results as a matplotlib figure; the caller closes it.
 
-    Three axes, each with a `label`: "scores" (the best search scores as
+    Four axes, each with a `label`: "scores" (the best search scores as
     bars, hatched where the leaderboard says `noise = within`; the baseline's
     seed spread as a band; confirmed test means and intervals coloured by
     verdict, with `trained k/S` where the configuration or the baseline
     failed to train on some seed), "depth" (per layer in the model's order,
     the share of the good configurations that tap it, over that of all) and
-    "weights" (each tap's weight; the good configurations coloured by score).
+    "weights" (each tap's weight; the good configurations coloured by score)
+    and "effects" (per layer in the model's order, the effect of tapping it
+    with its 95% interval, coloured by verdict: `explain`'s, from the saved
+    trials, else from `effects.csv`).
     The good configurations: at the full budget, better than the baseline
     beyond its seed noise; else the best ones above its score; else the
     best.
@@ -78,7 +83,7 @@ def figure(run_dir: RunPath) -> Figure:
     board = _read(run.leaderboard)
     confirmed = _read(run.confirmed) if run.confirmed.is_file() else None
     plt = pyplot()
-    fig = plt.figure(figsize=(16, 7.5), layout="constrained")
+    fig = plt.figure(figsize=(16, 11), layout="constrained")
     try:
         _draw(fig, run, board, confirmed)
     except BaseException:
@@ -88,15 +93,21 @@ def figure(run_dir: RunPath) -> Figure:
 
 
 def _draw(fig: Figure, run: RunDir, board: pd.DataFrame, confirmed: pd.DataFrame | None) -> None:
-    """Draws the three panels of `figure`."""
+    """Draws the four panels of `figure`."""
     from auxsearch.results.tables import run_objective  # imports Keras Tuner
 
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[1, 2])
-    scores = fig.add_subplot(grid[:, 0], label="scores")
+    grid = fig.add_gridspec(3, 2, width_ratios=[1.1, 1], height_ratios=[1, 2, 1.6])
+    scores = fig.add_subplot(grid[:2, 0], label="scores")
     depth = fig.add_subplot(grid[0, 1], label="depth")
     weights = fig.add_subplot(grid[1, 1], sharex=depth, label="weights")
+    effects = fig.add_subplot(grid[2, :], label="effects")
     named = board["objective"].dropna()
     objective = str(named.iloc[0]) if len(named) else "score"
+    table = _effects(run)
+    if table is None:
+        empty_panel(effects, "no saved trials to estimate the layers' effects from")
+    else:
+        draw_effects(effects, table, objective)
     done = board[board["status"] == "COMPLETED"].dropna(subset=["score"])
     full = done[done["full_budget"].map(is_true)]
     # Early in a search no configuration has the full budget yet.
@@ -120,6 +131,18 @@ def _draw(fig: Figure, run: RunDir, board: pd.DataFrame, confirmed: pd.DataFrame
     good, which = good_configurations(others, higher)
     draw_depth(depth, weights, layer_order(run, board),
                done.drop(baseline.index, errors="ignore"), good, which, objective, higher)
+
+
+def _effects(run: RunDir) -> pd.DataFrame | None:
+    """`explain`'s table: from the saved trials, else `effects.csv`; `None` without either."""
+    from auxsearch.results.explain import effects_of
+
+    try:
+        if any(run.project.glob("trial_*/trial.json")):
+            return effects_of(run, permutations=0)  # the panel draws no importance
+    except (OSError, ValueError, KeyError):  # a trial state half written by a running search
+        pass
+    return _read(run.effects) if run.effects.is_file() else None
 
 
 def _read(path: Path) -> pd.DataFrame:

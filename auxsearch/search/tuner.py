@@ -9,9 +9,7 @@ import keras_tuner as kt
 import numpy as np
 
 from auxsearch.core import names, rules
-from auxsearch.core.observations import Observation
-from auxsearch.core.tapspace import active_taps
-from auxsearch.core.tasks import learnt
+from auxsearch.core.observations import Observation, observe
 from auxsearch.kt.loop import HyperbandTunerBase
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.packing.policy import resolve_pack
@@ -116,20 +114,14 @@ def observations(oracle: kt.Oracle, cache: dict[str, Observation] | None = None
             finished trial does not change).
     """
     cache = {} if cache is None else cache
-    direction = oracle.objective.direction
     for trial in oracle.trials.values():  # (in trial order below: a reload lists them so too)
         if trial.trial_id in cache or trial.status not in ("COMPLETED", "FAILED"):
             continue
-        values = trial.hyperparameters.values
-        score = trial.score if trial.status == "COMPLETED" else None
-        if score is not None and not np.isfinite(score):
-            score = None
-        if score is not None and trial.metrics.exists(names.CHANCE_SCORE):
-            chance = trial.metrics.get_last_value(names.CHANCE_SCORE)
-            if chance is not None and not learnt(score, chance, direction):
-                score = None
-        cache[trial.trial_id] = Observation(tuple(active_taps(values).values()),
-                                       int(values.get(names.EPOCHS, oracle.max_epochs)), score)
+        chance = (trial.metrics.get_last_value(names.CHANCE_SCORE)
+                  if trial.metrics.exists(names.CHANCE_SCORE) else None)
+        values = {names.EPOCHS: oracle.max_epochs, **trial.hyperparameters.values}
+        cache[trial.trial_id] = observe(values, trial.status == "COMPLETED", trial.score, chance,
+                                        oracle.objective.direction)
     return [cache[t] for t in sorted(oracle.trials) if t in cache]
 
 

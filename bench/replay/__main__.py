@@ -30,11 +30,47 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, default=Path("bench/replay.csv"),
                      help="the CSV to write (default bench/replay.csv); the plot goes beside it")
     run.add_argument("--workers", type=int, help="processes (default: the CPUs)")
+    explain = commands.add_parser("explain", help="check `auxsearch explain` against tables")
+    explain.add_argument("tables", nargs="+", type=Path, help="table folders")
+    explain.add_argument("--replays", type=int, default=100, help="default searches replayed "
+                         "per table (default 100)")
+    explain.add_argument("--out", type=Path, default=Path("bench/explain.csv"),
+                         help="the CSV to write (default bench/explain.csv)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "record":
         return _record(args)
+    if args.command == "explain":
+        return _explain(args)
     return _run(args)
+
+
+def _check_tables(tables: list[Path], replays: int) -> bool:
+    """Says what is wrong with the tables or the replays, in one line; False if anything."""
+    for table in tables:
+        if not (table / "table.json").is_file():
+            print(f"error: {table}: not a replay table (no table.json)", file=sys.stderr)
+            return False
+    if replays < 1:
+        print(f"error: --replays must be >= 1; got {replays}", file=sys.stderr)
+        return False
+    return True
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import time
+
+    from bench.replay.explain import explain_tables
+
+    if not _check_tables(args.tables, args.replays):
+        return 2
+    started = time.perf_counter()
+    frame = explain_tables(args.tables, args.replays)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False, float_format="%.4g")
+    print(frame.to_string(index=False))
+    print(f"{time.perf_counter() - started:.1f}s; wrote {args.out}")
+    return 0
 
 
 # The strategies `run` replays by default: the issue's six; the sampler's
@@ -58,12 +94,7 @@ def _run(args: argparse.Namespace) -> int:
                   f"{did_you_mean(name, list(STRATEGIES))}; known: {', '.join(STRATEGIES)}",
                   file=sys.stderr)
             return 2
-    for table in args.tables:
-        if not (table / "table.json").is_file():
-            print(f"error: {table}: not a replay table (no table.json)", file=sys.stderr)
-            return 2
-    if args.replays < 1:
-        print(f"error: --replays must be >= 1; got {args.replays}", file=sys.stderr)
+    if not _check_tables(args.tables, args.replays):
         return 2
     started = time.perf_counter()
     replayed = replay(args.tables, strategies, args.replays, workers=args.workers)

@@ -1,0 +1,111 @@
+"""`explain`: which layers of a run help, read from its trials, written as `effects.csv`.
+
+It reads a run directory's saved trials into `Observation`s (as the search's
+own sampler reads them: a failed trial, or one no better than a constant
+prediction, has no score), the candidate layers in the model's order from the
+trials' hyperparameter space, and the objective from `space.toml`, then
+estimates each layer's effect and importance (`effects`, `importance`). It
+builds no model and imports no Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from auxsearch.core import names
+from auxsearch.core.files import atomic_open
+from auxsearch.core.observations import Observation, observe
+from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.core.tasks import METRIC_RANGES
+from auxsearch.results.depthplot import layer_order
+from auxsearch.results.effects import explain_observations
+from auxsearch.results.rows import trial_metrics
+
+PERMUTATIONS = 199  # the importance's permutation test: p resolves to 0.005
+
+
+def explain(run_dir: RunPath) -> pd.DataFrame:
+    """Estimates which candidate layers help, and writes `effects.csv` into the run.
+
+    See `effects_of` for the table, and `results.effects` and
+    `results.importance` for the statistics.
+
+    Args:
+        run_dir: A run directory (a path or a `RunDir`).
+
+    Returns:
+        The table `effects_of` returns, also written to `RUN/effects.csv`.
+
+    Raises:
+        RunDirError: If it is not a run directory (no `space.toml`).
+    """
+    run = RunDir(run_dir).require()
+    table = effects_of(run)
+    with atomic_open(run.effects) as stream:
+        table.to_csv(stream, index=False)
+    return table
+
+
+def effects_of(run_dir: RunPath, permutations: int = PERMUTATIONS) -> pd.DataFrame:
+    """Estimates which candidate layers help, from a run's saved trials; writes nothing.
+
+    Args:
+        run_dir: A run directory, or a bare Keras Tuner project (then the
+            objective is the default task's: accuracy, to maximise).
+        permutations: Integer, the importance's permutation test (0: none).
+
+    Returns:
+        One row per candidate layer in the model's order (see
+        `effects.explain_observations` for the columns); `attrs["verdict"]`
+        and `attrs["importance"]` say what it found in one line each.
+    """
+    run = RunDir(run_dir)
+    direction, (low, high) = _objective(run)
+    states = run.trial_states()
+    observations, chance = run_observations(states, direction)
+    layers = layer_order(run, pd.DataFrame())
+    tapped = {loss.layer for obs in observations for loss in obs.losses}
+    layers += sorted(tapped - set(layers))  # not in the saved space: after the others
+    return explain_observations(observations, layers, direction, low, high, floor=chance,
+                                permutations=permutations)
+
+
+def run_observations(states: list[dict[str, Any]], direction: str
+                     ) -> tuple[list[Observation], float | None]:
+    """Reads finished trial states as `Observation`s, as the search's sampler reads them.
+
+    Args:
+        states: The trials' saved states (`RunDir.trial_states`).
+        direction: "max" or "min", the objective's better direction.
+
+    Returns:
+        The completed and failed trials in trial order, each with its epochs
+        (`tuner/epochs`) and its score (`None`: failed, not finite, or no
+        better than its chance score), and the run's chance score (`None`
+        where no trial reported one).
+    """
+    observations, chances = [], []
+    for state in states:
+        if state.get("status") not in ("COMPLETED", "FAILED"):
+            continue
+        chance = trial_metrics(state).get(names.CHANCE_SCORE)
+        chances += [chance] if chance is not None else []
+        observations.append(observe(state["hyperparameters"]["values"],
+                                    state["status"] == "COMPLETED", state.get("score"), chance,
+                                    direction))
+    return observations, (chances[-1] if chances else None)
+
+
+def _objective(run: RunDir) -> tuple[str, tuple[float | None, float | None]]:
+    """The run's objective direction and its metric's range (from `space.toml`)."""
+    from auxsearch.core.space import load_space, objective_of
+    from auxsearch.core.tasks import TASKS
+
+    if run.exists():
+        name, direction = objective_of(load_space(run.space))
+    else:  # a bare Keras Tuner project: the default task's
+        task = TASKS["multiclass"]
+        name, direction = names.objective_name(task.metric), task.direction
+    return direction, METRIC_RANGES.get(names.objective_metric(name), (None, None))
