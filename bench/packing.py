@@ -174,7 +174,7 @@ def _confirm(run_dir: str, pack: str, top: str, seeds: str) -> dict:
         started = time.perf_counter()
         table = confirm(run_dir, top=int(top), seeds=int(seeds), pack=_pack(pack))
         wall = time.perf_counter() - started
-    return {"wall_seconds": wall, "trainings": int(table["seeds"].sum()),
+    return {"wall_seconds": wall, "trainings": int(table["n_seeds"].sum()),
             "means": dict(zip(table["config"], map(float, table["mean"]), strict=True)),
             "picked": used_pack(lines.messages), "pack_lines": lines.messages}
 

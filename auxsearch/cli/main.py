@@ -20,6 +20,7 @@ from auxsearch import __version__
 from auxsearch.cli import backend
 from auxsearch.cli.runs import (
     confirm_command,
+    explain_command,
     export_command,
     export_model_command,
     plot_command,
@@ -142,12 +143,16 @@ def _parser() -> argparse.ArgumentParser:
     confirm = _command(
         commands, common, "confirm", confirm_command, "retrain the best configurations, test them",
         "Retrain the top configurations and the baseline from scratch at the full epoch "
-        "budget with several seeds, score them on the test split the search never saw, and "
-        "write confirmed.csv.", run_dir=True)
+        "budget, seed by seed, score them on the test split the search never saw, test each "
+        "against the baseline after every seed (stopping a configuration once its verdict is "
+        "settled), and write confirmed.csv.", run_dir=True)
     confirm.add_argument("--top", type=int, default=3, metavar="K",
                          help="configurations to confirm besides the baseline (default 3)")
-    confirm.add_argument("--seeds", type=int, default=3, metavar="S",
-                         help="trainings per configuration (default 3)")
+    confirm.add_argument("--seeds", type=int, default=5, metavar="S",
+                         help="the most seeds per configuration, >= 2 (default 5)")
+    confirm.add_argument("--margin", metavar="D",
+                         help="a difference within ±D counts as equivalent and stops early "
+                         "(default: 0.01 for accuracy, 1%% of the baseline's mean otherwise)")
     _pack_option(confirm, "train K of the trainings at once (default: the space's "
                  "training.pack)")
     export_model = _command(
@@ -167,6 +172,12 @@ def _parser() -> argparse.ArgumentParser:
         run_dir=True)
     plot.add_argument("--out", type=Path, metavar="PATH",
                       help="the PNG to write (default RUN/leaderboard.png)")
+    _command(
+        commands, common, "explain", explain_command, "say which layers help, with intervals",
+        "Estimate from the trials a search ran, per candidate layer in the model's order, the "
+        "effect of tapping it on the objective (on against off, with a 95% interval and a "
+        "verdict), the weights where it helped, and the importance of each tap setting "
+        "(conditional PED-ANOVA); write RUN/effects.csv.", run_dir=True)
     return parser
 
 

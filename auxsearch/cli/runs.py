@@ -1,4 +1,5 @@
-"""The commands on a finished run directory: `show`, `export`, `confirm`, `export-model`, `plot`."""
+"""The commands on a finished run directory: `show`, `export`, `confirm`, `export-model`, `plot`,
+`explain`."""
 
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def confirm_command(args: argparse.Namespace) -> int:
-    """Retrains the top configurations and the baseline; prints the verdicts."""
+    """Retrains the top configurations and the baseline seed by seed; prints the verdicts."""
     from auxsearch.confirmation.run import confirm
+    from auxsearch.confirmation.sequential import check_margin, check_seeds
 
     rules.check("top", args.top, key="--top")
-    rules.check("seeds", args.seeds, key="--seeds")
+    check_seeds(args.seeds, key="--seeds")
+    margin = check_margin(_number(args.margin), key="--margin")
     if args.pack is not None:
         rules.check("pack", args.pack, key="--pack")
 
@@ -53,19 +56,31 @@ def confirm_command(args: argparse.Namespace) -> int:
         print(f"  config {config} seed {seed}: {score:.4f}", file=sys.stderr)
 
     run = _run_dir(args.run_dir)
-    table = confirm(run, args.top, args.seeds, on_score=report, pack=args.pack)
-    print(f"{table['metric'].iloc[0]} on the test split, {args.seeds} paired seeds each; "
-          "verdicts by a paired bootstrap over seeds and test examples, Holm-adjusted:")
+    table = confirm(run, args.top, args.seeds, on_score=report, pack=args.pack, margin=margin)
+    print(f"{table['metric'].iloc[0]} on the test split, up to {args.seeds} paired seeds each; "
+          "verdicts by a paired t-test over seeds and test examples after every seed:")
     for line in table.sort_values("baseline", kind="stable")["line"]:
         print(f"  {line}")
-    columns = ["config", "taps", "trained", "mean", "ci_low", "ci_high", "delta_vs_baseline",
-               "delta_low", "delta_high", "p_value", "verdict"]
+    spent, most = int(table["n_seeds"].sum()), len(table) * args.seeds
+    print(f"{spent} of {most} trainings"
+          + (" (the verdicts were settled early)" if spent < most else ""))
+    print(f"design: {table.attrs['design']}")
+    columns = ["config", "taps", "trained", "n_seeds", "mean", "ci_low", "ci_high",
+               "delta_vs_baseline", "delta_low", "delta_high", "p_value", "verdict"]
     shown = table[columns].copy()
     shown["taps"] = shown["taps"].fillna("").replace("", "(baseline: no taps)")
     print()
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nconfirmed: {run.confirmed}")
     return 0
+
+
+def _number(text: str | None) -> float | str | None:
+    """An option's number, or its text as given (refused later, in one line)."""
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return text
 
 
 def export_model_command(args: argparse.Namespace) -> int:
@@ -85,6 +100,23 @@ def plot_command(args: argparse.Namespace) -> int:
     from auxsearch.results.plots import plot_run
 
     print(plot_run(_run_dir(args.run_dir), args.out))
+    return 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    """Prints which layers help (a verdict line, then the table) and writes effects.csv."""
+    from auxsearch.results.explain import explain
+
+    run = _run_dir(args.run_dir)
+    table = explain(run)
+    print(table.attrs["verdict"])
+    print(table.attrs["importance"])
+    columns = ["layer", "configs_on", "configs_off", "effect", "effect_low", "effect_high",
+               "verdict", "weight_low", "weight_high", "importance"]
+    if len(table):
+        print()
+        print(table[columns].to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3g}"))
+    print(f"\neffects: {run.effects}")
     return 0
 
 

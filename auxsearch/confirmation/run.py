@@ -1,12 +1,14 @@
-"""Confirmation: the best configurations retrained on paired seeds, tested.
+"""Confirmation: the best configurations retrained on paired seeds, tested as they train.
 
 Hyperband's scores are short-budget validation scores of one seed, on the
 split the search selected on: the winners' are biased upwards. `confirm`
 retrains the top configurations and the no-tap baseline from scratch at the
-full epoch budget with the same S seeds (a seed fixes the batch order and
-the initial weights of the user's model, so each configuration's results
-pair with the baseline's), scores every test example the search never saw,
-and compares each configuration with the baseline (see `stats`). Its verdict
+full epoch budget, seed by seed (a seed fixes the batch order and the
+initial weights of the user's model, so each configuration's results pair
+with the baseline's), scores every test example the search never saw, and
+after every seed from the second on tests each configuration against the
+baseline (`sequential`): a configuration stops as soon as a boundary
+settles its verdict, the baseline as soon as none is left. Its verdict
 lines are the numbers to quote.
 """
 
@@ -20,6 +22,15 @@ import numpy as np
 import pandas as pd
 
 from auxsearch.confirmation import stats
+from auxsearch.confirmation.sequential import (
+    Design,
+    SequentialTest,
+    check_margin,
+    check_seeds,
+    decisions,
+    default_margin,
+    look_statistics,
+)
 from auxsearch.core import names, rules
 from auxsearch.core.errors import AuxSearchError
 from auxsearch.core.files import atomic_open
@@ -35,47 +46,58 @@ from auxsearch.trial.trainer import PackedTrial
 logger = logging.getLogger(__name__)
 
 ALPHA = stats.ALPHA
+SEEDS = 5  # the default upper limit of seeds per configuration
 
 
 def confirm(
     run_dir: RunPath,
     top: int = 3,
-    seeds: int = 3,
+    seeds: int = SEEDS,
     on_score: Callable[[str, int, float], None] | None = None,
     pack: int | str | None = None,
+    margin: float | None = None,
 ) -> pd.DataFrame:
-    """Retrains the top configurations and the baseline; writes `confirmed.csv`.
+    """Retrains the top configurations and the baseline seed by seed; writes `confirmed.csv`.
 
     Each configuration is trained from fresh weights for `max_epochs` epochs
     on the training split, once per seed, with the same seeds for every
     configuration (`AuxLossHyperModel.seeded(..., paired=True)`), and each
     test example's score (correct or not; for MAE its absolute error) is
-    kept. The search's HyperModel is left as it was. The verdict comes from
-    a paired bootstrap over seeds and examples, Holm-adjusted over the
-    configurations (see `stats.summarise` for every column and why).
+    kept. After each seed from the second on, the configurations still
+    undecided are tested against the baseline's first seeds (the look test,
+    Lan–DeMets O'Brien–Fleming-type boundaries, Holm with recycling over
+    the configurations, equivalence within `margin`: see `sequential`); a
+    decided configuration trains no more, and the baseline trains while any
+    configuration does. The search's HyperModel is left as it was.
 
     Args:
         run_dir: A run directory of a search (a path or a `RunDir`).
         top: Integer, how many of the best configurations that reached the
             full budget to confirm (the baseline is always added).
-        seeds: Integer, trainings per configuration (5 or more for a
-            seed-level test that can reach p < 0.05).
+        seeds: Integer >= 2, the most seeds a configuration trains on.
         on_score: Called with `(config, seed, score)` after each training.
-        pack: Integer, how many of the trainings train at once in one
+        pack: Integer, how many of a seed's trainings train at once in one
             packed model (see `packing`), or "auto"; default: the space's
             `training.pack`. Packed or not, each training is the same.
+        margin: A difference within ±margin counts as equivalent (stops a
+            configuration early); default: 1 point of a bounded metric's
+            range (0.01 for accuracy), else 1% of the baseline's mean at the
+            first look.
 
     Returns:
         The table of `confirmed.csv`, best mean first; its `line` column is
-        the verdict a person reads.
+        the verdict a person reads; `attrs["design"]` says the design in a
+        line. `seeds` lists each configuration's seeds, `n_seeds` counts them.
 
     Raises:
-        SpaceError: If `top` or `seeds` is below 1.
+        SpaceError: If `top` is below 1, `seeds` below 2, or `margin` not > 0.
         RunDirError: If `run_dir` is not a run directory of a search.
-        AuxSearchError: If the run has no test split or no baseline yet.
+        AuxSearchError: If the run has no test split, no baseline or no
+            tapped configuration at the full budget yet.
     """
     rules.check("top", top, key="top")
-    rules.check("seeds", seeds, key="seeds")
+    check_seeds(seeds)
+    margin = check_margin(margin)
     search = open_run(run_dir)
     data = search.data
     if not len(data.y_test):
@@ -91,35 +113,83 @@ def confirm(
         raise AuxSearchError(
             f"{search.run_dir}: the baseline has not completed its full budget yet"
         )
-    rows = pd.concat([done[done["n_taps"] > 0].head(top), baseline])
+    tapped = done[done["n_taps"] > 0].head(top)
+    if tapped.empty:
+        raise AuxSearchError(
+            f"{search.run_dir}: no tapped configuration has completed its full budget yet, "
+            "so there is nothing to confirm"
+        )
+    rows = pd.concat([tapped, baseline])
+    configs, base = list(tapped["config"]), baseline.iloc[0]["config"]
+    values = {row["config"]: row_values(row) for _, row in rows.iterrows()}
     metric = names.objective_metric(objective.name)
-    jobs = [(row["config"], row_values(row), seed)
-            for _, row in rows.iterrows() for seed in range(seeds)]
+    low, high = METRIC_RANGES.get(metric, (None, None))
     pack = rules.check("pack", search.space.training.pack if pack is None else pack, key="pack")
     pack = resolve_pack(search.hypermodel.trainer, pack, data.x_train, data.labels("train"), {})
-    per_job: dict[tuple[str, int], np.ndarray] = {}
+    design = Design(seeds)
+    per_seed: dict[str, list[np.ndarray]] = {config: [] for config in values}
+    test: SequentialTest | None = None
+    training = list(configs)
+    for repetition in range(seeds):
+        jobs = [(config, values[config], repetition) for config in training + [base]]
+        _train_round(search, jobs, pack, per_seed, on_score)
+        if repetition + 1 < design.looks[0]:
+            continue
+        if test is None:  # the first look fixes the margin
+            if margin is None:
+                margin = default_margin(low, high, float(np.mean(per_seed[base])))
+            test = SequentialTest(design.bounds(len(configs)), margin,
+                                  None if low is None or high is None else high - low)
+        _look(test, configs, per_seed, base)
+        training = [config for config, open_ in zip(configs, test.open[0]) if open_]
+        if not training:
+            break
+    assert test is not None  # seeds >= 2 = the first look
+    found = dict(zip(configs, decisions(test, design.looks, objective.direction, ALPHA)))
+    scores = {config: np.stack(per_seed[config]) for config in values}
+    table = stats.summarise(scores, base, objective.direction,
+                            search.hypermodel.task.chance_score(data.y_test, metric), low, high,
+                            decisions=found)
+    about = rows.set_index("config")[["taps", "n_taps"]]
+    table.insert(1, "taps", table["config"].map(about["taps"]))
+    table.insert(2, "n_taps", table["config"].map(about["n_taps"]))
+    table.insert(3, "metric", f"test_{names.MAIN}_{metric}")
+    table.insert(5, "seeds", [";".join(str(seed_of(search, r)) for r in range(n))
+                              for n in table["n_seeds"]])
+    with atomic_open(search.rundir.confirmed) as stream:
+        table.to_csv(stream, index=False)
+    table.attrs["design"] = design.describe(len(configs), margin)
+    logger.info("confirm: %s", table.attrs["design"])
+    return table
+
+
+def _train_round(search: Search, jobs: list[tuple[str, dict, int]], pack: int,
+                 per_seed: dict[str, list[np.ndarray]],
+                 on_score: Callable[[str, int, float], None] | None) -> None:
+    """Trains one seed's `(config, values, repetition)`s, `pack` at a time."""
     for start in range(0, len(jobs), pack):
         group = jobs[start:start + pack]
         trained = (_train_packed(search, group) if len(group) > 1 else
                    [_train_and_test(search, group[0][1], group[0][2])])
         for (config, _, seed), per_example in zip(group, trained):
-            per_job[config, seed] = per_example
+            per_seed[config].append(per_example)
             score = float(per_example.mean())
             logger.info("confirm %s seed %d: %.4f", config, seed, score)
             if on_score:
                 on_score(config, seed, score)
-    scores = {config: np.stack([per_job[config, seed] for seed in range(seeds)])
-              for config in rows["config"]}
-    low, high = METRIC_RANGES.get(metric, (None, None))
-    table = stats.summarise(scores, baseline.iloc[0]["config"], objective.direction,
-                            search.hypermodel.task.chance_score(data.y_test, metric), low, high)
-    about = rows.set_index("config")[["taps", "n_taps"]]
-    table.insert(1, "taps", table["config"].map(about["taps"]))
-    table.insert(2, "n_taps", table["config"].map(about["n_taps"]))
-    table.insert(3, "metric", f"test_{names.MAIN}_{metric}")
-    with atomic_open(search.rundir.confirmed) as stream:
-        table.to_csv(stream, index=False)
-    return table
+
+
+def _look(test: SequentialTest, configs: list[str], per_seed: dict[str, list[np.ndarray]],
+          base: str) -> None:
+    """Tests each open configuration's seeds so far against the baseline's first ones."""
+    delta, se = np.full((1, len(configs)), np.nan), np.full((1, len(configs)), np.nan)
+    df = 1
+    for h, config in enumerate(configs):
+        if test.open[0, h]:
+            mine = np.stack(per_seed[config])
+            reference = np.stack(per_seed[base][:len(mine)])
+            delta[0, h], se[0, h], df = look_statistics(mine - reference)
+    test.look(delta, se, df)
 
 
 def seed_of(search: Search, repetition: int) -> int:

@@ -1,21 +1,27 @@
-"""Confirmation statistics: paired comparisons of configurations with the baseline.
+"""Confirmation statistics: the table of configurations against the baseline.
 
-Input, per configuration: per-example test scores of shape (S seeds, n
+Input, per configuration: per-example test scores of shape (k seeds, n
 examples), the seeds paired (seed i of every configuration used the same
 batch order and initial weights of the shared layers) and the examples the
 same test split. A score is 1/0 for accuracy, the absolute error for MAE, so
-a seed's metric is the mean of its row.
+a seed's metric is the mean of its row. A configuration may have fewer seeds
+than the baseline (the sequential design stopped it): it pairs with the
+baseline's first k.
 
-The verdict rests on a paired bootstrap over seeds and examples: it uses all
-n*S paired per-example results (far more power than S numbers), keeps the
-seed-to-seed variation (a bimodal 0.90/0.08/0.08 is resampled, not averaged
-away) and assumes no normality. Seeds and examples are crossed (every seed
-is scored on the same examples), so each resample draws one set of seed
-indices and one set of example indices, the same for the configuration and
-the baseline. A seed-level exact sign-flip test is reported beside it; with
-S = 3 it cannot go below p = 0.25. Holm's step-down correction covers the K
-comparisons with the baseline. Training reliability (seeds that learnt, by
-the leaderboard's chance rule) is compared with Fisher's exact test.
+The verdicts come from the design (`sequential`: the look test, the
+boundaries, Holm over the K comparisons); `summarise` lays them out with the
+rest. The means' intervals are a bootstrap over seeds and examples, crossed
+(every seed is scored on the same examples, so each resample draws one set
+of seed indices and one set of example indices): it keeps a bimodal
+0.90/0.08/0.08 as it is and stays in the metric's range. It is no longer the
+verdict's test: with 2 to 5 seeds it takes the seeds' spread for the
+population's (its variance is (k - 1)/k too small, with no degrees of
+freedom for having estimated it), which at a seed spread of 0.02 nearly
+doubles the error of a fixed design's "better or worse" at 3 seeds (0.09,
+not 0.05; see `sequential`). `paired_bootstrap` remains for comparisons.
+A seed-level exact sign-flip test is reported beside the verdict; with S = 3
+it cannot go below p = 0.25. Training reliability (seeds that learnt, by the
+leaderboard's chance rule) is compared with Fisher's exact test.
 """
 
 from __future__ import annotations
@@ -26,13 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS, VERDICTS, Decision, fixed
 from auxsearch.core import rules
 from auxsearch.core.errors import DataError
 from auxsearch.core.tasks import learnt
 
-ALPHA = 0.05  # the significance level of the verdict, after Holm's correction
 RESAMPLES = 4000  # bootstrap resamples: the smallest p is 2 / 4001
-VERDICTS = ("better", "worse", "no detectable difference")
 _EXACT_FLIPS = 16  # up to 2**16 sign patterns are enumerated; beyond, sampled
 _BLOCK = 2_000_000  # example weights drawn per block (memory, not results)
 
@@ -185,18 +190,12 @@ def trained_seeds(scores: np.ndarray, chance: float | None, direction: str) -> i
     return sum(learnt(float(m), chance, direction) for m in means)
 
 
-def verdict(delta: float, p_value: float, direction: str, alpha: float = ALPHA) -> str:
-    """"better", "worse" or "no detectable difference" (p: Holm-adjusted)."""
-    if not p_value < alpha or delta == 0:
-        return VERDICTS[2]
-    return VERDICTS[0] if (delta > 0) == (direction == "max") else VERDICTS[1]
-
-
 def _decimals(half_width: float) -> int:
     """Two significant digits of the interval's half-width, 2 to 4 decimals."""
     if not half_width > 0:
         return 3
     return int(np.clip(1 - math.floor(math.log10(half_width)), 2, 4))
+
 
 
 def _training(config: str, trained: int, baseline_trained: int, seeds: int) -> str:
@@ -211,51 +210,104 @@ def _training(config: str, trained: int, baseline_trained: int, seeds: int) -> s
     return f"baseline trained on {baseline_trained} of {seeds} seeds, {config} on {trained}"
 
 
-def verdict_line(config: str, outcome: str, diff: Difference, p_value: float,
-                 trained: int | None, baseline_trained: int | None, seeds: int) -> str:
-    """One readable line: verdict, difference [interval], adjusted p, training.
+def _p(p_value: float) -> str:
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"
 
-    For example "0022: better than the baseline, +0.56 [+0.31, +0.83],
-    p < 0.001; the baseline failed to train on 2 of 3 seeds, 0022 trained on
-    all 3". `trained` None (no chance score) leaves the training out.
+
+def verdict_line(config: str, decision: Decision, trained: int | None,
+                 baseline_trained: int | None) -> str:
+    """One readable line: verdict, difference [interval], p, seeds, training.
+
+    For example "0021: better than the baseline, +0.33 [+0.15, +0.47],
+    p = 0.0015, settled after 3 seeds; the baseline failed to train on 3 of 3
+    seeds, 0021 trained on all 3". `trained` None (no chance score) leaves
+    the training out; the training counts are over the configuration's seeds.
     """
-    places = _decimals(diff.detectable)
-    phrase = {"better": "better than the baseline", "worse": "worse than the baseline"}.get(
-        outcome, "no detectable difference from the baseline")
-    line = (f"{config}: {phrase}, {diff.delta:+.{places}f} "
-            f"[{diff.low:+.{places}f}, {diff.high:+.{places}f}], "
-            + ("p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"))
-    if outcome == VERDICTS[2]:
-        line += f" (this design detects about ±{diff.detectable:.{places}f})"
+    places = _decimals(decision.detectable)
+    numbers = (f"{decision.delta:+.{places}f} "
+               f"[{decision.low:+.{places}f}, {decision.high:+.{places}f}]")
+    seeds = decision.stopped
+    if decision.verdict in ("better", "worse"):
+        line = (f"{config}: {decision.verdict} than the baseline, {numbers}, "
+                f"{_p(decision.p_value)}, settled after {seeds} seeds")
+    elif decision.verdict == VERDICTS[2]:
+        line = (f"{config}: equivalent to the baseline (within "
+                f"±{decision.margin:.{places}f}), {numbers}, settled after {seeds} seeds")
+    else:
+        line = (f"{config}: no detectable difference from the baseline, {numbers}, "
+                f"{_p(decision.p_value)} after {seeds} seeds (this design detects about "
+                f"±{decision.detectable:.{places}f})")
     if trained is not None and baseline_trained is not None:
         line += "; " + _training(config, trained, baseline_trained, seeds)
     return line
 
 
+def _paired(scores: dict[str, np.ndarray], baseline: str) -> dict[str, np.ndarray]:
+    """The tables, checked: each has the baseline's examples and at most its seeds."""
+    if baseline not in scores:
+        raise DataError(f"scores have no baseline {baseline!r}; got {sorted(scores)}")
+    reference = _table(scores[baseline])
+    tables = {}
+    for name, scored in scores.items():
+        table = _table(scored)
+        if table.shape[1] != reference.shape[1] or table.shape[0] > reference.shape[0]:
+            raise DataError(
+                f"paired scores need the baseline's examples and at most its seeds (a "
+                f"configuration pairs with the baseline's first seeds): {name!r} has shape "
+                f"{table.shape}, the baseline {reference.shape}")
+        tables[name] = table
+    return tables
+
+
+def _mean_intervals(tables: dict[str, np.ndarray], level: float, resamples: int, seed: int,
+                    low: float | None, high: float | None) -> dict[str, tuple[float, float]]:
+    """Each table's bootstrap interval of the mean; tables of one shape share resamples."""
+    intervals = {}
+    for shape in dict.fromkeys(table.shape for table in tables.values()):
+        names = [name for name, table in tables.items() if table.shape == shape]
+        resampled = _resampled_means(np.stack([tables[name] for name in names]), resamples,
+                                     seed)
+        for name, means in zip(names, resampled):
+            intervals[name] = _interval(float(tables[name].mean()), means, level, low, high)
+    return intervals
+
+
 def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
               chance: float | None, low: float | None = None, high: float | None = None,
-              alpha: float = ALPHA, resamples: int = RESAMPLES, seed: int = 0) -> pd.DataFrame:
+              alpha: float = ALPHA, resamples: int = RESAMPLES, seed: int = 0,
+              decisions: dict[str, Decision] | None = None) -> pd.DataFrame:
     """The confirmation table: every configuration against the baseline.
 
-    The verdict's test is the paired bootstrap (`paired_bootstrap`), Holm-
-    adjusted over the K comparisons: `p_value` (`p_raw` before adjusting),
-    `significant` is `p_value < alpha`. `p_seeds` is the exact sign-flip
-    test on the S per-seed differences, Holm-adjusted separately (coarse at
-    small S: at S = 3 and K = 3 it cannot go below 0.75). `p_trained` is
-    Fisher's exact test of trained/failed seeds against the baseline's, not
-    adjusted. `detectable` is half the width of the difference's interval.
-    Intervals are (1 - alpha) bootstrap percentile intervals, unadjusted.
+    The verdicts are the design's (`decisions`, from `sequential`); by
+    default the fixed design's: one look at each configuration's seeds (the
+    look test of `sequential.look_statistics`), Holm's step-down over the K
+    comparisons. A configuration may have fewer seeds than the baseline: it
+    is paired with the baseline's first k, and every comparison column uses
+    those k. Columns: `delta_vs_baseline` and its interval `delta_low` /
+    `delta_high` at the settling look's nominal level (the design's repeated
+    confidence interval), `detectable` (half its width), `p_raw` (the look's
+    p), `p_bound` (the nominal level it had to reach), `p_value` (`p_raw` on
+    the scale of alpha: below it when rejected), `verdict`, `look` (the
+    seeds of the settling look), `settled` (a boundary settled it), the
+    seed-level exact sign-flip test `p_seeds` (Holm-adjusted; coarse: it
+    cannot go below 0.25 at 3 seeds), and `p_trained`, Fisher's exact test
+    of trained/failed seeds against the baseline's (not adjusted). Each
+    mean's `ci_low` / `ci_high` is a (1 - alpha) bootstrap percentile
+    interval over seeds and examples (rough with few seeds).
 
     Args:
-        scores: Per configuration, per-example scores (S, n), paired.
+        scores: Per configuration, per-example scores (k, n), paired by seed
+            and example with the baseline's (S, n), k <= S.
         baseline: The key of the baseline in `scores`.
         direction: "max" or "min", the metric's better direction.
         chance: The chance score of a constant prediction, or None.
         low: The metric's lowest value (0 for accuracy and MAE), or None.
         high: Its highest value (1 for accuracy; None for MAE).
-        alpha: The verdict's significance level.
-        resamples: Bootstrap resamples.
+        alpha: The family-wise level of the verdicts.
+        resamples: Bootstrap resamples of the means' intervals.
         seed: The resamples' random seed.
+        decisions: Per configuration, the design's `Decision`; default: the
+            fixed design's.
 
     Returns:
         One row per configuration, the baseline's included (its comparison
@@ -264,43 +316,47 @@ def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
     Raises:
         SpaceError: If `direction` is neither "max" nor "min", or `alpha` or
             `resamples` is out of range.
-        DataError: If `baseline` is missing or the tables are not paired.
+        DataError: If `baseline` is missing, the tables are not paired, a
+            configuration has fewer than 2 seeds, or a decision is missing.
     """
     from scipy import stats
 
     rules.check("direction", direction)
     if not 0 < alpha < 1 or resamples < 1:
         rules.fail("alpha, resamples", "in (0, 1) and >= 1", (alpha, resamples), "summarise")
-    if baseline not in scores:
-        raise DataError(f"scores have no baseline {baseline!r}; got {sorted(scores)}")
-    reference = _table(scores[baseline])
-    tables = {name: _table(table, reference.shape) for name, table in scores.items()}
+    tables = _paired(scores, baseline)
+    reference = tables[baseline]
     others = [name for name in tables if name != baseline]
-    seeds = reference.shape[0]
-    stack = np.stack([tables[name] for name in tables]
-                     + [tables[name] - reference for name in others])
-    resampled = _resampled_means(stack, resamples, seed)
-    level = 1 - alpha
-    diffs = {name: _difference(float((tables[name] - reference).mean()),
-                               resampled[len(tables) + i], level, low, high)
-             for i, name in enumerate(others)}
-    p_values = dict(zip(others, holm([diffs[name].p_value for name in others])))
-    p_seeds = dict(zip(others, holm([
-        sign_flip_test((tables[name] - reference).mean(axis=1), seed) for name in others])))
-    base_trained = trained_seeds(reference, chance, direction)
+    diffs = {name: tables[name] - reference[:len(tables[name])] for name in others}
+    if decisions is None:
+        short = [name for name in others if len(tables[name]) < MIN_SEEDS]
+        if short:
+            raise DataError(f"a comparison needs at least {MIN_SEEDS} paired seeds; "
+                            f"{short[0]!r} has {len(tables[short[0]])}")
+        span = None if low is None or high is None else high - low
+        decisions = dict(zip(others, fixed([diffs[name] for name in others], direction,
+                                           alpha, span)))
+    missing = [name for name in others if name not in decisions]
+    if missing:
+        raise DataError(f"no decision for {missing[0]!r}; decided: {sorted(decisions)}")
+    intervals = _mean_intervals(tables, 1 - alpha, resamples, seed, low, high)
+    p_seeds = dict(zip(others, holm([sign_flip_test(diffs[name].mean(axis=1), seed)
+                                     for name in others])))
     rows = []
-    for i, (name, table) in enumerate(tables.items()):
+    for name, table in tables.items():
+        seeds = len(table)
         per_seed = table.mean(axis=1)
         mean = float(table.mean())
-        ci_low, ci_high = _interval(mean, resampled[i], level, low, high)
+        ci_low, ci_high = intervals[name]
         k = trained_seeds(table, chance, direction)
-        row = {"config": name, "baseline": name == baseline, "seeds": seeds, "mean": mean,
+        row = {"config": name, "baseline": name == baseline, "n_seeds": seeds, "mean": mean,
                "std": float(np.std(per_seed, ddof=1)) if seeds > 1 else math.nan,
                "ci_low": ci_low, "ci_high": ci_high, "trained": f"{k}/{seeds}",
                "trained_seeds": k, "delta_vs_baseline": 0.0, "delta_low": math.nan,
                "delta_high": math.nan, "detectable": math.nan, "p_raw": math.nan,
-               "p_value": math.nan, "p_seeds": math.nan, "p_trained": math.nan,
-               "significant": False, "verdict": ""}
+               "p_bound": math.nan, "p_value": math.nan, "p_seeds": math.nan,
+               "p_trained": math.nan, "significant": False, "verdict": "", "look": math.nan,
+               "settled": False}
         if name == baseline:
             places = _decimals((ci_high - ci_low) / 2)
             row["line"] = (f"{name}: the baseline, {mean:.{places}f} "
@@ -308,17 +364,20 @@ def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
             if chance is not None:
                 row["line"] += f"; trained on {k} of {seeds} seeds"
         else:
-            diff = diffs[name]
-            row.update(delta_vs_baseline=diff.delta, delta_low=diff.low, delta_high=diff.high,
-                       detectable=diff.detectable, p_raw=diff.p_value, p_value=p_values[name],
-                       p_seeds=p_seeds[name], significant=bool(p_values[name] < alpha),
-                       verdict=verdict(diff.delta, p_values[name], direction, alpha),
+            decision = decisions[name]
+            base_k = trained_seeds(reference[:seeds], chance, direction)
+            row.update(delta_vs_baseline=decision.delta, delta_low=decision.low,
+                       delta_high=decision.high, detectable=decision.detectable,
+                       p_raw=decision.p_raw, p_bound=decision.p_bound,
+                       p_value=decision.p_value, p_seeds=p_seeds[name],
+                       significant=decision.verdict in VERDICTS[:2],
+                       verdict=decision.verdict, look=decision.look,
+                       settled=decision.settled,
                        p_trained=float(stats.fisher_exact(
-                           [[k, seeds - k], [base_trained, seeds - base_trained]])[1]))
+                           [[k, seeds - k], [base_k, seeds - base_k]])[1]))
             known = chance is not None
-            row["line"] = verdict_line(name, row["verdict"], diff, p_values[name],
-                                       k if known else None, base_trained if known else None,
-                                       seeds)
+            row["line"] = verdict_line(name, decision, k if known else None,
+                                       base_k if known else None)
         row["scores"] = ";".join(f"{v:.4f}" for v in per_seed)
         rows.append(row)
     table = pd.DataFrame(rows)

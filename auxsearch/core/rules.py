@@ -79,7 +79,7 @@ RULES: dict[str, Rule] = {
     "test_fraction": Rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)"),
     "direction": _one_of(DIRECTIONS),
     "top": Rule(lambda v: v >= 1, ">= 1"),
-    "seeds": Rule(lambda v: v >= 1, ">= 1"),
+    "seeds": Rule(lambda v: v >= 2, ">= 2 (a look compares paired seeds)"),
     "rank": Rule(lambda v: v >= 1, ">= 1"),
     "shown": Rule(lambda v: v >= 0, ">= 0"),
     "workers": Rule(lambda v: v >= 0, ">= 0"),

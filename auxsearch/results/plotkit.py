@@ -8,7 +8,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 BAR, BASE, TEST, OTHER = "tab:blue", "tab:orange", "black", "0.6"
-VERDICTS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "0.45"}
+VERDICTS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue",
+            "no detectable difference": "0.45"}
 
 
 def pyplot() -> Any:

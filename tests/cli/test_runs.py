@@ -1,6 +1,7 @@
 import pytest
 
 from auxsearch.cli.main import main
+from tests.confirmation.test_run import fake_training
 
 
 def test_show_export_and_plot(tiny_run, capsys):
@@ -19,10 +20,12 @@ def test_show_export_and_plot(tiny_run, capsys):
 def test_confirm_and_export_model(tiny_run, capsys):
     assert main(["confirm", str(tiny_run), "--top", "1", "--seeds", "2"]) == 0
     captured = capsys.readouterr()
-    assert ("test_main_accuracy on the test split, 2 paired seeds each; verdicts by a paired "
-            "bootstrap") in captured.out
+    assert ("test_main_accuracy on the test split, up to 2 paired seeds each; verdicts by a "
+            "paired t-test") in captured.out
+    assert "\n4 of 4 trainings\ndesign: one look at 2 seeds, " in captured.out
     lines = [line.strip() for line in captured.out.splitlines()]
-    verdicts = [line for line in lines if "than the baseline" in line or "difference from" in line]
+    verdicts = [line for line in lines if "than the baseline" in line or "difference from" in line
+                or "equivalent to" in line]
     assert len(verdicts) == 1 and any(line.split(":")[1].strip().startswith("the baseline")
                                       for line in lines if ": the baseline," in line)
     assert (tiny_run / "confirmed.csv").exists() and "seed 1:" in captured.err
@@ -31,8 +34,39 @@ def test_confirm_and_export_model(tiny_run, capsys):
     assert (tiny_run / "m.keras").exists()
 
 
+def test_confirm_says_what_it_spent_and_how_it_decided(tiny_run, capsys, monkeypatch):
+    fake_training(monkeypatch, lambda tapped, _: 0.9 if tapped else 0.05)
+    assert main(["confirm", str(tiny_run), "--top", "1", "--margin", "0.02"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("test_main_accuracy on the test split, up to 5 paired seeds each; "
+                      "verdicts by a paired t-test over seeds and test examples after every "
+                      "seed:")
+    assert out[1].startswith("  0001: better than the baseline, +0.")  # the verdict first
+    assert ", settled after 3 seeds; " in out[1] and out[2].startswith("  0000: the baseline, ")
+    assert out[3] == "6 of 10 trainings (the verdicts were settled early)"
+    assert out[4].startswith("design: a look after every seed from 2 to 5, O'Brien-Fleming")
+    assert out[4].endswith("; stops as equivalent within ±0.02")
+
+
 @pytest.mark.parametrize("command", [["show"], ["export"], ["plot"], ["confirm"],
                                      ["export-model", "--out", "x.keras"]])
 def test_run_commands_need_a_run_directory(command, tmp_path, capsys):
     assert main([command[0], str(tmp_path), *command[1:]]) == 2
     assert "not a run directory of a search (no space.toml)" in capsys.readouterr().err
+
+
+def test_explain_prints_a_verdict_first_then_the_table(tmp_path, capsys):
+    from tests.results.test_explain import random_trials, save_search
+
+    run = save_search(tmp_path / "run", random_trials(30))
+    assert main(["explain", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("At 9 epochs, the highest budget trained (")
+    assert "conv3 helps (+0.0" in lines[0] and lines[1].startswith("Importance")
+    header = lines[3].split()
+    assert header[:3] == ["layer", "configs_on", "configs_off"]
+    assert [line.split()[0] for line in lines[4:8]] == ["conv1", "conv2", "conv3", "conv4"]
+    assert lines[-1] == f"effects: {run / 'effects.csv'}" and (run / "effects.csv").is_file()
+    assert main(["explain", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path}: not a run directory of a search (no space.toml)")

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,12 +22,13 @@ def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run, monkeypat
     seen = []
     table = confirm(tiny_run, top=1, seeds=2, on_score=lambda *a: seen.append(a))
     assert opened[0].hypermodel.seed == opened[0].space.seed == 3  # not the retrainings' seeds
-    assert len(seen) == 4 and len(table) == 2
+    assert len(seen) == 4 and len(table) == 2  # one look, at 2 seeds
     assert list(table.columns) == [
-        "config", "taps", "n_taps", "metric", "baseline", "seeds", "mean", "std", "ci_low",
-        "ci_high", "trained", "trained_seeds", "delta_vs_baseline", "delta_low", "delta_high",
-        "detectable", "p_raw", "p_value", "p_seeds", "p_trained", "significant", "verdict",
-        "line", "scores"]
+        "config", "taps", "n_taps", "metric", "baseline", "seeds", "n_seeds", "mean", "std",
+        "ci_low", "ci_high", "trained", "trained_seeds", "delta_vs_baseline", "delta_low",
+        "delta_high", "detectable", "p_raw", "p_bound", "p_value", "p_seeds", "p_trained",
+        "significant", "verdict", "look", "settled", "line", "scores"]
+    assert set(table["seeds"]) == {"1003;2003"} and set(table["n_seeds"]) == {2}
     assert set(table["metric"]) == {"test_main_accuracy"}
     baseline = table[table["baseline"]].iloc[0]
     tapped = table[~table["baseline"]].iloc[0]
@@ -39,8 +41,9 @@ def test_confirm_retrains_top_and_baseline_on_the_test_split(tiny_run, monkeypat
     assert math.isnan(baseline["p_value"]) and baseline["delta_vs_baseline"] == 0
     assert 0 <= tapped["p_value"] <= 1
     assert tapped["delta_vs_baseline"] == pytest.approx(tapped["mean"] - baseline["mean"])
-    assert tapped["significant"] == (tapped["p_value"] < 0.05)
-    assert tapped["verdict"] in ("better", "worse", "no detectable difference")
+    assert "design" in table.attrs
+    assert tapped["significant"] == (tapped["p_raw"] <= tapped["p_bound"])
+    assert tapped["verdict"] in ("better", "worse", "equivalent", "no detectable difference")
     assert tapped["line"].startswith(f"{tapped['config']}: ")
     assert -1 <= tapped["delta_low"] <= tapped["delta_vs_baseline"] <= tapped["delta_high"] <= 1
     on_disk = pd.read_csv(RunDir(tiny_run).confirmed, dtype={"config": str})
@@ -52,12 +55,15 @@ def test_confirm_needs_a_test_split(tiny_run):
                                                           "test_fraction = 0.0")
     (tiny_run / "space.toml").write_text(space)
     with pytest.raises(AuxSearchError, match="test_fraction is 0, so there is no test split"):
-        confirm(tiny_run, top=1, seeds=1)
+        confirm(tiny_run, top=1, seeds=2)
 
 
 def test_confirm_refuses_bad_counts(tiny_run):
-    with pytest.raises(SpaceError, match="^seeds must be >= 1; got 0$"):
-        confirm(tiny_run, top=1, seeds=0)
+    with pytest.raises(SpaceError, match=r"^seeds must be >= 2 \(a look compares paired "
+                                         r"seeds\); got 1$"):
+        confirm(tiny_run, top=1, seeds=1)
+    with pytest.raises(SpaceError, match="^margin must be a number > 0"):
+        confirm(tiny_run, top=1, margin=0.0)
     with pytest.raises(SpaceError, match="^top must be >= 1; got 0$"):
         confirm(tiny_run, top=0)
     with pytest.raises(RunDirError, match="not a run directory of a search"):
@@ -92,3 +98,48 @@ def test_packed_confirmation_is_the_unpacked_one(tiny_run):
     packed = confirm(tiny_run, top=1, seeds=2, pack=3)  # 4 trainings: a group of 3, then 1
     columns = ["config", "mean", "delta_vs_baseline", "p_value", "verdict"]
     pd.testing.assert_frame_equal(packed[columns], unpacked[columns], atol=1e-9)
+
+
+def fake_training(monkeypatch, accuracy):
+    """Replaces training with per-example scores at `accuracy(tapped, repetition)`."""
+    trained = []
+
+    def scores(search, values, repetition):
+        tapped = any(v is True for k, v in values.items() if k.startswith("tap/"))
+        trained.append(("tapped" if tapped else "baseline", repetition))
+        rng = np.random.default_rng([int(tapped), repetition])
+        return (rng.random(len(search.data.y_test)) < accuracy(tapped, repetition)).astype(float)
+
+    monkeypatch.setattr(confirmation, "_train_and_test", scores)
+    monkeypatch.setattr(confirmation, "_train_packed", lambda search, group: [
+        scores(search, values, repetition) for _, values, repetition in group])
+    return trained
+
+
+def test_confirm_trains_seed_by_seed_and_stops_when_settled(tiny_run, monkeypatch):
+    trained = fake_training(monkeypatch, lambda tapped, _: 0.9 if tapped else 0.05)
+    table = confirm(tiny_run, top=1, seeds=5).set_index("baseline")
+    # Clearly better: settled at the look after seed 3 of 5; the baseline stops with it.
+    assert trained == [(who, r) for r in range(3) for who in ("tapped", "baseline")]
+    tapped, baseline = table.loc[False], table.loc[True]
+    assert tapped["verdict"] == "better" and tapped["settled"] and tapped["look"] == 3
+    assert tapped["n_seeds"] == baseline["n_seeds"] == 3
+    assert tapped["seeds"] == baseline["seeds"] == "1003;2003;3003"
+    assert tapped["line"].startswith(f"{tapped['config']}: better than the baseline, +0.")
+    assert ", settled after 3 seeds; the baseline failed to train on 3 of 3 seeds" in (
+        tapped["line"])
+    assert table.attrs["design"].startswith("a look after every seed from 2 to 5, ")
+    assert table.attrs["design"].endswith("within ±0.01")  # a point of accuracy
+    on_disk = pd.read_csv(RunDir(tiny_run).confirmed, dtype={"config": str, "seeds": str})
+    assert list(on_disk["seeds"]) == ["1003;2003;3003"] * 2
+    assert list(on_disk["n_seeds"]) == [3, 3]
+
+
+def test_confirm_runs_to_the_limit_when_nothing_settles(tiny_run, monkeypatch):
+    trained = fake_training(monkeypatch, lambda tapped, r: 0.5 + 0.03 * (r % 2))
+    table = confirm(tiny_run, top=1, seeds=5, margin=0.001).set_index("baseline")
+    assert len(trained) == 10 and table["n_seeds"].tolist() == [5, 5]
+    tapped = table.loc[False]
+    assert tapped["verdict"] == "no detectable difference" and not tapped["settled"]
+    assert "after 5 seeds (this design detects about" in tapped["line"]
+    assert table.attrs["design"].endswith("within ±0.001")

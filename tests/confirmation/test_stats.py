@@ -1,4 +1,4 @@
-"""Confirmation statistics, on synthetic score tables with known answers."""
+"""The confirmation table, on synthetic score tables with known answers."""
 
 import math
 import time
@@ -8,15 +8,14 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from auxsearch.confirmation.sequential import Decision, fixed
 from auxsearch.confirmation.stats import (
-    Difference,
     holm,
     mean_interval,
     paired_bootstrap,
     sign_flip_test,
     summarise,
     trained_seeds,
-    verdict,
     verdict_line,
 )
 from auxsearch.core.errors import DataError, SpaceError
@@ -41,8 +40,9 @@ def accuracy_summary(tables, **kwargs):
     return summarise(tables, "base", **kwargs).set_index("config")
 
 
-def test_the_bimodal_baseline_loses_to_configurations_that_always_train():
-    # Issue 12's case: without taps the model learns on one seed of three.
+def test_the_bimodal_baseline_takes_more_than_three_seeds_to_lose():
+    # Issue 12's case: without taps the model learns on one seed of three. Three
+    # seeds cannot say more than that (a seed-level test on 2 degrees of freedom).
     tables = {"base": accuracy_table([0.901, 0.084, 0.084], seed=1),
               "0022": accuracy_table([0.945, 0.904, 0.907], seed=2),
               "0031": accuracy_table([0.929, 0.922, 0.873], seed=3),
@@ -56,17 +56,26 @@ def test_the_bimodal_baseline_loses_to_configurations_that_always_train():
     assert base["line"].startswith("base: the baseline, 0.36 [") and "1 of 3 seeds" in base["line"]
     for config in ("0022", "0031", "0040"):
         row = table.loc[config]
-        assert row["verdict"] == "better" and row["significant"] and row["p_value"] < 0.01
-        assert row["p_value"] >= row["p_raw"]
+        assert row["verdict"] == "no detectable difference" and not row["significant"]
+        assert row["p_bound"] == pytest.approx(0.05 / 3)  # Holm's first step, one look
+        assert row["p_value"] == pytest.approx(row["p_raw"] * 3)
         assert row["trained"] == "3/3" and row["p_trained"] == pytest.approx(0.4)
         assert row["p_seeds"] == pytest.approx(0.75)  # 0.25 at S = 3, times 3 by Holm
-        assert 0 < row["delta_low"] < row["delta_vs_baseline"] < row["delta_high"] <= 1
-        assert row["line"].startswith(f"{config}: better than the baseline, +0.")
+        assert -1 <= row["delta_low"] < 0 < row["delta_vs_baseline"] < row["delta_high"] <= 1
         assert row["line"].endswith(
             f"; the baseline failed to train on 2 of 3 seeds, {config} trained on all 3")
+        assert row["n_seeds"] == row["look"] == 3 and not row["settled"]
     assert table.loc["0022", "delta_vs_baseline"] == pytest.approx((0.945 + 0.905 + 0.9075
                                                                     - 0.9 - 0.085 * 2) / 3)
     assert table.loc["0022", "scores"] == "0.9450;0.9050;0.9075"
+    # Five seeds, the baseline failing on four: now it is settled.
+    five = accuracy_summary({"base": accuracy_table([0.901, 0.084, 0.084, 0.09, 0.1], seed=1),
+                             "0022": accuracy_table([0.945, 0.904, 0.907, 0.91, 0.92], seed=2)})
+    row = five.loc["0022"]
+    assert row["verdict"] == "better" and row["significant"] and row["p_raw"] <= row["p_bound"]
+    assert 0 < row["delta_low"] < row["delta_vs_baseline"] < row["delta_high"] <= 1
+    assert row["line"].startswith("0022: better than the baseline, +0.67 [")
+    assert "settled after 5 seeds; the baseline failed to train on 4 of 5 seeds" in row["line"]
 
 
 def test_identical_tables_tie():
@@ -77,8 +86,8 @@ def test_identical_tables_tie():
     assert row["p_raw"] == row["p_value"] == row["p_seeds"] == row["p_trained"] == 1
     assert row["delta_vs_baseline"] == row["delta_low"] == row["delta_high"] == 0
     assert row["line"] == ("copy: no detectable difference from the baseline, +0.000 "
-                           "[+0.000, +0.000], p = 1 (this design detects about ±0.000); "
-                           "both trained on 3 of 3 seeds")
+                           "[+0.000, +0.000], p = 1 after 3 seeds (this design detects about "
+                           "±0.000); both trained on 3 of 3 seeds")
 
 
 def test_a_clear_win_and_a_clear_loss():
@@ -86,31 +95,59 @@ def test_a_clear_win_and_a_clear_loss():
     win = accuracy_table([0.85, 0.86, 0.84], seed=2)
     table = accuracy_summary({"base": base, "win": win})
     row = table.loc["win"]
-    assert row["verdict"] == "better" and row["p_value"] < 0.001
+    assert row["verdict"] == "better" and row["p_value"] < 0.05 and row["settled"]
+    assert row["p_bound"] == 0.05 and row["p_value"] == pytest.approx(row["p_raw"])
     assert row["delta_vs_baseline"] == pytest.approx(0.14)
-    assert row["delta_low"] > 0.08 and row["detectable"] == pytest.approx(
+    assert row["delta_low"] > 0.05 and row["detectable"] == pytest.approx(
         (row["delta_high"] - row["delta_low"]) / 2)
     assert row["p_seeds"] == pytest.approx(0.25)  # the smallest an exact test reaches at S = 3
-    assert row["line"].endswith("p < 0.001; both trained on 3 of 3 seeds")
+    assert row["line"].endswith(", settled after 3 seeds; both trained on 3 of 3 seeds")
     lost = accuracy_summary({"base": win, "loss": base}).loc["loss"]
     assert lost["verdict"] == "worse" and lost["significant"]
     assert lost["delta_vs_baseline"] == pytest.approx(-0.14) and lost["delta_high"] < 0
     assert lost["line"].startswith("loss: worse than the baseline, -0.140 [")
 
 
-def test_two_seeds_work():
+def test_two_seeds_work_and_one_is_refused():
     table = accuracy_summary({"base": accuracy_table([0.6, 0.62]),
                               "other": accuracy_table([0.9, 0.91], seed=5)})
     row = table.loc["other"]
-    assert row["seeds"] == 2 and row["verdict"] == "better"
-    assert row["p_seeds"] >= 0.5 and row["p_seeds"] == pytest.approx(0.5)
+    assert row["n_seeds"] == 2 and row["verdict"] == "better"
+    assert row["p_seeds"] == pytest.approx(0.5)  # an exact test cannot go lower at S = 2
     assert not math.isnan(row["std"])
+    with pytest.raises(DataError, match="a comparison needs at least 2 paired seeds; "
+                                        "'other' has 1"):
+        accuracy_summary({"base": accuracy_table([0.5]), "other": accuracy_table([0.9])})
 
 
-def test_one_seed_still_compares_on_examples():
-    table = accuracy_summary({"base": accuracy_table([0.5]), "other": accuracy_table([0.9])})
-    assert math.isnan(table.loc["base", "std"]) and table.loc["other", "p_seeds"] == 1
-    assert table.loc["other", "verdict"] == "better"
+def test_a_configuration_with_fewer_seeds_pairs_with_the_baselines_first():
+    base = accuracy_table([0.70, 0.72, 0.71, 0.40, 0.41], seed=1)  # falls on seeds 4 and 5
+    early = accuracy_table([0.85, 0.86, 0.84], seed=2)  # stopped after 3 seeds
+    table = accuracy_summary({"base": base, "early": early, "full": base + 0.0})
+    row = table.loc["early"]
+    assert row["n_seeds"] == 3 and row["trained"] == "3/3"
+    assert row["delta_vs_baseline"] == pytest.approx(0.14)  # against 0.70, 0.72, 0.71 only
+    assert table.loc["base", "n_seeds"] == 5 and table.loc["base", "mean"] == pytest.approx(
+        base.mean())
+    assert table.loc["full", "delta_vs_baseline"] == 0 and table.loc["full", "n_seeds"] == 5
+    with pytest.raises(DataError, match=r"'more' has shape \(6, 400\), the baseline "
+                                        r"\(5, 400\)"):
+        accuracy_summary({"base": base, "more": accuracy_table([0.5] * 6)})
+
+
+def test_the_designs_decisions_are_what_the_table_says():
+    tables = {"base": accuracy_table([0.70, 0.72, 0.71], seed=1),
+              "a": accuracy_table([0.85, 0.86, 0.84], seed=2)}
+    decision = Decision("equivalent", 3, 3, 0.001, -0.009, 0.011, 0.7, 0.01, 0.02)
+    row = accuracy_summary(tables, decisions={"a": decision}).loc["a"]
+    assert row["verdict"] == "equivalent" and not row["significant"] and row["settled"]
+    assert (row["delta_vs_baseline"], row["delta_low"], row["delta_high"]) == (
+        0.001, -0.009, 0.011)
+    assert row["p_bound"] == 0.01 and row["p_value"] == pytest.approx(1.0)
+    assert row["line"].startswith("a: equivalent to the baseline (within ±0.020), +0.001 "
+                                  "[-0.009, +0.011], settled after 3 seeds; both trained")
+    with pytest.raises(DataError, match=r"no decision for 'a'; decided: \['b'\]"):
+        accuracy_summary(tables, decisions={"b": decision})
 
 
 def test_a_min_metric_prefers_lower_errors():
@@ -167,6 +204,9 @@ def test_intervals_never_leave_the_metric_range():
         for a, b in ((table, other), (other, table), (table, table)):
             diff = paired_bootstrap(a, b, resamples=300, low=0.0, high=1.0)
             assert -1 <= diff.low <= diff.delta <= diff.high <= 1 and 0 < diff.p_value <= 1
+            if len(a) >= 2:
+                decided = fixed([a - b.astype(float)], "max", span=1.0)[0]
+                assert -1 <= decided.low <= decided.delta <= decided.high <= 1
     assert mean_interval(np.ones((3, 50))) == (1.0, 1.0)
     assert mean_interval(np.zeros((3, 50))) == (0.0, 0.0)
     table = summarise({"base": np.zeros((3, 40)), "all": np.ones((3, 40))}, "base", "max",
@@ -181,37 +221,36 @@ def test_results_are_deterministic_for_a_seed():
               "b": accuracy_table([0.69, 0.8, 0.7], seed=3)}
     first = accuracy_summary(tables, seed=4)
     pd.testing.assert_frame_equal(first, accuracy_summary(tables, seed=4))
-    assert not first.equals(accuracy_summary(tables, seed=5))
+    assert not first.equals(accuracy_summary(tables, seed=5))  # the means' intervals
     # The building blocks draw the same resamples as the table.
-    diff = paired_bootstrap(tables["a"], tables["base"], seed=4, low=0.0, high=1.0)
-    assert (diff.low, diff.high, diff.p_value) == pytest.approx(
-        tuple(first.loc["a", ["delta_low", "delta_high", "p_raw"]]))
     assert mean_interval(tables["b"], seed=4, low=0.0, high=1.0) == pytest.approx(
         tuple(first.loc["b", ["ci_low", "ci_high"]]))
-
-
-def test_verdict_follows_the_direction_and_the_adjusted_p():
-    assert verdict(0.1, 0.01, "max") == verdict(-0.1, 0.01, "min") == "better"
-    assert verdict(-0.1, 0.01, "max") == verdict(0.1, 0.01, "min") == "worse"
-    assert verdict(0.1, 0.05, "max") == "no detectable difference"
-    assert verdict(0.1, 0.07, "max", alpha=0.1) == "better"
+    decided = fixed([tables["a"] - tables["base"], tables["b"] - tables["base"]], "max",
+                    span=1.0)
+    assert [d.p_raw for d in decided] == pytest.approx(list(first.loc[["a", "b"], "p_raw"]))
 
 
 def test_verdict_lines_read_as_one_sentence():
-    win = Difference(0.5625, 0.31, 0.83, 0.0005)
-    assert verdict_line("0022", "better", win, 0.0015, 3, 1, 3) == (
-        "0022: better than the baseline, +0.56 [+0.31, +0.83], p = 0.0015; "
-        "the baseline failed to train on 2 of 3 seeds, 0022 trained on all 3")
-    tie = Difference(0.004, -0.012, 0.020, 0.62)
-    assert verdict_line("0007", "no detectable difference", tie, 0.62, 3, 3, 3) == (
+    win = Decision("better", 3, 3, 0.5625, 0.31, 0.83, 0.0005, 0.0167, None)
+    assert verdict_line("0022", win, 3, 1) == (
+        "0022: better than the baseline, +0.56 [+0.31, +0.83], p = 0.0015, settled after 3 "
+        "seeds; the baseline failed to train on 2 of 3 seeds, 0022 trained on all 3")
+    tie = Decision("no detectable difference", 5, 5, 0.004, -0.012, 0.020, 0.3, 0.044, 0.01)
+    assert verdict_line("0007", tie, 5, 5) == (
         "0007: no detectable difference from the baseline, +0.004 [-0.012, +0.020], "
-        "p = 0.62 (this design detects about ±0.016); both trained on 3 of 3 seeds")
+        "p = 0.34 after 5 seeds (this design detects about ±0.016); both trained on 5 of 5 "
+        "seeds")
+    same = Decision("equivalent", 4, 4, 0.002, -0.008, 0.012, 0.6, 0.018, 0.015)
+    assert verdict_line("0002", same, 4, 4) == (
+        "0002: equivalent to the baseline (within ±0.015), +0.002 [-0.008, +0.012], settled "
+        "after 4 seeds; both trained on 4 of 4 seeds")
     # Training on every seed where the baseline does not is said, whatever the verdict.
-    assert verdict_line("0007", "no detectable difference", tie, 0.62, 3, 1, 3).endswith(
-        "; the baseline failed to train on 2 of 3 seeds, 0007 trained on all 3")
-    assert verdict_line("0009", "worse", tie, 0.01, 1, 2, 3).endswith(
-        "; baseline trained on 2 of 3 seeds, 0009 on 1")
-    assert ";" not in verdict_line("0009", "worse", tie, 0.01, None, None, 3)
+    assert verdict_line("0007", tie, 5, 1).endswith(
+        "; the baseline failed to train on 4 of 5 seeds, 0007 trained on all 5")
+    worse = Decision("worse", 3, 3, -0.1, -0.2, -0.05, 0.0001, 0.0013, None)
+    assert verdict_line("0009", worse, 1, 2).endswith(
+        "p = 0.0038, settled after 3 seeds; baseline trained on 2 of 3 seeds, 0009 on 1")
+    assert ";" not in verdict_line("0009", worse, None, None)
 
 
 def test_without_a_chance_score_no_seed_is_flagged():
@@ -219,7 +258,7 @@ def test_without_a_chance_score_no_seed_is_flagged():
     assert trained_seeds(tables["base"], CHANCE, "max") == 0
     assert trained_seeds(tables["base"], None, "max") == 2
     table = summarise(tables, "base", "max", None, 0.0, 1.0).set_index("config")
-    assert table.loc["base", "trained"] == "2/2" and "trained" not in table.loc["x", "line"]
+    assert table.loc["base", "trained"] == "2/2" and "trained on" not in table.loc["x", "line"]
     assert "trained" not in table.loc["base", "line"]
 
 
@@ -235,9 +274,10 @@ def test_five_comparisons_take_well_under_a_second():
 
 def test_bad_input_is_refused():
     good = accuracy_table([0.5, 0.6])
-    with pytest.raises(DataError, match=r"paired scores must share one shape .*\(3, 400\) and "
-                                        r"\(2, 400\)"):
-        summarise({"base": good, "x": accuracy_table([0.5, 0.6, 0.7])}, "base", "max", CHANCE)
+    with pytest.raises(DataError, match=r"paired scores need the baseline's examples and at "
+                                        r"most its seeds .*'x' has shape \(2, 300\), the "
+                                        r"baseline \(2, 400\)"):
+        summarise({"base": good, "x": accuracy_table([0.5, 0.6], n=300)}, "base", "max", CHANCE)
     with pytest.raises(DataError, match=r"scores have no baseline 'none'; got \['base'\]"):
         summarise({"base": good}, "none", "max", CHANCE)
     with pytest.raises(SpaceError, match=r"direction must be one of .*; got 'maximum'"):

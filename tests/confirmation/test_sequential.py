@@ -1,0 +1,179 @@
+"""The sequential design: the look test, Holm with recycling over the looks, the stops."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from auxsearch.confirmation.sequential import (
+    Design,
+    SequentialTest,
+    check_margin,
+    check_seeds,
+    decisions,
+    default_margin,
+    fixed,
+    look_p,
+    look_statistics,
+)
+from auxsearch.confirmation.stats import holm, paired_bootstrap
+from auxsearch.core.errors import SpaceError
+
+
+def scores(accuracies, n, rng):
+    """Per-example 0/1 scores, one row per seed, each seed at its accuracy."""
+    return (rng.random((len(accuracies), n)) < np.asarray(accuracies)[:, None]).astype(float)
+
+
+def run(design, differences, margin=0.01):
+    """Runs the design on (K, seeds, n) differences; returns its decisions."""
+    test = SequentialTest(design.bounds(len(differences)), margin, span=1.0)
+    for k in design.looks:
+        if test.done:
+            break
+        test.look(*look_statistics(differences[None, :, :k]))
+    return decisions(test, design.looks, "max")
+
+
+def feed(test, p_values, df=2):
+    """One look whose two-sided p-values are `p_values` (positive differences)."""
+    se = np.ones((1, len(p_values)))
+    test.look(stats.t.isf(np.asarray(p_values) / 2, df)[None], se, df)
+
+
+def test_the_look_test_is_the_paired_t_test_when_examples_add_no_noise():
+    per_seed = np.array([0.03, 0.05, 0.01, 0.04])
+    differences = np.repeat(per_seed[:, None], 50, axis=1)  # the same on every example
+    delta, se, df = look_statistics(differences)
+    reference = stats.ttest_1samp(per_seed, 0.0)
+    assert delta == pytest.approx(per_seed.mean()) and df == 3
+    assert look_p(delta, se, df) == pytest.approx(reference.pvalue)
+    with pytest.raises(ValueError, match="a look needs at least 2 seeds; got 1"):
+        look_statistics(differences[:1])
+
+
+def test_with_many_seeds_it_agrees_with_the_bootstrap_and_with_few_it_is_wider():
+    # Seed and example effects, little interaction: both estimate one variance.
+    rng = np.random.default_rng(1)
+    many = (0.02 + rng.normal(0, 0.05, (40, 1)) + rng.normal(0, 0.3, (1, 200))
+            + rng.normal(0, 0.01, (40, 200)))
+    delta, se, df = look_statistics(many)
+    boot = paired_bootstrap(many, np.zeros_like(many), resamples=4000, seed=2)
+    assert delta == pytest.approx(boot.delta)
+    assert stats.t.isf(0.025, df) * se == pytest.approx(boot.detectable, rel=0.1)
+    assert look_p(delta, se, df) == pytest.approx(boot.p_value, rel=0.3)
+    # Three seeds whose noise swamps the examples': the bootstrap takes three values
+    # for the population and is far too sure; the look test is not.
+    few = rng.normal(0, 0.05, (3, 1)) + rng.normal(0, 0.01, (3, 200))
+    delta, se, df = look_statistics(few)
+    boot = paired_bootstrap(few, np.zeros_like(few), resamples=2000, seed=2)
+    assert stats.t.isf(0.025, df) * se > 2 * boot.detectable
+
+
+def test_a_clear_effect_stops_early():
+    rng = np.random.default_rng(0)
+    base, tapped = scores([0.1] * 5, 360, rng), scores([0.9] * 5, 360, rng)
+    found, = run(Design(5), (tapped - base)[None])
+    assert found.verdict == "better" and found.look == found.stopped == 3  # of 5
+    assert found.p_raw <= found.p_bound < 0.05 and found.p_value < 0.05
+    assert 0 < found.low < found.delta < found.high <= 1
+
+
+def test_an_equivalent_configuration_stops_as_equivalent():
+    rng = np.random.default_rng(3)  # on each seed 40 of 4000 examples change, 20 each way
+    differences = np.zeros((5, 4000))
+    for row in differences:
+        row[rng.choice(4000, 40, replace=False)] = [1.0] * 20 + [-1.0] * 20
+    found, = run(Design(5), differences[None], margin=0.01)
+    assert found.verdict == "equivalent" and found.settled and found.stopped < 5
+    assert -0.01 <= found.low <= found.delta <= found.high <= 0.01
+    # Without a margin it runs to the last seed and has no detectable difference.
+    undecided, = run(Design(5), differences[None], margin=None)
+    assert undecided.verdict == "no detectable difference" and not undecided.settled
+    assert undecided.look == undecided.stopped == 5 and undecided.p_value >= 0.05
+
+
+def test_one_look_is_the_fixed_design_with_holm():
+    rng = np.random.default_rng(5)
+    base = scores([0.70, 0.72, 0.71, 0.69], 300, rng)
+    tables = [scores(a, 300, rng) for a in ([0.80, 0.79, 0.82, 0.81], [0.72, 0.70, 0.74, 0.71],
+                                            [0.55, 0.56, 0.54, 0.57], [0.71, 0.70, 0.72, 0.70])]
+    differences = np.stack([table - base for table in tables])
+    one_look = run(Design(4, min_seeds=4), differences, margin=None)
+    by_fixed = fixed(list(differences), "max")
+    for found, fixed_one in zip(one_look, by_fixed):
+        assert (found.verdict, found.look, found.p_raw, found.delta) == (
+            fixed_one.verdict, fixed_one.look, fixed_one.p_raw, fixed_one.delta)
+        assert (found.p_bound, found.low, found.high) == pytest.approx(
+            (fixed_one.p_bound, fixed_one.low, fixed_one.high))
+    p = [d.p_raw for d in by_fixed]
+    assert [d.verdict for d in by_fixed] == [
+        "no detectable difference" if not q < 0.05 else "better" if d.delta > 0 else "worse"
+        for q, d in zip(holm(p), by_fixed)]
+    assert {d.verdict for d in by_fixed} >= {"better", "worse", "no detectable difference"}
+
+
+def test_a_rejection_frees_alpha_for_the_others_at_every_look_so_far():
+    design = Design(5)
+    bounds = design.bounds(2)  # rows: alpha / 1, alpha / 2
+    test = SequentialTest(bounds)
+    feed(test, [0.5, 0.5])
+    between = (bounds[0, 1] + bounds[1, 1]) / 2  # passes alpha's look 2, not alpha / 2's
+    feed(test, [0.5, between])
+    assert not test.rejected.any() and test.open.all()
+    feed(test, [bounds[1, 2] / 2, 0.9])  # the first is rejected at look 3
+    assert test.rejected.all()  # ... and the second, on its look-2 evidence
+    first, second = decisions(test, design.looks, "max")
+    assert first.verdict == second.verdict == "better"
+    assert (first.look, first.stopped) == (4, 4) and (second.look, second.stopped) == (3, 4)
+    assert second.p_bound == pytest.approx(bounds[0, 1])  # tested at alpha's boundary
+    assert first.p_bound == pytest.approx(bounds[1, 2])
+    assert test.done
+    with pytest.raises(ValueError, match="hypothesis 0 is not decided yet"):
+        decisions(SequentialTest(bounds), design.looks, "max")
+
+
+def test_an_equivalent_configuration_keeps_its_share_of_alpha():
+    design = Design(3)
+    bounds = design.bounds(2)
+    test = SequentialTest(bounds, margin=0.01)
+    # Look 1: the second is equivalent (tiny interval), the first undecided.
+    test.look(np.array([[0.0, 0.0]]), np.array([[1.0, 1e-6]]), 1)
+    assert test.equivalent.tolist() == [[False, True]] and test.open.tolist() == [[True, False]]
+    between = (bounds[0, 1] + bounds[1, 1]) / 2
+    feed(test, [between, 0.5])  # passes at alpha, not at alpha / 2: not rejected
+    first, second = decisions(test, design.looks, "min")
+    assert first.verdict == "no detectable difference" and second.verdict == "equivalent"
+    assert first.p_bound == pytest.approx(bounds[1, 1]) and second.stopped == 2
+    with pytest.raises(ValueError, match="all 2 looks are taken"):
+        feed(test, [0.5, 0.5])
+
+
+def test_the_direction_names_the_verdict():
+    test = SequentialTest(Design(2).bounds(2))
+    test.look(np.array([[0.5, -0.5]]), np.array([[0.001, 0.001]]), 1)
+    assert test.verdicts("max").tolist() == [["better", "worse"]]
+    assert test.verdicts("min").tolist() == [["worse", "better"]]
+
+
+def test_the_design_and_its_settings():
+    design = Design(5)
+    assert design.looks == (2, 3, 4, 5) and design.bounds(3).shape == (3, 4)
+    assert np.all(np.diff(design.bounds(3), axis=0) < 0)  # smaller shares, lower levels
+    assert design.describe(3, 0.01) == (
+        "a look after every seed from 2 to 5, O'Brien-Fleming-type alpha spending "
+        "(Lan-DeMets), Holm over 3 with recycling, family-wise alpha 0.05 for better/worse; "
+        "stops as equivalent within ±0.01")
+    assert Design(2).describe(1, None).startswith("one look at 2 seeds, ")
+    assert Design(4, min_seeds=9).looks == (4,)
+    assert default_margin(0.0, 1.0, 0.9) == pytest.approx(0.01)
+    assert default_margin(0.0, None, 2.5) == pytest.approx(0.025)  # 1% of the baseline's MAE
+    with pytest.raises(SpaceError, match=r"^--seeds must be >= 2 \(a look compares paired "
+                                         r"seeds\); got 1$"):
+        check_seeds(1, "--seeds")
+    with pytest.raises(SpaceError, match="^seeds must be >= 2"):
+        Design(0)
+    assert check_margin(None) is None and check_margin(1) == 1.0
+    for bad in (0, -0.01, float("nan"), float("inf"), "0.01", True):
+        with pytest.raises(SpaceError, match=r"^--margin must be a number > 0, in the "
+                                             r"metric's units \(e.g. 0.01 for accuracy\); got"):
+            check_margin(bad, "--margin")
