@@ -138,8 +138,8 @@ def confirm(
         if test is None:  # the first look fixes the margin
             if margin is None:
                 margin = default_margin(low, high, float(np.mean(per_seed[base])))
-            test = SequentialTest(design.bounds(len(configs)), margin,
-                                  None if low is None or high is None else high - low)
+            test = design.test(len(configs), margin,
+                               None if low is None or high is None else high - low)
         _look(test, configs, per_seed, base)
         training = [config for config, open_ in zip(configs, test.open[0]) if open_]
         if not training:

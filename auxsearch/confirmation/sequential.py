@@ -59,6 +59,7 @@ ALPHA = 0.05  # the family-wise level of "better" and "worse" claims
 MIN_SEEDS = 2  # the first look: a seed-level test needs two seeds
 MARGIN_SHARE = 0.01  # the default margin: 1% of the metric's range, or of the baseline's mean
 VERDICTS = ("better", "worse", "equivalent", "no detectable difference")
+FUTILITY = 0.1  # the conditional power below which a comparison stops early (non-binding)
 
 
 def check_seeds(seeds: int, key: str = "seeds") -> int:
@@ -100,11 +101,16 @@ class Design:
         max_seeds: The most seeds a configuration trains (`--seeds`).
         min_seeds: The seeds of the first look (at most `max_seeds`).
         alpha: The family-wise level of "better" and "worse" claims.
+        futility: A comparison whose conditional power under its current
+            trend falls below this stops early as "no detectable
+            difference" (non-binding: it only makes claims rarer); None:
+            never.
     """
 
     max_seeds: int
     min_seeds: int = MIN_SEEDS
     alpha: float = ALPHA
+    futility: float | None = FUTILITY
 
     def __post_init__(self) -> None:
         check_seeds(self.max_seeds)
@@ -122,6 +128,12 @@ class Design:
         return np.stack([t_levels(self.looks, self.max_seeds, self.alpha / m)
                          for m in range(1, hypotheses + 1)])
 
+    def test(self, hypotheses: int, margin: float | np.ndarray | None = None,
+             span: float | None = None, batch: int = 1) -> SequentialTest:
+        """A `SequentialTest` of this design for K comparisons."""
+        return SequentialTest(self.bounds(hypotheses), margin, span, batch,
+                              np.asarray(self.looks) / self.max_seeds, self.futility)
+
     def describe(self, hypotheses: int, margin: float | None) -> str:
         """The design in one line, for people."""
         looks = self.looks
@@ -132,6 +144,9 @@ class Design:
                 "better/worse")
         if margin is not None:
             line += f"; stops as equivalent within ±{margin:.3g}"
+        if self.futility is not None and len(looks) > 1:
+            line += (f"; stops as futile below {self.futility:.0%} conditional power "
+                     "(non-binding)")
         return line
 
 
@@ -211,7 +226,8 @@ class SequentialTest:
     """
 
     def __init__(self, bounds: np.ndarray, margin: float | np.ndarray | None = None,
-                 span: float | None = None, batch: int = 1) -> None:
+                 span: float | None = None, batch: int = 1,
+                 fractions: np.ndarray | None = None, futility: float | None = None) -> None:
         """Starts before the first look.
 
         Args:
@@ -221,12 +237,19 @@ class SequentialTest:
                 stops as equivalent.
             span: The largest possible |difference| (the metric's range), or None.
             batch: B, how many independent confirmations run together.
+            fractions: The information fraction of each look (seeds / max
+                seeds), for the futility stop.
+            futility: Stop a comparison as futile (non-binding) once its
+                conditional power under the current trend is below this;
+                None: never.
         """
         self.bounds = np.asarray(bounds, dtype=float)
         hypotheses, looks = self.bounds.shape
         self.margin = None if margin is None else np.broadcast_to(
             np.asarray(margin, dtype=float), (batch,))
         self.span = span
+        self.fractions = None if fractions is None else np.asarray(fractions, dtype=float)
+        self.futility = futility if fractions is not None else None
         self.index = -1
         shape = (batch, hypotheses)
         self.p = np.ones(shape + (looks,))
@@ -235,6 +258,7 @@ class SequentialTest:
         self.df = np.zeros(shape + (looks,))
         self.rejected = np.zeros(shape, dtype=bool)
         self.equivalent = np.zeros(shape, dtype=bool)
+        self.futile = np.zeros(shape, dtype=bool)
         self.settled = np.full(shape, -1)
         self.stopped = np.full(shape, -1)
         self.share = np.full(shape, hypotheses)
@@ -243,7 +267,7 @@ class SequentialTest:
     @property
     def open(self) -> np.ndarray:
         """(B, K) booleans: still undecided (trains the next seed, if any)."""
-        undecided = ~(self.rejected | self.equivalent)
+        undecided = ~(self.rejected | self.equivalent | self.futile)
         return undecided & (self.index < self.bounds.shape[1] - 1)
 
     @property
@@ -274,9 +298,26 @@ class SequentialTest:
             self.equivalent |= within
             self.settled[within] = i
         last = i == self.bounds.shape[1] - 1
-        ended = active & (self.rejected | self.equivalent | last)
+        if self.futility is not None and not last:
+            hopeless = active & ~self.rejected & ~self.equivalent & (
+                self.conditional_power(i) < self.futility)
+            self.futile |= hopeless
+        ended = active & (self.rejected | self.equivalent | self.futile | last)
         self.stopped[ended] = i
         self.settled[ended & (self.settled < 0)] = i  # undecided at the last look
+
+    def conditional_power(self, i: int) -> np.ndarray:
+        """(B, K) the chance of a claim at the last look if the current trend held.
+
+        The look's p as a z (its direction's), at information fraction t:
+        with the drift it estimates, z / sqrt(t), the last look's z is
+        normal around z / sqrt(t) with variance 1 - t (Lachin 2005); the
+        claim needs the last look's level at the comparison's Holm share.
+        """
+        t = self.fractions[i]
+        z = stats.norm.isf(self.p[..., i] / 2)
+        needed = stats.norm.isf(self.bounds[self.share - 1, -1] / 2)
+        return stats.norm.cdf((z / np.sqrt(t) - needed) / np.sqrt(max(1 - t, 1e-12)))
 
     def _reject(self, i: int) -> None:
         """Holm with recycling: every look so far against the current levels."""
@@ -324,6 +365,8 @@ class Decision:
         p_bound: The nominal level `p_raw` had to reach (Holm's share, the look).
         margin: The equivalence margin, or None.
         alpha: The design's family-wise level.
+        futile: Whether it stopped early as futile (little chance of a
+            claim by the last look).
     """
 
     verdict: str
@@ -336,6 +379,7 @@ class Decision:
     p_bound: float
     margin: float | None
     alpha: float = ALPHA
+    futile: bool = False
 
     @property
     def p_value(self) -> float:
@@ -368,7 +412,8 @@ def decisions(test: SequentialTest, looks: tuple[int, ...], direction: str,
         margin = None if test.margin is None else float(test.margin[index])
         out.append(Decision(str(verdicts[h]), looks[at], looks[stop], float(delta), float(low),
                             float(high), float(test.p[index, h, at]),
-                            float(test.bounds[test.share[index, h] - 1, at]), margin, alpha))
+                            float(test.bounds[test.share[index, h] - 1, at]), margin, alpha,
+                            bool(test.futile[index, h])))
     return out
 
 

@@ -28,9 +28,9 @@ from scipy import special
 
 from auxsearch.confirmation.sequential import (
     ALPHA,
+    FUTILITY,
     MIN_SEEDS,
     Design,
-    SequentialTest,
     look_statistics,
 )
 from auxsearch.core import rules
@@ -85,7 +85,8 @@ def null_scores(rng: np.random.Generator, simulations: int, trainings: int, seed
 def type_one_error(spread: float, examples: int, configurations: int = 3, max_seeds: int = 5,
                    min_seeds: int = MIN_SEEDS, mean: float = 0.9, correlation: float = 0.0,
                    agreement: float = 0.8, margin: float | None = 0.01,
-                   simulations: int = 1000, alpha: float = ALPHA, seed: int = 0) -> NullRates:
+                   simulations: int = 1000, alpha: float = ALPHA, seed: int = 0,
+                   futility: float | None = FUTILITY) -> NullRates:
     """Simulates the sequential confirmation when no configuration differs.
 
     Args:
@@ -101,6 +102,8 @@ def type_one_error(spread: float, examples: int, configurations: int = 3, max_se
         agreement: How much the trainings agree on which examples are hard,
             in [0, 1).
         margin: The equivalence margin; None: no equivalence stops.
+        futility: The conditional power below which a comparison stops as
+            futile (`Design.futility`); None: no futility stops.
         simulations: How many confirmations to simulate.
         alpha: The design's family-wise level.
         seed: The random seed of the draws.
@@ -122,8 +125,7 @@ def type_one_error(spread: float, examples: int, configurations: int = 3, max_se
             ("simulations", simulations, simulations >= 1, ">= 1")):
         if not ok:
             rules.fail(key, text, value, "type_one_error")
-    design = Design(max_seeds, min_seeds, alpha)
-    bounds = design.bounds(configurations)
+    design = Design(max_seeds, min_seeds, alpha, futility)
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK // ((configurations + 1) * max_seeds * examples))
     better = claims = equivalent = trainings = 0.0
@@ -132,7 +134,7 @@ def type_one_error(spread: float, examples: int, configurations: int = 3, max_se
         scores = null_scores(rng, batch, configurations + 1, max_seeds, examples, mean, spread,
                              correlation, agreement)
         differences = scores[:, :configurations] - scores[:, configurations:]
-        test = SequentialTest(bounds, margin, span=1.0, batch=batch)
+        test = design.test(configurations, margin, span=1.0, batch=batch)
         for k in design.looks:
             test.look(*look_statistics(differences[:, :, :k]))
             if test.done:

@@ -234,8 +234,9 @@ def verdict_line(config: str, decision: Decision, trained: int | None,
         line = (f"{config}: equivalent to the baseline (within "
                 f"±{decision.margin:.{places}f}), {numbers}, settled after {seeds} seeds")
     else:
+        stop = ", stopped as futile" if decision.futile else ""
         line = (f"{config}: no detectable difference from the baseline, {numbers}, "
-                f"{_p(decision.p_value)} after {seeds} seeds (this design detects about "
+                f"{_p(decision.p_value)} after {seeds} seeds{stop} (this design detects about "
                 f"±{decision.detectable:.{places}f})")
     if trained is not None and baseline_trained is not None:
         line += "; " + _training(config, trained, baseline_trained, seeds)

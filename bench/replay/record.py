@@ -209,6 +209,8 @@ class Recorder:
             "direction": objective.direction,
             "chance": chance_score(self.search.hypermodel.task, objective.name,
                                    (data.x_val, data.labels("val"))),
+            "examples": {"train": len(data.y_train), "val": len(data.y_val),
+                         "test": len(data.y_test)},
             "max_epochs": self.max_epochs,
             "factor": self.space.hyperband.factor,
             "seeds": self.seeds,

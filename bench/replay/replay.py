@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.replay.confirm import TOP, confirm_trainings
 from bench.replay.strategies import STRATEGIES, Outcome, hyperband_epochs
 from bench.replay.table import Table, load_table
 
 MULTIPLES = (1, 3, 10)  # budgets, in default searches
 ANYTIME = 10  # the multiple whose anytime curves give `epochs_to_p90`
+SEEDS = 5  # confirm's --seeds in the pipeline (today's reference: the fixed design at 5)
+EXAMPLES = 360  # test examples of a table that does not say (the digits' 20%)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class Replayed:
         spent: The epochs it trained.
         curve: `(epochs spent, regret of the incumbent)` after each trial
             (NaN before a first incumbent); kept for the anytime budget only.
+        confirmed: The epochs to a confirmed answer: the search, its race and
+            a sequential `confirm --top 3 --seeds 5` (simulated: see
+            `confirm`); NaN for a strategy with no leaderboard.
+        today: The same for today's pipeline: the search without a race, the
+            noise floor, and the fixed `confirm --top 3 --seeds 5`.
+        verdict: The confirmation's verdict on rank 1 ("" without one).
         outcome: The strategy's `Outcome` (its trials), for later analyses.
     """
 
@@ -59,6 +68,9 @@ class Replayed:
     spent: int
     curve: tuple[tuple[int, float], ...]
     outcome: Outcome
+    confirmed: float = float("nan")
+    today: float = float("nan")
+    verdict: str = ""
 
 
 @lru_cache(maxsize=8)
@@ -81,10 +93,22 @@ def run_job(job: Job) -> Replayed:
         best = truth.max() if table.maximize else truth.min()
         mine = table.truth[outcome.choice]
         select = float(best - mine if table.maximize else mine - best)
+    confirmed = today = float("nan")
+    verdict = ""
+    if outcome.ranked:  # a leaderboard: the pipeline's confirmation
+        top = [c for c in outcome.ranked if c != table.baseline][:TOP]
+        examples = table.meta.get("examples", {}).get("test", EXAMPLES)
+        rng = np.random.default_rng([job.replay, 7])
+        trainings, verdicts = confirm_trainings(table, top, SEEDS, True, examples, rng)
+        confirmed = outcome.spent + table.max_epochs * trainings
+        search = outcome.spent - outcome.race_spent
+        today = search + table.max_epochs * (2 + (len(top) + 1) * SEEDS)
+        verdict = verdicts[0] if top and top[0] == outcome.choice else "baseline"
     return Replayed(job, outcome.choice, float(table.regret(outcome.choice)), select,
                     outcome.spent,
                     curve, outcome if job.multiple == 1 else Outcome(outcome.choice,
-                                                                      outcome.spent))
+                                                                      outcome.spent),
+                    confirmed, today, verdict)
 
 
 def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int = 100,

@@ -20,7 +20,18 @@ Columns of `bench/replay.csv`:
 - `p_select`: the share of replays whose pick is within epsilon of the best
   true score among the configurations the search trained to the full budget
   (picking right among what was seen: a race's job); empty for a strategy
-  that trains none to the full budget.
+  that trains none to the full budget;
+- `epochs_confirmed`: the mean epochs to a confirmed answer, the pipeline's:
+  the search, its race and noise floor, and a sequential
+  `confirm --top 3 --seeds 5` (simulated on the table's seed noise: see
+  `confirm`); `epochs_confirmed_today`: today's pipeline on the same search
+  (no race, the noise floor, the fixed 20 trainings of `confirm --top 3
+  --seeds 5`); `rank1_confirmed_better`: the share of replays whose rank 1
+  the confirmation calls better than the baseline; empty for strategies
+  without a leaderboard;
+- `type_one`: the sequential confirmation's rate of "better" verdicts when
+  every configuration equals the baseline, simulated on the table's
+  baseline noise (the same on every row of a table).
 """
 
 from __future__ import annotations
@@ -32,11 +43,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from bench.replay.replay import ANYTIME, Replayed, _table, anytime
+from bench.replay.confirm import type_one
+from bench.replay.replay import ANYTIME, EXAMPLES, SEEDS, Replayed, _table, anytime
 from bench.replay.strategies import hyperband_epochs
 
 COLUMNS = ["table", "strategy", "budget_epochs", "replays", "p_within_eps", "median_regret",
-           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent", "p_select"]
+           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent", "p_select",
+           "epochs_confirmed", "epochs_confirmed_today", "rank1_confirmed_better", "type_one"]
 REFERENCE = "kt-hyperband"
 
 
@@ -46,8 +59,12 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
     for one in replayed:
         groups.setdefault((one.job.table, one.job.strategy, one.job.multiple), []).append(one)
     rows = []
+    type_one_by_table: dict[str, float] = {}
     for (path, strategy, multiple), ones in groups.items():
         table = _table(path)
+        if path not in type_one_by_table:
+            examples = table.meta.get("examples", {}).get("test", EXAMPLES)
+            type_one_by_table[path] = type_one(table, examples, SEEDS)
         ones = sorted(ones, key=lambda o: o.job.replay)
         regrets = np.array([o.regret for o in ones])
         reference = groups.get((path, REFERENCE, multiple))
@@ -66,8 +83,18 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
             "epochs_to_p90": _epochs_to_p90(groups.get((path, strategy, ANYTIME)), table),
             "epochs_spent": float(np.mean([o.spent for o in ones])),
             "p_select": _share_within([o.select_regret for o in ones], table.epsilon),
+            "epochs_confirmed": _mean([o.confirmed for o in ones]),
+            "epochs_confirmed_today": _mean([o.today for o in ones]),
+            "rank1_confirmed_better": (float(np.mean([o.verdict == "better" for o in ones]))
+                                       if any(o.verdict for o in ones) else None),
+            "type_one": type_one_by_table[path],
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    known = [v for v in values if not np.isnan(v)]
+    return float(np.mean(known)) if known else None
 
 
 def _share_within(regrets: Sequence[float], epsilon: float) -> float | None:
@@ -120,6 +147,10 @@ def plot(replayed: Sequence[Replayed], out: Path) -> Path:
     return out
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """The summary as a markdown table (for docs/)."""
     def cell(value: object, digits: int = 3) -> str:
@@ -130,12 +161,16 @@ def markdown(frame: pd.DataFrame) -> str:
         return str(value)
 
     head = ["table", "strategy", "budget", "p_within_eps", "median regret [q1, q3]",
-            "p_vs_kt", "epochs_to_p90", "epochs spent", "p_select"]
+            "p_vs_kt", "epochs_to_p90", "epochs spent", "p_select", "epochs to confirmed (today)",
+            "rank 1 confirmed better"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in frame.itertuples():
         lines.append("| " + " | ".join([
             row.table, row.strategy, str(row.budget_epochs), f"{row.p_within_eps:.2f}",
             f"{row.median_regret:.4f} [{row.q1_regret:.4f}, {row.q3_regret:.4f}]",
             cell(row.p_vs_kt), cell(row.epochs_to_p90), f"{row.epochs_spent:.0f}",
-            cell(row.p_select, 2)]) + " |")
+            cell(row.p_select, 2),
+            "" if _missing(row.epochs_confirmed) else
+            f"{row.epochs_confirmed:.0f} ({row.epochs_confirmed_today:.0f})",
+            cell(row.rank1_confirmed_better, 2)]) + " |")
     return "\n".join(lines) + "\n"

@@ -69,6 +69,7 @@ class Outcome:
         full: The configurations the search trained to the full budget.
         search_choice: The leaderboard's rank 1 before the race.
         race_spent: The epochs of the race and the noise floor.
+        ranked: The leaderboard's order, rank 1 (`choice`) first.
     """
 
     choice: int
@@ -78,6 +79,7 @@ class Outcome:
     full: list[int] = field(default_factory=list)
     search_choice: int | None = None
     race_spent: int = 0
+    ranked: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.search_choice is None:
@@ -248,6 +250,7 @@ def hyperband_runner(kind: str, settings: SamplerSettings | None = None,
         raced += [table.baseline] if table.baseline in full else []
         winner, spent = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
         outcome.choice = outcome.choice if winner is None else winner
+        outcome.ranked = [outcome.choice] + [c for c in incumbent.ranked() if c != outcome.choice]
         outcome.race_spent = spent
         outcome.spent += spent
         return outcome

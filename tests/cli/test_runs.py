@@ -45,7 +45,7 @@ def test_confirm_says_what_it_spent_and_how_it_decided(tiny_run, capsys, monkeyp
     assert ", settled after 3 seeds; " in out[1] and out[2].startswith("  0000: the baseline, ")
     assert out[3] == "6 of 10 trainings (the verdicts were settled early)"
     assert out[4].startswith("design: a look after every seed from 2 to 5, O'Brien-Fleming")
-    assert out[4].endswith("; stops as equivalent within ±0.02")
+    assert "; stops as equivalent within ±0.02; stops as futile below 10%" in out[4]
 
 
 @pytest.mark.parametrize("command", [["show"], ["export"], ["plot"], ["confirm"],

@@ -129,17 +129,17 @@ def test_confirm_trains_seed_by_seed_and_stops_when_settled(tiny_run, monkeypatc
     assert ", settled after 3 seeds; the baseline failed to train on 3 of 3 seeds" in (
         tapped["line"])
     assert table.attrs["design"].startswith("a look after every seed from 2 to 5, ")
-    assert table.attrs["design"].endswith("within ±0.01")  # a point of accuracy
+    assert "stops as equivalent within ±0.01;" in table.attrs["design"]  # a point of accuracy
     on_disk = pd.read_csv(RunDir(tiny_run).confirmed, dtype={"config": str, "seeds": str})
     assert list(on_disk["seeds"]) == ["1003;2003;3003"] * 2
     assert list(on_disk["n_seeds"]) == [3, 3]
 
 
-def test_confirm_runs_to_the_limit_when_nothing_settles(tiny_run, monkeypatch):
+def test_confirm_stops_as_futile_when_nothing_will_settle(tiny_run, monkeypatch):
     trained = fake_training(monkeypatch, lambda tapped, r: 0.5 + 0.03 * (r % 2))
     table = confirm(tiny_run, top=1, seeds=5, margin=0.001).set_index("baseline")
-    assert len(trained) == 10 and table["n_seeds"].tolist() == [5, 5]
+    assert len(trained) == 6 and table["n_seeds"].tolist() == [3, 3]
     tapped = table.loc[False]
     assert tapped["verdict"] == "no detectable difference" and not tapped["settled"]
-    assert "after 5 seeds (this design detects about" in tapped["line"]
-    assert table.attrs["design"].endswith("within ±0.001")
+    assert "after 3 seeds, stopped as futile (this design detects about" in tapped["line"]
+    assert "within ±0.001; stops as futile below 10%" in table.attrs["design"]

@@ -162,7 +162,9 @@ def test_the_design_and_its_settings():
     assert design.describe(3, 0.01) == (
         "a look after every seed from 2 to 5, O'Brien-Fleming-type alpha spending "
         "(Lan-DeMets), Holm over 3 with recycling, family-wise alpha 0.05 for better/worse; "
-        "stops as equivalent within ±0.01")
+        "stops as equivalent within ±0.01; stops as futile below 10% conditional power "
+        "(non-binding)")
+    assert Design(5, futility=None).describe(3, None).endswith("for better/worse")
     assert Design(2).describe(1, None).startswith("one look at 2 seeds, ")
     assert Design(4, min_seeds=9).looks == (4,)
     assert default_margin(0.0, 1.0, 0.9) == pytest.approx(0.01)
@@ -177,3 +179,18 @@ def test_the_design_and_its_settings():
         with pytest.raises(SpaceError, match=r"^--margin must be a number > 0, in the "
                                              r"metric's units \(e.g. 0.01 for accuracy\); got"):
             check_margin(bad, "--margin")
+
+
+def test_a_hopeless_comparison_stops_as_futile_and_a_promising_one_goes_on():
+    design = Design(5)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.02, (2, 5, 50))
+    differences = noise + np.array([0.0, 0.03])[:, None, None]  # nothing, then a trend
+    test = design.test(2)
+    test.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :2])])
+    power = test.conditional_power(0)[0]
+    assert power[0] < design.futility < power[1]
+    assert test.futile[0].tolist() == [True, False] and test.open[0].tolist() == [False, True]
+    off = Design(5, futility=None).test(2)
+    off.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :2])])
+    assert not off.futile.any()

@@ -30,11 +30,12 @@ def test_the_draws_have_the_spread_asked_for():
 
 
 def test_equal_configurations_with_little_noise_stop_as_equivalent():
-    rates = type_one_error(spread=0.002, examples=4000, agreement=0.98, simulations=40)
+    rates = type_one_error(spread=0.002, examples=4000, agreement=0.98, simulations=40,
+                           futility=None)
     assert rates.equivalent > 0.5 and rates.trainings < rates.most
     assert rates.better == rates.claims == 0
     without = type_one_error(spread=0.002, examples=4000, agreement=0.98, simulations=40,
-                             margin=None)
+                             margin=None, futility=None)
     assert without.equivalent == 0 and without.trainings == without.most
 
 
@@ -56,3 +57,10 @@ def test_bad_settings_are_refused(setting, value, message):
     with pytest.raises(SpaceError, match=f"^type_one_error: {message}".replace("(", r"\(")
                        .replace(")", r"\)").replace("[", r"\[")):
         type_one_error(**arguments)
+
+
+def test_futility_stops_cut_the_null_cost_without_adding_claims():
+    with_stops = type_one_error(0.02, 360, simulations=400, seed=1)
+    without = type_one_error(0.02, 360, simulations=400, seed=1, futility=None)
+    assert with_stops.trainings < 0.7 * without.trainings
+    assert with_stops.better <= without.better
