@@ -56,6 +56,7 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
         self.config_key = config_key
         self.sampler = sampler
         self._results: dict[str, Observation] = {}  # each finished trial, read once
+        self._keys: dict[frozenset, dict[str, Any]] = {}  # each values' identity, once
 
     def baseline_values(self) -> dict[str, Any]:
         """Returns the baseline: every active hyperparameter at its default."""
@@ -77,8 +78,12 @@ class BaselineHyperbandOracle(HyperbandOracleBase):
     def identity(self, values: dict[str, Any]) -> dict[str, Any]:
         if self.config_key is None:
             return values
-        key = self.config_key(values)
-        return {_INVALID: True} if key is None else {"config": key}
+        # Keras Tuner asks again for every proposal it checks: each values' key once.
+        seen = frozenset(values.items())
+        if seen not in self._keys:
+            key = self.config_key(values)
+            self._keys[seen] = {_INVALID: True} if key is None else {"config": key}
+        return self._keys[seen]
 
     def scheduled_values(self, bracket: int) -> dict[str, Any] | None:
         if bracket == 0 and not self.baseline_scheduled:

@@ -262,6 +262,7 @@ def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluato
            incumbent: Incumbent) -> list[tuple[int, int]]:
     """Runs an oracle's search on a simulated clock: one trial at a time, to its end."""
     index = {space.key(values): i for i, values in enumerate(table.configs)}
+    by_values = {frozenset(values.items()): i for i, values in enumerate(table.configs)}
     # A layer twice in the slots (Keras Tuner's own sampling may): tapped once, as trained.
     canonical = lambda values: space.key(space.values_of(list(active_taps(values).values())))  # noqa: E731
     curve = []
@@ -270,7 +271,9 @@ def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluato
         if trial.status != "RUNNING":  # STOPPED: the plan is spent
             return curve
         values = trial.hyperparameters.values
-        config = index.get(space.key(values))
+        config = by_values.get(frozenset(names.user_values(values).items()))
+        if config is None:
+            config = index.get(space.key(values))
         if config is None:
             config = index[canonical(values)]
         start, end = values.get(names.INITIAL_EPOCH, 0), values.get(names.EPOCHS)
