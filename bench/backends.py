@@ -94,7 +94,7 @@ def measure(workload: str, run_dir: str, smoke: bool = False) -> dict:
     space = load_space(space_file(workload, folder))
     if smoke:
         space = dataclasses.replace(space, hyperband=dataclasses.replace(
-            space.hyperband, max_epochs=1, baseline_seeds=0))
+            space.hyperband, max_epochs=1, baseline_seeds=0, race_seeds=0))
     started = time.perf_counter()
     result = Search(space, run_dir).run(overwrite=True)
     wall = time.perf_counter() - started

@@ -32,7 +32,7 @@ def search(run_dir: str, max_epochs: str = "") -> dict:
     import dataclasses
 
     space = load_space()
-    band = dataclasses.replace(space.hyperband, baseline_seeds=0)
+    band = dataclasses.replace(space.hyperband, baseline_seeds=0, race_seeds=0)
     if max_epochs:
         band = dataclasses.replace(band, max_epochs=int(max_epochs))
     space = dataclasses.replace(space, hyperband=band)

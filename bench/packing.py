@@ -128,7 +128,7 @@ def measure(kind: str, *args: str) -> dict:
 
     - `search WORKLOAD RUN_DIR PACK [MAX_EPOCHS]`: auxsearch's search, timed
       like `bench.measures.search` (the run, its preflight included), with
-      baseline_seeds=0.
+      baseline_seeds=0 and race_seeds=0 (the search alone).
     - `confirm RUN_DIR PACK TOP SEEDS`: `confirm` of a finished run, whole.
     - `reference RUN_DIR [MAX_EPOCHS] [WORKLOAD]`: `bench.reference.main`.
     """
@@ -152,7 +152,7 @@ def _search(workload: str, run_dir: str, pack: str, max_epochs: str = "") -> dic
 
     space = load_space(space_file(workload, Path(tempfile.mkdtemp(prefix="bench-space-"))))
     space = dataclasses.replace(space, hyperband=dataclasses.replace(
-        space.hyperband, baseline_seeds=0))
+        space.hyperband, baseline_seeds=0, race_seeds=0))
     space = with_overrides(space, max_epochs=int(max_epochs) if max_epochs else None,
                            pack=_pack(pack))
     prepared = Search(space, run_dir)
@@ -271,7 +271,8 @@ def _section(results: dict[str, dict], command: str, reps: int,
         f"- versions: Python {platform.python_version()}; {'; '.join(versions)}",
         f"- command: `{command}`; {how}; each in a fresh process"
         + (" (the smoke run: all in one)" if smoke else ""),
-        ("- search: wall of the search (preflight included), baseline_seeds=0, against the "
+        ("- search: wall of the search (preflight included), baseline_seeds=0, race_seeds=0, "
+         "against the "
          "hand-written Keras Tuner search (`bench/reference.py`) of the same model, data and "
          "Hyperband settings; best: the best trial's validation accuracy"),
         ("- confirm: the whole `confirm` of the pack-1 search's run directory, unpacked and "

@@ -42,6 +42,7 @@ batch_size = 64
 max_epochs = {max_epochs}
 factor = 3
 baseline_seeds = 0
+race_seeds = 0
 """
 
 

@@ -146,8 +146,9 @@ def _parser() -> argparse.ArgumentParser:
         "budget, seed by seed, score them on the test split the search never saw, test each "
         "against the baseline after every seed (stopping a configuration once its verdict is "
         "settled), and write confirmed.csv.", run_dir=True)
-    confirm.add_argument("--top", type=int, default=3, metavar="K",
-                         help="configurations to confirm besides the baseline (default 3)")
+    confirm.add_argument("--top", type=int, metavar="K",
+                         help="configurations to confirm besides the baseline (default: those "
+                         "left in the race, at most 3; without a race, 3)")
     confirm.add_argument("--seeds", type=int, default=5, metavar="S",
                          help="the most seeds per configuration, >= 2 (default 5)")
     confirm.add_argument("--margin", metavar="D",

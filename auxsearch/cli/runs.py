@@ -46,7 +46,8 @@ def confirm_command(args: argparse.Namespace) -> int:
     from auxsearch.confirmation.run import confirm
     from auxsearch.confirmation.sequential import check_margin, check_seeds
 
-    rules.check("top", args.top, key="--top")
+    if args.top is not None:
+        rules.check("top", args.top, key="--top")
     check_seeds(args.seeds, key="--seeds")
     margin = check_margin(_number(args.margin), key="--margin")
     if args.pack is not None:

@@ -46,12 +46,13 @@ from auxsearch.trial.trainer import PackedTrial
 logger = logging.getLogger(__name__)
 
 ALPHA = stats.ALPHA
+TOP = 3  # configurations confirmed besides the baseline, at most, by default
 SEEDS = 5  # the default upper limit of seeds per configuration
 
 
 def confirm(
     run_dir: RunPath,
-    top: int = 3,
+    top: int | None = None,
     seeds: int = SEEDS,
     on_score: Callable[[str, int, float], None] | None = None,
     pack: int | str | None = None,
@@ -73,7 +74,10 @@ def confirm(
     Args:
         run_dir: A run directory of a search (a path or a `RunDir`).
         top: Integer, how many of the best configurations that reached the
-            full budget to confirm (the baseline is always added).
+            full budget to confirm (the baseline is always added). Default:
+            those still in the race at its end (at most `TOP`), the race
+            having shown the others worse than its leader; without a race,
+            `TOP`.
         seeds: Integer >= 2, the most seeds a configuration trains on.
         on_score: Called with `(config, seed, score)` after each training.
         pack: Integer, how many of a seed's trainings train at once in one
@@ -95,7 +99,8 @@ def confirm(
         AuxSearchError: If the run has no test split, no baseline or no
             tapped configuration at the full budget yet.
     """
-    rules.check("top", top, key="top")
+    if top is not None:
+        rules.check("top", top, key="top")
     check_seeds(seeds)
     margin = check_margin(margin)
     search = open_run(run_dir)
@@ -113,7 +118,11 @@ def confirm(
         raise AuxSearchError(
             f"{search.run_dir}: the baseline has not completed its full budget yet"
         )
-    tapped = done[done["n_taps"] > 0].head(top)
+    tapped = done[done["n_taps"] > 0]
+    if top is None:  # the race's survivors, or the top TOP
+        left = tapped["race"].isin(["won", "left"]) if "race" in tapped else tapped["n_taps"] < 0
+        top = min(TOP, int(left.sum())) if left.any() else TOP
+    tapped = tapped.head(top)
     if tapped.empty:
         raise AuxSearchError(
             f"{search.run_dir}: no tapped configuration has completed its full budget yet, "

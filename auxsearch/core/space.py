@@ -46,8 +46,8 @@ is built or trained::
     factor = 3
     hyperband_iterations = 1
     baseline_seeds = 2           # the baseline trained on this many more seeds
-    race_seeds = 0               # full-budget configurations raced on this many more seeds
-    sampler = "random"           # new configurations: "random", or "model" (TPE-style)
+    race_seeds = 2               # full-budget configurations raced on this many more seeds
+    sampler = "model"            # new configurations: "model" (TPE-style), or "random"
 """
 
 from __future__ import annotations
@@ -141,8 +141,8 @@ class HyperbandSpec:
     factor: int = 3
     hyperband_iterations: int = 1
     baseline_seeds: int = 2
-    race_seeds: int = 0
-    sampler: str = "random"
+    race_seeds: int = 2
+    sampler: str = "model"
 
 
 @dataclass(frozen=True)

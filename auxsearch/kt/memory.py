@@ -18,7 +18,7 @@ from typing import Any
 
 import keras_tuner as kt
 
-__all__ = ["in_memory"]
+__all__ = ["hyperband_iteration", "in_memory"]
 
 _CACHE: dict[type, type] = {}
 _FAST: dict[type, type] = {}
@@ -103,3 +103,12 @@ def in_memory(oracle_class: type[kt.Oracle]) -> type[kt.Oracle]:
             "__doc__": f"`{oracle_class.__name__}`, with its state in memory only.",
         })
     return _CACHE[oracle_class]
+
+
+def hyperband_iteration(oracle: kt.oracles.HyperbandOracle) -> int:
+    """The iteration of its brackets a Hyperband oracle is in, from 0.
+
+    Its last trial belongs to it: a replay reads a search of several
+    iterations as the first one, two, ... of them.
+    """
+    return oracle._current_iteration

@@ -1,8 +1,9 @@
 """`explain`: does `auxsearch explain` find the layers that matter? Checked against a table.
 
 Replays default searches (the `auxsearch` strategy at one default search's
-budget) and runs `explain`'s estimation (`results.effects.explain_observations`)
-on each search's trials, as `auxsearch explain` reads a run: a failed trial,
+budget: the trials of its search, not its race) and runs `explain`'s
+estimation (`results.effects.explain_observations`) on each search's
+trials, as `auxsearch explain` reads a run: a failed trial,
 or one no better than chance, has no score. Each estimate is compared with
 the truth the whole table gives:
 
@@ -128,9 +129,9 @@ def check(path: str | Path, replays: int = 100) -> dict[str, float]:
     importance = true_importance(table)
     covered = given = too_few = 0
     widths, rhos = [], []
-    search = STRATEGIES["auxsearch/race=0"]
+    search = STRATEGIES["auxsearch"]
     for replay in range(replays):
-        outcome = search(table, hyperband_epochs(table), replay)
+        [outcome] = search(table, [hyperband_epochs(table)], replay)
         estimate = explain_observations(_observations(table, outcome.trials), layers,
                                         table.meta["direction"], low, high,
                                         floor=table.meta["chance"])

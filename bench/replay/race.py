@@ -20,8 +20,8 @@ from bench.replay.table import Table
 
 
 def race(table: Table, full: list[int], race_seeds: int, floor: int,
-         rng: np.random.Generator) -> tuple[int | None, int]:
-    """Races the full-budget configurations; returns the winner and the epochs spent.
+         rng: np.random.Generator) -> tuple[list[int], int]:
+    """Races the full-budget configurations; returns those left and the epochs spent.
 
     Args:
         table: The table.
@@ -32,8 +32,8 @@ def race(table: Table, full: list[int], race_seeds: int, floor: int,
         rng: The replay's generator (it draws the race's seed order).
 
     Returns:
-        The race's winner (`None` without a race), and the epochs of the race
-        and the noise floor.
+        Those left in the race, the winner (the best mean) first (none
+        without a race), and the epochs of the race and the noise floor.
     """
     order = rng.permutation(len(table.meta["seeds"]))
     trained: set[tuple[int, int]] = set()
@@ -45,12 +45,12 @@ def race(table: Table, full: list[int], race_seeds: int, floor: int,
         value = table.score(config, int(order[i]), 0, table.max_epochs)
         return table.meta["chance"] if np.isnan(value) else value
 
-    winner = None
+    left: list[int] = []
     if race_seeds and full:
         result = run_race(full, race_seeds, table.maximize, score)
         means = {c: np.mean([score(c, i) for i in range(result.seeds)]) for c in result.racing}
         sign = 1 if table.maximize else -1
-        winner = max(result.racing, key=lambda c: sign * means[c])
+        left = sorted(result.racing, key=lambda c: -sign * means[c])
     raced_baseline = {i for c, i in trained if c == table.baseline}
     extra = max(0, floor - len(raced_baseline))
-    return winner, table.max_epochs * (len(trained) + extra)
+    return left, table.max_epochs * (len(trained) + extra)

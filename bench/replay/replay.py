@@ -30,11 +30,21 @@ EXAMPLES = 360  # test examples of a table that does not say (the digits' 20%)
 
 @dataclass(frozen=True)
 class Job:
-    """One replay: a strategy on a table at a budget."""
+    """One replay: a strategy on a table at a budget (`multiple`: in default searches)."""
 
     table: str
     strategy: str
     multiple: int
+    replay: int
+
+
+@dataclass(frozen=True)
+class Work:
+    """A strategy's replay on a table at every budget (one search serves them all)."""
+
+    table: str
+    strategy: str
+    multiples: tuple[int, ...]
     replay: int
 
 
@@ -53,8 +63,9 @@ class Replayed:
         curve: `(epochs spent, regret of the incumbent)` after each trial
             (NaN before a first incumbent); kept for the anytime budget only.
         confirmed: The epochs to a confirmed answer: the search, its race and
-            a sequential `confirm --top 3 --seeds 5` (simulated: see
-            `confirm`); NaN for a strategy with no leaderboard.
+            a sequential `confirm --seeds 5` (simulated: see `confirm`) of
+            those left in the race (at most 3; without a race, the top 3);
+            NaN for a strategy with no leaderboard.
         today: The same for today's pipeline: the search without a race, the
             noise floor, and the fixed `confirm --top 3 --seeds 5`.
         verdict: The confirmation's verdict on rank 1 ("" without one).
@@ -78,11 +89,22 @@ def _table(path: str) -> Table:
     return load_table(path)
 
 
+def run_work(work: Work) -> list[Replayed]:
+    """Runs one replay at every budget (in whichever process)."""
+    table = _table(work.table)
+    budgets = [m * hyperband_epochs(table) for m in work.multiples]
+    outcomes = STRATEGIES[work.strategy](table, budgets, work.replay)
+    return [_replayed(table, Job(work.table, work.strategy, m, work.replay), outcome)
+            for m, outcome in zip(work.multiples, outcomes)]
+
+
 def run_job(job: Job) -> Replayed:
-    """Runs one replay (in whichever process)."""
-    table = _table(job.table)
-    budget = job.multiple * hyperband_epochs(table)
-    outcome = STRATEGIES[job.strategy](table, budget, job.replay)
+    """Runs one replay at one budget."""
+    return run_work(Work(job.table, job.strategy, (job.multiple,), job.replay))[0]
+
+
+def _replayed(table: Table, job: Job, outcome: Outcome) -> Replayed:
+    """What a replay's outcome says in the table's terms (and its pipeline's confirmation)."""
     curve = ()
     if job.multiple == ANYTIME:
         curve = tuple((spent, float("nan") if config is None else float(table.regret(config)))
@@ -96,7 +118,8 @@ def run_job(job: Job) -> Replayed:
     confirmed = today = float("nan")
     verdict = ""
     if outcome.ranked:  # a leaderboard: the pipeline's confirmation
-        top = [c for c in outcome.ranked if c != table.baseline][:TOP]
+        # What `confirm` takes by default: those left in the race, or the top 3.
+        top = (outcome.survivors or [c for c in outcome.ranked if c != table.baseline])[:TOP]
         examples = table.meta.get("examples", {}).get("test", EXAMPLES)
         rng = np.random.default_rng([job.replay, 7])
         trainings, verdicts = confirm_trainings(table, top, SEEDS, True, examples, rng)
@@ -132,14 +155,16 @@ def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int
     for name in strategies:
         if name not in STRATEGIES:
             raise KeyError(name)
-    jobs = [Job(str(t), s, m, r) for t in tables for s in strategies for m in multiples
-            for r in range(replays)]
+    works = [Work(str(t), s, tuple(multiples), r) for t in tables for s in strategies
+             for r in range(replays)]
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        return [run_job(job) for job in jobs]
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(workers) as pool:
-        return pool.map(run_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+        done = [run_work(work) for work in works]
+    else:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with context.Pool(workers) as pool:
+            done = pool.map(run_work, works, chunksize=max(1, len(works) // (workers * 8)))
+    return [one for found in done for one in found]
 
 
 def anytime(replayed: Sequence[Replayed], epsilon: float, until: int

@@ -22,9 +22,10 @@ Columns of `bench/replay.csv`:
   (picking right among what was seen: a race's job); empty for a strategy
   that trains none to the full budget;
 - `epochs_confirmed`: the mean epochs to a confirmed answer, the pipeline's:
-  the search, its race and noise floor, and a sequential
-  `confirm --top 3 --seeds 5` (simulated on the table's seed noise: see
-  `confirm`); `epochs_confirmed_today`: today's pipeline on the same search
+  the search, its race and noise floor, and a sequential `confirm --seeds 5`
+  of those left in the race (at most 3, as `confirm` takes by default;
+  simulated on the table's seed noise: see `confirm`);
+  `epochs_confirmed_today`: today's pipeline on the same search
   (no race, the noise floor, the fixed 20 trainings of `confirm --top 3
   --seeds 5`); `rank1_confirmed_better`: the share of replays whose rank 1
   the confirmation calls better than the baseline; empty for strategies

@@ -15,16 +15,17 @@ the epochs it spent, and its incumbent after every trial (the anytime curve).
 - `kt-hyperband`: Keras Tuner's own `HyperbandOracle` (in memory, driven
   through its public calls), picked as Keras Tuner picks: its best trial of
   any budget.
-- `auxsearch`: what `auxsearch run` does: `BaselineHyperbandOracle` (the
-  baseline always trained to the full budget) with the space's default
-  sampler, picked by the leaderboard's rule (`results.ranking`), and the
-  baseline's extra seeds (the noise floor) spent after it.
-- `model-hyperband`: the same with the model-based sampler
-  (`search.sampler`); `model-hyperband/largest` models BOHB's largest
-  budget instead of pooling by rank, `model-hyperband/staged` ranks tap
-  sets before weights.
-- `auxsearch/race=R`: `auxsearch` with a race of R seeds (0: none, today's
-  single-seed ranking), to choose the race's default by (see `race`).
+- `model-hyperband`: the model-based sampler (`search.sampler`) inside
+  `BaselineHyperbandOracle` (the baseline always trained to the full
+  budget), picked by the leaderboard's rule (`results.ranking`), no race:
+  the sampler against Keras Tuner's. `model-hyperband/largest` models BOHB's
+  largest budget instead of pooling by rank, `model-hyperband/staged` ranks
+  tap sets before weights.
+- `auxsearch`: what `auxsearch run` does by default (`HyperbandSpec`'s
+  sampler and race), the race and the baseline's noise floor after the
+  search. `auxsearch/today`: what it did before this benchmark (random
+  sampling, no race); `auxsearch/random`: random sampling with the race;
+  `auxsearch/race=R`: the default sampler with a race of R seeds.
 
 Hyperband strategies repeat their brackets (`hyperband_iterations`) to
 spend a larger budget; the others spend it as they are.
@@ -32,7 +33,7 @@ spend a larger budget; the others spend it as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ from auxsearch.core.errors import SearchFailed
 from auxsearch.core.space import HyperbandSpec
 from auxsearch.core.tapspace import TapSpace, active_taps
 from auxsearch.core.tasks import learnt
-from auxsearch.kt.memory import in_memory
+from auxsearch.kt.memory import hyperband_iteration, in_memory
 from auxsearch.kt.oracle import hyperband_brackets
 from auxsearch.results.ranking import rank_key
 from auxsearch.search.race import race_size
@@ -70,6 +71,7 @@ class Outcome:
         search_choice: The leaderboard's rank 1 before the race.
         race_spent: The epochs of the race and the noise floor.
         ranked: The leaderboard's order, rank 1 (`choice`) first.
+        survivors: The tapped configurations left in the race, best first.
     """
 
     choice: int
@@ -80,10 +82,15 @@ class Outcome:
     search_choice: int | None = None
     race_spent: int = 0
     ranked: list[int] = field(default_factory=list)
+    survivors: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.search_choice is None:
             self.search_choice = self.choice
+
+
+# A strategy: (table, budgets in epochs, replay) -> one outcome per budget.
+Strategy = Callable[[Table, Sequence[int], int], list[Outcome]]
 
 
 class Evaluator:
@@ -189,7 +196,7 @@ def run_random_search(table: Table, budget: int, replay: int) -> Outcome:
         incumbent.add(int(config), table.max_epochs,
                       evaluator.train(int(config), 0, table.max_epochs))
         curve.append((evaluator.spent, incumbent.config))
-    return _outcome(table, incumbent, evaluator, curve)
+    return _outcome(table, incumbent, evaluator.spent, curve, evaluator.trials)
 
 
 def run_one_epoch_topk(table: Table, budget: int, replay: int) -> Outcome:
@@ -208,68 +215,104 @@ def run_one_epoch_topk(table: Table, budget: int, replay: int) -> Outcome:
     for config in ranked[:keep]:
         incumbent.add(config, full, evaluator.train(config, 1, full))
         curve.append((evaluator.spent, incumbent.config))
-    return _outcome(table, incumbent, evaluator, curve)
+    return _outcome(table, incumbent, evaluator.spent, curve, evaluator.trials)
 
 
 def hyperband_runner(kind: str, settings: SamplerSettings | None = None,
-                     race_seeds: int | None = None) -> Callable[[Table, int, int], Outcome]:
-    """A Hyperband strategy: `kt` (Keras Tuner's oracle), `auxsearch` or `model`.
+                     race_seeds: int | None = None, sampler: str | None = None) -> Strategy:
+    """A Hyperband strategy: `kt` (Keras Tuner's oracle) or `auxsearch`.
 
-    `auxsearch` and `model` race the full-budget configurations on
-    `race_seeds` more seeds (default: `auxsearch run`'s) and train the
-    baseline's noise floor after the search.
+    `auxsearch` is `BaselineHyperbandOracle` with `sampler` ("model" or
+    "random"; default: `auxsearch run`'s), the model's `settings`, and a race
+    of `race_seeds` (default: `auxsearch run`'s).
+
+    One search of as many iterations as the largest budget needs; a smaller
+    budget's search is its first iterations (the same trials, as a search of
+    fewer iterations trains them: the oracles draw from their seed and the
+    trials so far). `auxsearch` then races the full-budget configurations on
+    `race_seeds` more seeds and trains the baseline's noise floor.
     """
     seeds = _DEFAULTS.race_seeds if race_seeds is None else race_seeds
+    model = (sampler or _DEFAULTS.sampler) == "model"
 
-    def run(table: Table, budget: int, replay: int) -> Outcome:
+    def run(table: Table, budgets: Sequence[int], replay: int) -> list[Outcome]:
         space = tap_space(table)
         objective = kt.Objective(table.meta["objective"], table.meta["direction"])
-        iterations = max(1, round(budget / hyperband_epochs(table)))
+        iterations = [max(1, round(b / hyperband_epochs(table))) for b in budgets]
         common = dict(max_epochs=table.max_epochs, factor=table.meta["factor"],
-                      hyperband_iterations=iterations, seed=replay + 1)
+                      hyperband_iterations=max(iterations), seed=replay + 1)
         if kind == "kt":
             oracle = in_memory(kt.oracles.HyperbandOracle)(objective, **common)
         else:
-            sampler = (TapSampler(space, table.maximize, settings)
-                       if kind == "model" or _DEFAULTS.sampler == "model" else None)
             oracle = in_memory(BaselineHyperbandOracle)(
-                objective, config_key=space.key, sampler=sampler, **common)
+                objective, config_key=space.key,
+                sampler=TapSampler(space, table.maximize, settings) if model else None,
+                **common)
         hp = kt.HyperParameters()
         space.declare(hp)
         oracle.update_space(hp)
-        rng = _rng(replay)
-        evaluator = Evaluator(table, rng)
-        incumbent = Incumbent(table, "best" if kind == "kt" else "leaderboard")
-        curve = _drive(oracle, table, space, evaluator, incumbent)
-        outcome = _outcome(table, incumbent, evaluator, curve)
-        if kind == "kt":
-            return outcome
-        full = set(outcome.full)
-        top = [c for c in incumbent.ranked() if c in full and c != table.baseline]
-        raced = top[:race_size(table.max_epochs, table.meta["factor"]) - 1]
-        raced += [table.baseline] if table.baseline in full else []
-        winner, spent = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
-        outcome.choice = outcome.choice if winner is None else winner
-        outcome.ranked = [outcome.choice] + [c for c in incumbent.ranked() if c != outcome.choice]
-        outcome.race_spent = spent
-        outcome.spent += spent
-        return outcome
+        evaluator = Evaluator(table, _rng(replay))
+        rule = "best" if kind == "kt" else "leaderboard"
+        done = _drive(oracle, table, space, evaluator)
+        outcomes = []
+        for budget, count in zip(budgets, iterations):
+            trials = [t for t, it in zip(evaluator.trials, done) if it < count]
+            incumbent, curve, spent = Incumbent(table, rule), [], 0
+            for config, _, start, end, score in trials:
+                incumbent.add(config, end, score)
+                spent += end - start
+                curve.append((spent, incumbent.config))
+            outcome = _outcome(table, incumbent, spent, curve, trials)
+            if kind != "kt":
+                _race(table, outcome, incumbent, seeds, np.random.default_rng(
+                    [20261203, replay, budget]))
+            outcomes.append(outcome)
+        return outcomes
 
     return run
 
 
-def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluator,
-           incumbent: Incumbent) -> list[tuple[int, int]]:
-    """Runs an oracle's search on a simulated clock: one trial at a time, to its end."""
-    index = {space.key(values): i for i, values in enumerate(table.configs)}
-    by_values = {frozenset(values.items()): i for i, values in enumerate(table.configs)}
+def _race(table: Table, outcome: Outcome, incumbent: Incumbent, seeds: int,
+          rng: np.random.Generator) -> None:
+    """Races a search's top full-budget configurations and the baseline; updates its pick."""
+    full = set(outcome.full)
+    top = [c for c in incumbent.ranked() if c in full and c != table.baseline]
+    raced = top[:race_size(table.max_epochs, table.meta["factor"]) - 1]
+    raced += [table.baseline] if table.baseline in full else []
+    left, spent = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
+    outcome.choice = left[0] if left else outcome.choice
+    outcome.ranked = left + [c for c in incumbent.ranked() if c not in left]
+    outcome.survivors = [c for c in left if c != table.baseline]
+    outcome.race_spent = spent
+    outcome.spent += spent
+    if left:  # the anytime curve's last point: the race's pick
+        outcome.curve.append((outcome.spent, outcome.choice))
+
+
+def _lookups(table: Table, space: TapSpace) -> tuple[dict, dict]:
+    """A table's configuration ids by key and by values (made once per table)."""
+    if "_lookups" not in table.__dict__:
+        table.__dict__["_lookups"] = (
+            {space.key(values): i for i, values in enumerate(table.configs)},
+            {frozenset(values.items()): i for i, values in enumerate(table.configs)})
+    return table.__dict__["_lookups"]
+
+
+def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluator) -> list[int]:
+    """Runs an oracle's search on a simulated clock: one trial at a time, to its end.
+
+    Returns:
+        Each trial's Hyperband iteration (the evaluator keeps the trials).
+    """
+    index, by_values = _lookups(table, space)
     # A layer twice in the slots (Keras Tuner's own sampling may): tapped once, as trained.
     canonical = lambda values: space.key(space.values_of(list(active_taps(values).values())))  # noqa: E731
-    curve = []
+    iterations: list[int] = []
     while True:
         trial = oracle.create_trial("tuner0")
         if trial.status != "RUNNING":  # STOPPED: the plan is spent
-            return curve
+            return iterations
+        iterations.append(hyperband_iteration(oracle))
         values = trial.hyperparameters.values
         config = by_values.get(frozenset(names.user_values(values).items()))
         if config is None:
@@ -286,21 +329,18 @@ def _drive(oracle: kt.Oracle, table: Table, space: TapSpace, evaluator: Evaluato
                                                  names.CHANCE_SCORE: table.meta["chance"]},
                                 step=end - start - 1)
             trial.status = "COMPLETED"
-            incumbent.add(config, end, score)
         try:
             oracle.end_trial(trial)
         except (SearchFailed, RuntimeError):  # too many failures in a row: it ends
-            curve.append((evaluator.spent, incumbent.config))
-            return curve
-        curve.append((evaluator.spent, incumbent.config))
+            return iterations
 
 
-def _outcome(table: Table, incumbent: Incumbent, evaluator: Evaluator,
-             curve: list[tuple[int, int]]) -> Outcome:
+def _outcome(table: Table, incumbent: Incumbent, spent: int, curve: list[tuple[int, int]],
+             trials: list[tuple[int, int, int, int, float]]) -> Outcome:
     choice = incumbent.config if incumbent.config is not None else table.baseline
-    full = sorted({c for c, _, _, end, score in evaluator.trials
+    full = sorted({c for c, _, _, end, score in trials
                    if end == table.max_epochs and not np.isnan(score)})
-    return Outcome(choice, evaluator.spent, curve, evaluator.trials, full)
+    return Outcome(choice, spent, curve, trials, full)
 
 
 def _rng(replay: int) -> np.random.Generator:
@@ -308,17 +348,28 @@ def _rng(replay: int) -> np.random.Generator:
     return np.random.default_rng([20261203, replay])
 
 
-STRATEGIES: dict[str, Callable[[Table, int, int], Outcome]] = {
-    "baseline": run_baseline,
-    "random-search": run_random_search,
-    "one-epoch-topk": run_one_epoch_topk,
+def each_budget(run: Callable[[Table, int, int], Outcome]) -> Strategy:
+    """A strategy of one budget at a time, as a strategy of several."""
+    def runs(table: Table, budgets: Sequence[int], replay: int) -> list[Outcome]:
+        return [run(table, budget, replay) for budget in budgets]
+    return runs
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "baseline": each_budget(run_baseline),
+    "random-search": each_budget(run_random_search),
+    "one-epoch-topk": each_budget(run_one_epoch_topk),
     "kt-hyperband": hyperband_runner("kt"),
+    "model-hyperband": hyperband_runner("auxsearch", sampler="model", race_seeds=0),
+    "model-hyperband/largest": hyperband_runner(
+        "auxsearch", SamplerSettings(pool="largest"), sampler="model", race_seeds=0),
+    "model-hyperband/staged": hyperband_runner(
+        "auxsearch", SamplerSettings(staged=True), sampler="model", race_seeds=0),
     "auxsearch": hyperband_runner("auxsearch"),
-    "model-hyperband": hyperband_runner("model"),
-    "model-hyperband/largest": hyperband_runner("model", SamplerSettings(pool="largest")),
-    "model-hyperband/staged": hyperband_runner("model", SamplerSettings(staged=True)),
-    # The race's seeds, to choose its default by: `auxsearch` with one search and races.
-    **{f"auxsearch/race={r}": hyperband_runner("auxsearch", race_seeds=r) for r in (0, 2, 3, 4)},
+    "auxsearch/today": hyperband_runner("auxsearch", sampler="random", race_seeds=0),
+    "auxsearch/random": hyperband_runner("auxsearch", sampler="random"),
+    # The race's seeds, to choose its default by.
+    **{f"auxsearch/race={r}": hyperband_runner("auxsearch", race_seeds=r) for r in (0, 3, 4)},
 }
 
 __all__ = ["STRATEGIES", "Evaluator", "Incumbent", "Outcome"]
