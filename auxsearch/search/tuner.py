@@ -10,6 +10,7 @@ import numpy as np
 
 from auxsearch.core import names, rules
 from auxsearch.core.observations import Observation, observe
+from auxsearch.core.space import HyperbandSpec
 from auxsearch.kt.loop import HyperbandTunerBase
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.packing.policy import resolve_pack
@@ -139,8 +140,9 @@ class Hyperband(HyperbandTunerBase):
     is written atomically, and the space is declared without building a
     model (see `auxsearch.kt`'s `HyperbandTunerBase`).
 
-    With `sampler="model"`, each new configuration is proposed by a
-    `TapSampler` from the results so far, instead of at random.
+    With `sampler="model"` (the default, as a space file's), each new
+    configuration is proposed by a `TapSampler` from the results so far;
+    `"random"` samples as Keras Tuner does.
 
     With `pack=K` (or `"auto"`: see `packing.choose_pack`), up to K trials
     with the same epochs train at once in one packed model (see `packing`),
@@ -164,7 +166,7 @@ class Hyperband(HyperbandTunerBase):
         max_consecutive_failed_trials: int = 3,
         on_trial_end: TrialHook | None = None,
         pack: int | str = 1,
-        sampler: str = "random",
+        sampler: str = HyperbandSpec.sampler,
         **kwargs: Any,
     ) -> None:
         rules.check("sampler", sampler)
