@@ -367,6 +367,7 @@ class Decision:
         alpha: The design's family-wise level.
         futile: Whether it stopped early as futile (little chance of a
             claim by the last look).
+        span: The largest possible |difference| (the metric's range), or None.
     """
 
     verdict: str
@@ -380,6 +381,7 @@ class Decision:
     margin: float | None
     alpha: float = ALPHA
     futile: bool = False
+    span: float | None = None
 
     @property
     def p_value(self) -> float:
@@ -397,6 +399,11 @@ class Decision:
         """Half the interval's width: about the difference this design detects."""
         return (self.high - self.low) / 2
 
+    @property
+    def unbounded(self) -> bool:
+        """Whether the interval is the whole range: too few seeds to bound it."""
+        return self.span is not None and self.low <= -self.span and self.high >= self.span
+
 
 def decisions(test: SequentialTest, looks: tuple[int, ...], direction: str,
               alpha: float = ALPHA, index: int = 0) -> list[Decision]:
@@ -413,7 +420,7 @@ def decisions(test: SequentialTest, looks: tuple[int, ...], direction: str,
         out.append(Decision(str(verdicts[h]), looks[at], looks[stop], float(delta), float(low),
                             float(high), float(test.p[index, h, at]),
                             float(test.bounds[test.share[index, h] - 1, at]), margin, alpha,
-                            bool(test.futile[index, h])))
+                            bool(test.futile[index, h]), test.span))
     return out
 
 
@@ -437,4 +444,5 @@ def fixed(differences: list[np.ndarray], direction: str, alpha: float = ALPHA,
               np.array([[s[2] for s in looked]]))
     found = decisions(test, (0,), direction, alpha)
     return [Decision(d.verdict, len(diff), len(diff), d.delta, d.low, d.high, d.p_raw,
-                     d.p_bound, d.margin, alpha) for d, diff in zip(found, differences)]
+                     d.p_bound, d.margin, alpha, span=span)
+            for d, diff in zip(found, differences)]

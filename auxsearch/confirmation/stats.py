@@ -235,9 +235,15 @@ def verdict_line(config: str, decision: Decision, trained: int | None,
                 f"±{decision.margin:.{places}f}), {numbers}, settled after {seeds} seeds")
     else:
         stop = ", stopped as futile" if decision.futile else ""
+        if decision.unbounded:
+            # Early looks spend little alpha: with a few noisy seeds the
+            # interval is the whole range, and "detects about ±1" says nothing.
+            numbers = f"{decision.delta:+.{places}f}"
+            power = "too few seeds for its interval to exclude any difference"
+        else:
+            power = f"this design detects about ±{decision.detectable:.{places}f}"
         line = (f"{config}: no detectable difference from the baseline, {numbers}, "
-                f"{_p(decision.p_value)} after {seeds} seeds{stop} (this design detects about "
-                f"±{decision.detectable:.{places}f})")
+                f"{_p(decision.p_value)} after {seeds} seeds{stop} ({power})")
     if trained is not None and baseline_trained is not None:
         line += "; " + _training(config, trained, baseline_trained, seeds)
     return line

@@ -253,6 +253,23 @@ def test_verdict_lines_read_as_one_sentence():
     assert ";" not in verdict_line("0009", worse, None, None)
 
 
+def test_an_interval_over_the_whole_range_is_said_in_words():
+    # An early look with a few noisy seeds: the repeated interval is clipped to
+    # the metric's range on both ends, and "detects about ±1.00" would say nothing.
+    wide = Decision("no detectable difference", 4, 4, 0.19, -1.0, 1.0, 0.33, 5.6e-5, None,
+                    futile=True, span=1.0)
+    assert wide.unbounded
+    assert verdict_line("0008", wide, 4, 1) == (
+        "0008: no detectable difference from the baseline, +0.19, p = 1 after 4 seeds, "
+        "stopped as futile (too few seeds for its interval to exclude any difference); "
+        "the baseline failed to train on 3 of 4 seeds, 0008 trained on all 4")
+    # Clipped on one end only, the interval still bounds the difference.
+    assert not Decision("no detectable difference", 4, 4, 0.5, -0.2, 1.0, 0.1, 0.01, None,
+                        span=1.0).unbounded
+    assert not Decision("no detectable difference", 4, 4, 0.0, -1.0, 1.0, 1.0, 0.01,
+                        None).unbounded
+
+
 def test_without_a_chance_score_no_seed_is_flagged():
     tables = {"base": accuracy_table([0.05, 0.06]), "x": accuracy_table([0.9, 0.91])}
     assert trained_seeds(tables["base"], CHANCE, "max") == 0
