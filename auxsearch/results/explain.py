@@ -2,7 +2,8 @@
 
 It reads a run directory's saved trials into `Observation`s (as the search's
 own sampler reads them: a failed trial, or one no better than a constant
-prediction, has no score), the candidate layers in the model's order from the
+prediction, has no score; from `trials.csv` where the tuner's checkpoints are
+gone, as in a committed run), the candidate layers in the model's order from the
 trials' hyperparameter space, and the objective from `space.toml`, then
 estimates each layer's effect and importance (`effects`, `importance`). It
 builds no model and imports no Keras.
@@ -10,6 +11,7 @@ builds no model and imports no Keras.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -21,7 +23,7 @@ from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.results.depthplot import layer_order
 from auxsearch.results.effects import explain_observations
-from auxsearch.results.rows import trial_metrics
+from auxsearch.results.rows import flag_chance, row_values, trial_metrics
 
 PERMUTATIONS = 199  # the importance's permutation test: p resolves to 0.005
 
@@ -64,10 +66,16 @@ def effects_of(run_dir: RunPath, permutations: int = PERMUTATIONS) -> pd.DataFra
     run = RunDir(run_dir)
     direction, (low, high) = _objective(run)
     states = run.trial_states()
-    observations, chance = run_observations(states, direction)
-    layers = layer_order(run, pd.DataFrame())
+    if states or not run.trials.is_file():
+        observations, chance = run_observations(states, direction)
+        board = pd.DataFrame()
+    else:  # a run as committed: its trials.csv without the tuner's checkpoints
+        board = pd.read_csv(run.trials)
+        observations, chance = table_observations(board, direction)
+    layers = layer_order(run, board)
     tapped = {loss.layer for obs in observations for loss in obs.losses}
-    layers += sorted(tapped - set(layers))  # not in the saved space: after the others
+    # Not in the saved space (a slot space's table): after the others, conv2 before conv10.
+    layers += sorted(tapped - set(layers), key=_natural)
     return explain_observations(observations, layers, direction, low, high, floor=chance,
                                 permutations=permutations)
 
@@ -96,6 +104,35 @@ def run_observations(states: list[dict[str, Any]], direction: str
                                     state["status"] == "COMPLETED", state.get("score"), chance,
                                     direction))
     return observations, (chances[-1] if chances else None)
+
+
+def table_observations(table: pd.DataFrame, direction: str
+                       ) -> tuple[list[Observation], float | None]:
+    """Reads the rows of a `trials.csv` as `Observation`s, as `run_observations` reads states.
+
+    A row flagged at chance has no score, and its flag names the chance score
+    (to 4 significant digits; `None` where no row is flagged).
+
+    Args:
+        table: A `trials.csv` (`results.tables.trials`), read back.
+        direction: "max" or "min", the objective's better direction.
+    """
+    observations, chances = [], []
+    for _, row in table.iterrows():
+        if row["status"] not in ("COMPLETED", "FAILED"):
+            continue
+        values = {**row_values(row), names.EPOCHS: int(row["total_epochs"])}
+        chance = flag_chance(row["flag"])
+        chances += [chance] if chance is not None else []
+        score = None if pd.isna(row["score"]) else float(row["score"])
+        observations.append(observe(values, row["status"] == "COMPLETED", score, chance,
+                                    direction))
+    return observations, (chances[-1] if chances else None)
+
+
+def _natural(name: str) -> list[Any]:
+    """A sort key that orders the numbers in a name by value (conv2 before conv10)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _objective(run: RunDir) -> tuple[str, tuple[float | None, float | None]]:

@@ -90,4 +90,20 @@ def _flag(score: float | None, chance: float | None, objective: kt.Objective) ->
         return None
     if learnt(score, chance, objective.direction):  # the rule confirmation counts seeds by
         return None
-    return f"at chance level: {score:.4g} vs {chance:.4g} for a constant prediction"
+    return f"{_AT_CHANCE}{score:.4g} vs {chance:.4g}{_CONSTANT}"
+
+
+_AT_CHANCE, _CONSTANT = "at chance level: ", " for a constant prediction"
+
+
+def flag_chance(flag: Any) -> float | None:
+    """The chance score a `flag` cell names (4 significant digits), else `None`.
+
+    The inverse of `_flag`: a `trials.csv` keeps no chance score otherwise.
+    """
+    if not isinstance(flag, str) or not flag.startswith(_AT_CHANCE) or _CONSTANT not in flag:
+        return None
+    try:
+        return float(flag[len(_AT_CHANCE):flag.index(_CONSTANT)].split(" vs ")[1])
+    except (IndexError, ValueError):
+        return None

@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,8 @@ import pytest
 from auxsearch.core.errors import RunDirError
 from auxsearch.core.rundir import RunDir
 from auxsearch.results.effects import HELPS, TOO_FEW
-from auxsearch.results.explain import effects_of, explain, run_observations
+from auxsearch.results.explain import effects_of, explain, run_observations, table_observations
+from auxsearch.results.tables import trials as trials_table
 from tests.conftest import TINY_SPACE
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4"]
@@ -31,6 +33,8 @@ def save_search(root, trials, layers=LAYERS, slots=None, space=TINY_SPACE):
                for i in range(1, slots + 1)]
     else:
         hps = [{"class_name": "Boolean", "config": {"name": f"tap/{layer}"}} for layer in layers]
+    hps += [{"class_name": "Float", "config": {"name": f"weight/{slot}"}}
+            for slot in ([f"slot{i}" for i in range(1, slots + 1)] if slots else layers)]
     for i, (status, score, taps, epochs) in enumerate(trials):
         values = {"tuner/epochs": epochs, "tuner/initial_epoch": 0}
         if slots:
@@ -137,3 +141,30 @@ def test_a_bare_project_is_read_with_the_default_objective(tmp_path):
     (tmp_path / "search" / "oracle.json").write_text("{}")  # what makes it a project
     table = effects_of(tmp_path / "search", permutations=0)
     assert table.attrs["configs"] >= 10 and not math.isnan(table["effect"].iloc[2])
+
+
+def test_a_committed_run_is_read_from_its_trials_csv(tmp_path):
+    # A run as committed keeps trials.csv, not the tuner's checkpoints: the
+    # same effects, the chance level read from the at-chance flag.
+    trials = random_trials(30) + [("COMPLETED", 0.08, {"conv1": 0.5}, 9), ("FAILED", None, {}, 1)]
+    run = save_search(tmp_path / "run", trials)
+    saved = effects_of(run, permutations=0)
+    table = trials_table(run)
+    assert table["flag"].notna().sum() == 1
+    table.to_csv(RunDir(run).trials, index=False)
+    shutil.rmtree(RunDir(run).project)
+    read = effects_of(run, permutations=0)
+    pd.testing.assert_frame_equal(read, saved)
+    assert read.attrs["verdict"] == saved.attrs["verdict"]
+    observations, chance = table_observations(table, "max")
+    assert chance == CHANCE and len(observations) == 32
+    assert [o.score for o in observations[-2:]] == [None, None]
+
+
+def test_a_slot_space_from_its_trials_csv_orders_layers_by_number(tmp_path):
+    layers = [f"conv{i}" for i in (1, 2, 10, 11)]
+    run = save_search(tmp_path / "run", random_trials(20, layers=layers, effect=("conv10", 0.1),
+                                                      max_taps=2), layers=layers, slots=2)
+    trials_table(run).to_csv(RunDir(run).trials, index=False)
+    shutil.rmtree(RunDir(run).project)
+    assert list(effects_of(run, permutations=0)["layer"]) == layers

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from auxsearch.core.rundir import RunDir
-from auxsearch.results.rows import row_values, trial_epochs, trial_metrics, trial_row
+from auxsearch.results.rows import flag_chance, row_values, trial_epochs, trial_metrics, trial_row
 from auxsearch.results.tables import leaderboard
 from auxsearch.results.write import write_leaderboards
 
@@ -51,3 +51,10 @@ def test_a_score_no_better_than_chance_is_flagged(score, flag):
     metrics = {"chance_score": {"observations": [{"value": [0.1]}]}}
     state = _state(status="COMPLETED", score=score, metrics={"metrics": metrics})
     assert trial_row(state, _OBJECTIVE)["flag"] == flag
+    # The flag is how a trials.csv keeps the chance score: it reads back.
+    assert flag_chance(flag) == (0.1 if flag else None)
+
+
+@pytest.mark.parametrize("cell", [None, float("nan"), "", "diverged", "at chance level: 0.1"])
+def test_a_cell_that_names_no_chance_score_reads_as_none(cell):
+    assert flag_chance(cell) is None
