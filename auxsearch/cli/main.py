@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        if not args.keras:  # reads tables only: no TensorFlow start-up (seconds)
+            return args.command(args)
         with backend.loaded(quiet=not (args.verbose or args.debug), tracebacks=args.debug):
             return args.command(args)
     except KeyboardInterrupt:
@@ -178,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         "Estimate from the trials a search ran, per candidate layer in the model's order, the "
         "effect of tapping it on the objective (on against off, with a 95% interval and a "
         "verdict), the weights where it helped, and the importance of each tap setting "
-        "(conditional PED-ANOVA); write RUN/effects.csv.", run_dir=True)
+        "(conditional PED-ANOVA); write RUN/effects.csv.", run_dir=True, keras=False)
     return parser
 
 
@@ -235,12 +237,14 @@ def _command(
     description: str,
     run_dir: bool = False,
     mode: str | None = None,
+    keras: bool = True,
 ) -> argparse.ArgumentParser:
-    """Adds a subcommand; `mode` says how a search command searches."""
+    """Adds a subcommand; `mode` says how a search command searches, `keras`
+    whether it needs Keras and its backend loaded."""
     parser = commands.add_parser(name, parents=[common], help=summary,
                                  description=description)
     if run_dir:
         parser.add_argument("run_dir", type=Path, metavar="RUN",
                             help="a run directory of `auxsearch run`")
-    parser.set_defaults(command=handler, mode=mode)
+    parser.set_defaults(command=handler, mode=mode, keras=keras)
     return parser

@@ -1,6 +1,6 @@
 import pytest
 
-from auxsearch.cli.main import main
+from auxsearch.cli.main import _parser, main
 from tests.confirmation.test_run import fake_training
 
 
@@ -70,3 +70,6 @@ def test_explain_prints_a_verdict_first_then_the_table(tmp_path, capsys):
     assert main(["explain", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path}: not a run directory of a search (no space.toml)")
+    # It reads tables only, so it skips TensorFlow's start-up; a search does not.
+    assert _parser().parse_args(["explain", str(run)]).keras is False
+    assert _parser().parse_args(["show", str(run)]).keras is True

@@ -8,6 +8,7 @@ import pytest
 from auxsearch.core.errors import ModelError, RunDirError, SearchFailed, SpaceError
 from auxsearch.core.rundir import RunDir
 from auxsearch.core.space import load_space, objective_of
+from auxsearch.results.ranking import RACE_ORDER
 from auxsearch.search.run import Search, run_search, with_overrides
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
@@ -22,7 +23,9 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
     assert len(board) == Search(space, tmp_path).planned[0] == len(seen) == 2
     assert set(board["status"]) == {"COMPLETED"}
     assert list(board["rank"]) == [1, 2]
-    assert board["score"].is_monotonic_decreasing
+    # Both reached the full budget and raced: the winner first, then by race mean.
+    keys = [(RACE_ORDER[race], -mean) for race, mean in zip(board["race"], board["race_mean"])]
+    assert keys == sorted(keys) and board["race"].iloc[0] == "won"
     baseline = board[board["n_taps"] == 0]
     assert len(baseline) == 1 and baseline["epochs"].item() == 2
     assert baseline["full_budget"].item() and baseline["delta_vs_baseline"].item() == 0
