@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from auxsearch.confirmation import stats
+from auxsearch.confirmation.decisions import decisions
 from auxsearch.confirmation.sequential import (
     Design,
     SequentialTest,
     check_margin,
     check_seeds,
-    decisions,
     default_margin,
     look_statistics,
 )

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS, VERDICTS, Decision, fixed
+from auxsearch.confirmation.decisions import Decision, fixed
+from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS, VERDICTS
 from auxsearch.core import rules
 from auxsearch.core.errors import DataError
 from auxsearch.core.tasks import learnt

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from auxsearch.confirmation.sequential import Decision, fixed
+from auxsearch.confirmation.decisions import Decision, fixed
 from auxsearch.confirmation.stats import (
     holm,
     mean_interval,
