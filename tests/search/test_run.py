@@ -13,6 +13,15 @@ from auxsearch.search.run import Search, run_search, with_overrides
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
 
+def ranked_by_race(board, direction):
+    """Whether full-budget rows that raced come by how the race ended
+    ("won", "left", "dropped after 2 seeds"), then by their race mean."""
+    sign = -1 if direction == "max" else 1
+    keys = [(RACE_ORDER[race.split()[0]], sign * mean)
+            for race, mean in zip(board["race"], board["race_mean"])]
+    return keys == sorted(keys)
+
+
 @pytest.mark.e2e
 def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tmp_path):
     space = load_space(tiny_space)
@@ -23,9 +32,7 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
     assert len(board) == Search(space, tmp_path).planned[0] == len(seen) == 2
     assert set(board["status"]) == {"COMPLETED"}
     assert list(board["rank"]) == [1, 2]
-    # Both reached the full budget and raced: the winner first, then by race mean.
-    keys = [(RACE_ORDER[race], -mean) for race, mean in zip(board["race"], board["race_mean"])]
-    assert keys == sorted(keys) and board["race"].iloc[0] == "won"
+    assert ranked_by_race(board, "max") and board["race"].iloc[0] == "won"
     baseline = board[board["n_taps"] == 0]
     assert len(baseline) == 1 and baseline["epochs"].item() == 2
     assert baseline["full_budget"].item() and baseline["delta_vs_baseline"].item() == 0
@@ -187,9 +194,7 @@ def test_example_space_searches(path, tmp_path, monkeypatch):
     assert sorted(board["n_taps"])[0] == 0 and sorted(board["n_taps"])[1] > 0
     name, direction = objective_of(space)
     assert set(board["objective"]) == {name} and board["score"].notna().all()
-    ordered = board["score"].is_monotonic_decreasing if direction == "max" \
-        else board["score"].is_monotonic_increasing
-    assert ordered
+    assert ranked_by_race(board, direction)
 
 
 @pytest.mark.e2e
