@@ -14,10 +14,10 @@ from auxsearch.core.rundir import RunDir
 def show_command(args: argparse.Namespace) -> int:
     """Prints a run's leaderboard as a table, and what failed or was flagged."""
     from auxsearch.cli.leaderboard import print_flags, print_noise, summary
-    from auxsearch.results.tables import leaderboard
+    from auxsearch.results.tables import saved_leaderboard
 
     rules.check("shown", args.top, key="--top")
-    board = leaderboard(_run_dir(args.run_dir))
+    board = saved_leaderboard(_run_dir(args.run_dir))
     done = board[board["status"] == "COMPLETED"]
     print(f"{args.run_dir}: {len(board)} configurations, "
           f"{int(done['full_budget'].sum())} trained for the full budget; "
@@ -36,7 +36,8 @@ def export_command(args: argparse.Namespace) -> int:
     """Rebuilds a run's two CSVs from its saved state and prints their paths."""
     from auxsearch.results.write import write_leaderboards
 
-    for path in write_leaderboards(_run_dir(args.run_dir)):
+    for path in write_leaderboards(_run_dir(args.run_dir).require_trials(
+            "to rebuild the CSVs from")):
         print(path)
     return 0
 

@@ -38,7 +38,7 @@ from auxsearch.core.rundir import RunPath
 from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.packing.policy import resolve_pack
 from auxsearch.results.rows import row_values
-from auxsearch.results.tables import leaderboard
+from auxsearch.results.tables import saved_leaderboard
 from auxsearch.search.run import Search, open_run
 from auxsearch.trial.routing import VALIDATION_BATCH, main_labels
 from auxsearch.trial.trainer import PackedTrial
@@ -111,7 +111,7 @@ def confirm(
             "to confirm on"
         )
     objective = search.hypermodel.objective
-    board = leaderboard(search.run_dir, objective)
+    board = saved_leaderboard(search.run_dir, objective)
     done = board[(board["status"] == "COMPLETED") & board["full_budget"]]
     baseline = done[done["n_taps"] == 0]
     if baseline.empty:

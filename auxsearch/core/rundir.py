@@ -173,6 +173,10 @@ class RunDir:
             raise RunDirError(f"{path}: no such trial state")
         return _read_json(path)
 
+    def has_trials(self) -> bool:
+        """Whether the tuner's trial states are here (a committed run keeps only its CSVs)."""
+        return any(self.project.glob(f"trial_*/{TRIAL_STATE}"))
+
     def trial_states(self) -> list[dict[str, Any]]:
         """Reads every trial's `trial.json`, in trial order.
 
@@ -201,6 +205,21 @@ class RunDir:
         """
         if not self.exists():
             raise RunDirError(f"{self.root}: not a run directory of a search (no {SPACE})")
+        return self
+
+    def require_trials(self, what: str) -> RunDir:
+        """Returns this run directory, if the tuner's trial states are here.
+
+        Args:
+            what: What needs them, e.g. "to rebuild the CSVs from".
+
+        Raises:
+            RunDirError: If there are none (a run as committed keeps only its CSVs).
+        """
+        if not self.has_trials():
+            raise RunDirError(f"{self.root}: no saved trials {what} (no trial states in "
+                              f"{self.project}: a committed run keeps only its CSVs); "
+                              "nothing written")
         return self
 
     def check_resumable(self, space: SearchSpace) -> None:

@@ -138,7 +138,7 @@ def _effects(run: RunDir) -> pd.DataFrame | None:
     from auxsearch.results.explain import effects_of
 
     try:
-        if any(run.project.glob("trial_*/trial.json")):
+        if run.has_trials():
             return effects_of(run, permutations=0)  # the panel draws no importance
     except (OSError, ValueError, KeyError):  # a trial state half written by a running search
         pass

@@ -132,6 +132,28 @@ def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.D
     return _with_rank(ranked.iloc[order], configs[~done].sort_values("config"))
 
 
+def saved_leaderboard(run_dir: RunPath, objective: kt.Objective | None = None
+                      ) -> pd.DataFrame:
+    """The run's leaderboard: rebuilt from its saved trials, else its `leaderboard.csv`.
+
+    A run as committed keeps its CSVs but not the tuner's checkpoints
+    (`search/`): its leaderboard is the file, as the search wrote it.
+
+    Args:
+        run_dir: As for `trials()`.
+        objective: As for `trials()`.
+    """
+    run = RunDir(run_dir)
+    if run.has_trials() or not run.leaderboard.is_file():
+        return leaderboard(run, objective)
+    table = pd.read_csv(run.leaderboard, dtype={"config": str, "taps": str, "trials": str})
+    table["taps"] = table["taps"].fillna("")
+    for column in ("rank", "race_seeds"):
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    return table
+
+
 def race_scores(run: RunDir, states: list[dict[str, Any]], direction: str
                 ) -> dict[str, list[float]]:
     """The race's scores per configuration, in seed order; a diverged one at chance."""

@@ -62,7 +62,7 @@ def export_model(run_dir: RunPath, out: str | os.PathLike[str],
     out = check_out(out)
     rules.check("rank", rank)
     search = open_run(run_dir)
-    run = search.rundir
+    run = search.rundir.require_trials("or checkpoints to export a model from")
     board = leaderboard(run, search.hypermodel.objective)
     ranks = board["rank"].dropna()
     row = board[board["rank"] == rank]

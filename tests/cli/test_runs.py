@@ -48,6 +48,24 @@ def test_confirm_says_what_it_spent_and_how_it_decided(tiny_run, capsys, monkeyp
     assert "; stops as equivalent within ±0.02; stops as futile below 10%" in out[4]
 
 
+def test_a_committed_run_is_shown_and_never_rebuilt_from_nothing(tiny_run, capsys):
+    # As committed: the CSVs, no trial states. show reads leaderboard.csv; export
+    # and export-model refuse in one line and write nothing.
+    import shutil
+
+    shutil.rmtree(tiny_run / "search")
+    before = {p.name: p.read_bytes() for p in tiny_run.iterdir()}
+    assert main(["show", str(tiny_run)]) == 0
+    assert "2 configurations, 2 trained for the full budget" in capsys.readouterr().out
+    assert main(["export", str(tiny_run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tiny_run}: no saved trials to rebuild the CSVs from (no trial states in "
+        f"{tiny_run / 'search'}: a committed run keeps only its CSVs); nothing written")
+    assert main(["export-model", str(tiny_run), "--out", str(tiny_run / "m.keras")]) == 2
+    assert "no saved trials or checkpoints to export a model from" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tiny_run.iterdir()} == before
+
+
 @pytest.mark.parametrize("command", [["show"], ["export"], ["plot"], ["confirm"],
                                      ["export-model", "--out", "x.keras"]])
 def test_run_commands_need_a_run_directory(command, tmp_path, capsys):

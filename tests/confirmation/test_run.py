@@ -1,4 +1,5 @@
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,15 @@ def fake_training(monkeypatch, accuracy):
     monkeypatch.setattr(confirmation, "_train_packed", lambda search, group: [
         scores(search, values, repetition) for _, values, repetition in group])
     return trained
+
+
+def test_a_committed_run_confirms_from_its_leaderboard_csv(tiny_run, monkeypatch):
+    # As committed: the CSVs without the tuner's trial states (search/).
+    fake_training(monkeypatch, lambda tapped, _: 0.9 if tapped else 0.05)
+    saved = confirm(tiny_run, top=1, seeds=3)
+    shutil.rmtree(RunDir(tiny_run).project)
+    committed = confirm(tiny_run, top=1, seeds=3)
+    pd.testing.assert_frame_equal(committed, saved)
 
 
 def test_confirm_trains_seed_by_seed_and_stops_when_settled(tiny_run, monkeypatch):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from auxsearch.core.rundir import RunDir
-from auxsearch.results.tables import leaderboard, run_objective, trials
+from auxsearch.results.tables import leaderboard, run_objective, saved_leaderboard, trials
 from auxsearch.results.write import write_leaderboards
 from tests.results.conftest import save_trial
 
@@ -108,3 +108,18 @@ def test_a_bare_keras_tuner_project_reads_like_a_run_directory(run_dir):
     assert run_objective(project).name == "val_main_accuracy"
     pd.testing.assert_frame_equal(leaderboard(project), leaderboard(run_dir))
     assert list(trials(project)["trial_id"]) == list(trials(run_dir)["trial_id"])
+
+
+def test_a_committed_run_reads_its_leaderboard_csv(run_dir):
+    # A run as committed keeps its CSVs, not the tuner's checkpoints (search/).
+    rebuilt = leaderboard(run_dir)
+    write_leaderboards(run_dir)
+    assert RunDir(run_dir).has_trials()
+    pd.testing.assert_frame_equal(saved_leaderboard(run_dir), rebuilt)  # from the trials
+    for trial in (run_dir / "search").glob("trial_*"):
+        (trial / "trial.json").unlink()
+    assert not RunDir(run_dir).has_trials() and leaderboard(run_dir).empty
+    read = saved_leaderboard(run_dir)
+    assert list(read["config"]) == list(rebuilt["config"])  # ids stay text: "0000"
+    assert list(read["taps"]) == list(rebuilt["taps"]) and read["rank"].dtype == "Int64"
+    assert read["score"].tolist() == pytest.approx(rebuilt["score"].tolist(), nan_ok=True)
