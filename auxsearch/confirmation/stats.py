@@ -239,7 +239,7 @@ def verdict_line(config: str, decision: Decision, trained: int | None,
         if decision.unbounded:
             # Early looks spend little alpha: with a few noisy seeds the
             # interval is the whole range, and "detects about ±1" says nothing.
-            numbers = f"{decision.delta:+.{places}f}"
+            numbers = f"{decision.delta:+.{_decimals(abs(decision.delta))}f}"
             power = "too few seeds for its interval to exclude any difference"
         else:
             power = f"this design detects about ±{decision.detectable:.{places}f}"

@@ -263,6 +263,10 @@ def test_an_interval_over_the_whole_range_is_said_in_words():
         "0008: no detectable difference from the baseline, +0.19, p = 1 after 4 seeds, "
         "stopped as futile (too few seeds for its interval to exclude any difference); "
         "the baseline failed to train on 3 of 4 seeds, 0008 trained on all 4")
+    small = Decision("no detectable difference", 2, 2, 0.0083, -1.0, 1.0, 0.7, 6e-5, None,
+                     futile=True, span=1.0)
+    assert verdict_line("0021", small, 2, 2).startswith(  # two significant digits
+        "0021: no detectable difference from the baseline, +0.0083, p = 1 after 2 seeds")
     # Clipped on one end only, the interval still bounds the difference.
     assert not Decision("no detectable difference", 4, 4, 0.5, -0.2, 1.0, 0.1, 0.01, None,
                         span=1.0).unbounded
