@@ -96,7 +96,7 @@ def draw_depth(depth: Axes, weights: Axes, order: list[str], rows: pd.DataFrame,
         empty_panel(depth, "no configuration uses a tap")
         weights.set_axis_off()
         return
-    order = [layer for layer in order if layer] + sorted(seen - set(order), key=_natural)
+    order = with_unlisted([layer for layer in order if layer], seen)
     picked = {layer for index in good.index for layer in taps.get(index, {})}
     # Many candidates: only the layers the good configurations tap, still in order.
     shown = order if len(order) <= _ALL_LAYERS else [
@@ -157,6 +157,14 @@ def _draw_weights(weights: Axes, depth: Axes, shown: list[str], at: dict[str, in
                        rotation=(90 if len(shown) > 20 else 30) if crowded else 0,
                        ha="right" if crowded else "center", rotation_mode="anchor")
     weights.set_xlim(-0.6, len(shown) - 0.4)
+
+
+def with_unlisted(order: list[str], seen: set[str]) -> list[str]:
+    """The layers of `order`, then those of `seen` it lacks, `conv2` before `conv10`.
+
+    A slot space's layers have no saved order without the trial states.
+    """
+    return order + sorted(seen - set(order), key=_natural)
 
 
 def _natural(name: str) -> list[Any]:

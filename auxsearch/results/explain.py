@@ -11,7 +11,6 @@ builds no model and imports no Keras.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
@@ -21,9 +20,9 @@ from auxsearch.core.files import atomic_open
 from auxsearch.core.observations import Observation, observe
 from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.core.tasks import METRIC_RANGES
-from auxsearch.results.depthplot import layer_order
+from auxsearch.results.depthplot import layer_order, with_unlisted
 from auxsearch.results.effects import explain_observations
-from auxsearch.results.rows import flag_chance, row_values, trial_metrics
+from auxsearch.results.rows import flag_chance, read_table, row_values, trial_metrics
 
 PERMUTATIONS = 199  # the importance's permutation test: p resolves to 0.005
 
@@ -70,12 +69,10 @@ def effects_of(run_dir: RunPath, permutations: int = PERMUTATIONS) -> pd.DataFra
         observations, chance = run_observations(states, direction)
         board = pd.DataFrame()
     else:  # a run as committed: its trials.csv without the tuner's checkpoints
-        board = pd.read_csv(run.trials)
+        board = read_table(run.trials)
         observations, chance = table_observations(board, direction)
-    layers = layer_order(run, board)
     tapped = {loss.layer for obs in observations for loss in obs.losses}
-    # Not in the saved space (a slot space's table): after the others, conv2 before conv10.
-    layers += sorted(tapped - set(layers), key=_natural)
+    layers = with_unlisted(layer_order(run, board), tapped)
     return explain_observations(observations, layers, direction, low, high, floor=chance,
                                 permutations=permutations)
 
@@ -128,11 +125,6 @@ def table_observations(table: pd.DataFrame, direction: str
         observations.append(observe(values, row["status"] == "COMPLETED", score, chance,
                                     direction))
     return observations, (chances[-1] if chances else None)
-
-
-def _natural(name: str) -> list[Any]:
-    """A sort key that orders the numbers in a name by value (conv2 before conv10)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _objective(run: RunDir) -> tuple[str, tuple[float | None, float | None]]:

@@ -24,6 +24,7 @@ from auxsearch.results.depthplot import draw_depth, good_configurations, layer_o
 from auxsearch.results.effectplot import draw_effects
 from auxsearch.results.noise import noise_floor
 from auxsearch.results.plotkit import empty_panel, is_true, pyplot
+from auxsearch.results.rows import read_table
 from auxsearch.results.scoreplot import draw_scores
 
 if TYPE_CHECKING:
@@ -80,8 +81,8 @@ def figure(run_dir: RunPath) -> Figure:
     run = RunDir(run_dir)
     if not run.leaderboard.is_file():
         raise RunDirError(f"{run}: no {run.leaderboard.name}; run a search first")
-    board = _read(run.leaderboard)
-    confirmed = _read(run.confirmed) if run.confirmed.is_file() else None
+    board = read_table(run.leaderboard)
+    confirmed = read_table(run.confirmed) if run.confirmed.is_file() else None
     plt = pyplot()
     fig = plt.figure(figsize=(16, 11), layout="constrained")
     try:
@@ -142,12 +143,6 @@ def _effects(run: RunDir) -> pd.DataFrame | None:
             return effects_of(run, permutations=0)  # the panel draws no importance
     except (OSError, ValueError, KeyError):  # a trial state half written by a running search
         pass
-    return _read(run.effects) if run.effects.is_file() else None
+    return read_table(run.effects) if run.effects.is_file() else None
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """Reads a CSV file of the run, with ids and taps as text."""
-    table = pd.read_csv(path, dtype={"config": str, "taps": str})
-    if "taps" in table:
-        table["taps"] = table["taps"].fillna("")
-    return table

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from auxsearch.core import names
 from auxsearch.core.messages import one_line
@@ -57,6 +60,18 @@ def trial_metrics(state: dict[str, Any]) -> dict[str, float]:
         for name, history in tracked.items()
         if history.get("observations")
     }
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Reads a CSV table of a run back, with ids, taps and trial chains as text.
+
+    Read as numbers, `0017` would lose its zeros and `0017>0018` would stay
+    text; a baseline's empty `taps` cell reads as "", as it was written.
+    """
+    table = pd.read_csv(path, dtype={"config": str, "taps": str, "trials": str})
+    if "taps" in table:
+        table["taps"] = table["taps"].fillna("")
+    return table
 
 
 def trial_epochs(values: dict[str, Any]) -> int:

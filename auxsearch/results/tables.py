@@ -15,7 +15,7 @@ from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.results.noise import noise_floor, noise_verdict
 from auxsearch.results.racing import race_table
 from auxsearch.results.ranking import NOT_RACED, RACE_ORDER, rank_key
-from auxsearch.results.rows import trial_metrics, trial_row
+from auxsearch.results.rows import read_table, trial_metrics, trial_row
 
 _MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
@@ -146,8 +146,7 @@ def saved_leaderboard(run_dir: RunPath, objective: kt.Objective | None = None
     run = RunDir(run_dir)
     if run.has_trials() or not run.leaderboard.is_file():
         return leaderboard(run, objective)
-    table = pd.read_csv(run.leaderboard, dtype={"config": str, "taps": str, "trials": str})
-    table["taps"] = table["taps"].fillna("")
+    table = read_table(run.leaderboard)
     for column in ("rank", "race_seeds"):
         if column in table:
             table[column] = table[column].astype("Int64")
