@@ -91,16 +91,9 @@ def run_observations(states: list[dict[str, Any]], direction: str
         better than its chance score), and the run's chance score (`None`
         where no trial reported one).
     """
-    observations, chances = [], []
-    for state in states:
-        if state.get("status") not in ("COMPLETED", "FAILED"):
-            continue
-        chance = trial_metrics(state).get(names.CHANCE_SCORE)
-        chances += [chance] if chance is not None else []
-        observations.append(observe(state["hyperparameters"]["values"],
-                                    state["status"] == "COMPLETED", state.get("score"), chance,
-                                    direction))
-    return observations, (chances[-1] if chances else None)
+    return _observed([(state["hyperparameters"]["values"], state["status"], state.get("score"),
+                       trial_metrics(state).get(names.CHANCE_SCORE)) for state in states
+                      if state.get("status") in _FINISHED], direction)
 
 
 def table_observations(table: pd.DataFrame, direction: str
@@ -114,17 +107,23 @@ def table_observations(table: pd.DataFrame, direction: str
         table: A `trials.csv` (`results.tables.trials`), read back.
         direction: "max" or "min", the objective's better direction.
     """
-    observations, chances = [], []
-    for _, row in table.iterrows():
-        if row["status"] not in ("COMPLETED", "FAILED"):
-            continue
-        values = {**row_values(row), names.EPOCHS: int(row["total_epochs"])}
-        chance = flag_chance(row["flag"])
-        chances += [chance] if chance is not None else []
-        score = None if pd.isna(row["score"]) else float(row["score"])
-        observations.append(observe(values, row["status"] == "COMPLETED", score, chance,
-                                    direction))
-    return observations, (chances[-1] if chances else None)
+    return _observed([({**row_values(row), names.EPOCHS: int(row["total_epochs"])},
+                       row["status"], None if pd.isna(row["score"]) else float(row["score"]),
+                       flag_chance(row["flag"])) for _, row in table.iterrows()
+                      if row["status"] in _FINISHED], direction)
+
+
+_FINISHED = ("COMPLETED", "FAILED")
+
+
+def _observed(trials: list[tuple[dict[str, Any], str, float | None, float | None]],
+              direction: str) -> tuple[list[Observation], float | None]:
+    """`(values, status, score, chance)` of finished trials as `Observation`s, and the
+    run's chance score (the last one given)."""
+    chances = [chance for *_, chance in trials if chance is not None]
+    return ([observe(values, status == "COMPLETED", score, chance, direction)
+             for values, status, score, chance in trials],
+            chances[-1] if chances else None)
 
 
 def _objective(run: RunDir) -> tuple[str, tuple[float | None, float | None]]:
