@@ -6,6 +6,14 @@ the reference and auxsearch so that both see the same machine. Writes
 
     python -m bench              # the full benchmark: about 20 minutes on 2 cores
     python -m bench --smoke      # every measurement, tiny: under a minute (CI)
+    python -m bench --workload segmentation   # the segmentation example: a section of its own
+
+`--workload segmentation` times the search of the shipped segmentation
+example (`search_spaces/digits_segmentation.toml`, without the race) against
+the same search written by hand with Keras Tuner (`bench.reference`), and
+the steady-state training step with 2 dense taps (at 1/2 and 1/4 of the
+input's resolution) against 0 taps; it writes its own section of the
+results file, keeping the rest.
 """
 
 from __future__ import annotations
@@ -22,8 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.backends import _cpu, write_section
+from bench.workloads import SEGMENTATION, TWO_TAPS
+
 HERE = Path(__file__).resolve().parent
-TARGETS = {"ratio": 0.35, "overhead": 0.25, "two_taps": 1.10, "graph": 2.0, "memory": 0.10}
+TARGETS = {"ratio": 0.35, "overhead": 0.25, "two_taps": 1.10, "graph": 2.0, "memory": 0.10,
+           "segmentation_ratio": 0.5, "dense_two_taps": 1.15}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,26 +46,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="tiny settings, one repetition: checks that the benchmark runs")
     parser.add_argument("--out", type=Path, help="results file (default bench/results.md; "
                         "with --smoke, a temporary file)")
+    parser.add_argument("--workload", choices=("default", SEGMENTATION), default="default",
+                        help="default: the default space, every measure; segmentation: the "
+                        "segmentation example's search and dense step times")
     args = parser.parse_args(argv)
     reps = 1 if args.smoke else args.reps
     max_epochs = "1" if args.smoke else ""
     inner = "1" if args.smoke else "10"
     out = args.out or (
         Path(tempfile.mkdtemp()) / "results.md" if args.smoke else HERE / "results.md")
+    if args.workload == SEGMENTATION:
+        return _segmentation(args.smoke, reps, max_epochs, inner, out)
 
-    searches: dict[str, list[dict]] = {"reference": [], "auxsearch": []}
-    for rep in range(reps):
-        order = ["reference", "auxsearch"] if rep % 2 == 0 else ["auxsearch", "reference"]
-        for name in order:
-            run_dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
-            if name == "reference":
-                result = _run(args.smoke, "reference", "main", run_dir, max_epochs)
-            else:
-                result = _run(args.smoke, "measures", "search", run_dir, max_epochs)
-            searches[name].append(result)
-            print(f"  {name} search {rep + 1}/{reps}: {result['wall_seconds']:.1f} s, "
-                  f"{result['trials']} trials, {result['epochs']} epochs, "
-                  f"best {result['best']:.4f}", file=sys.stderr)
+    searches = _searches(args.smoke, reps, max_epochs, "default")
     timings = _run(args.smoke, "measures", "steps", inner)
     epoch, steps = timings["epoch_seconds"], timings["step_seconds"]
     graph = _run(args.smoke, "measures", "graph")
@@ -70,6 +75,101 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     print(f"written: {out}", file=sys.stderr)
     return 0
+
+
+def _searches(smoke: bool, reps: int, max_epochs: str, workload: str) -> dict[str, list[dict]]:
+    """The reference's and auxsearch's searches of `workload`, `reps` each, alternating."""
+    searches: dict[str, list[dict]] = {"reference": [], "auxsearch": []}
+    for rep in range(reps):
+        order = ["reference", "auxsearch"] if rep % 2 == 0 else ["auxsearch", "reference"]
+        for name in order:
+            run_dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+            if name == "reference":
+                result = _run(smoke, "reference", "main", run_dir, max_epochs, workload)
+            else:
+                result = _run(smoke, "measures", "search", run_dir, max_epochs, workload)
+            searches[name].append(result)
+            print(f"  {workload}: {name} search {rep + 1}/{reps}: "
+                  f"{result['wall_seconds']:.1f} s, {result['trials']} trials, "
+                  f"{result['epochs']} epochs, best {result['best']:.4f}", file=sys.stderr)
+    return searches
+
+
+def _segmentation(smoke: bool, reps: int, max_epochs: str, inner: str, out: Path) -> int:
+    """The segmentation example's measures, written as a section of `out`."""
+    searches = _searches(smoke, reps, max_epochs, SEGMENTATION)
+    steps = _run(smoke, "measures", "steps", inner, SEGMENTATION)
+    heading, section = segmentation_section(searches, steps, reps, smoke)
+    write_section(out, heading, section)
+    print(section)
+    print(f"written: {out}", file=sys.stderr)
+    return 0
+
+
+def segmentation_section(searches: dict[str, list[dict]], steps: dict, reps: int,
+                         smoke: bool) -> tuple[str, str]:
+    """The segmentation section's heading and text, from the measurements.
+
+    Args:
+        searches: `reference` and `auxsearch`: each search's measurements.
+        steps: `bench.measures.steps` of the segmentation workload.
+        reps: Searches of each.
+        smoke: Whether the settings were the smoke run's.
+    """
+    import keras
+    import keras_tuner
+    import tensorflow
+
+    ref, aux = searches["reference"], searches["auxsearch"]
+    ref_wall, aux_wall = _median(ref, "wall_seconds"), _median(aux, "wall_seconds")
+    ratio = aux_wall / ref_wall
+    step = steps["step_seconds"]
+    two, plain = step["2"] / step["0"], step["0"] / step["plain"]
+    first, second = TWO_TAPS[SEGMENTATION]
+
+    def search_row(rows: list[dict]) -> str:
+        return (f"{_median(rows, 'wall_seconds'):.1f} s; {rows[0]['trials']} trials, "
+                f"{rows[0]['epochs']} epochs, best val mean IoU {_median(rows, 'best'):.4f}")
+
+    rows = [
+        ("search wall, reference (hand-written Keras Tuner)", search_row(ref), "", ""),
+        ("search wall, auxsearch (no race, no baseline seeds)", search_row(aux), "", ""),
+        ("search speed: auxsearch / reference", f"{ratio:.2f}",
+         f"<= {TARGETS['segmentation_ratio']}",
+         "yes" if ratio <= TARGETS["segmentation_ratio"] else "**no**"),
+        (f"step time, 2 dense taps ({first} at 1/2, {second} at 1/4) / 0 taps",
+         f"{two:.2f} ({step['2'] * 1000:.1f} / {step['0'] * 1000:.1f} ms)",
+         f"<= {TARGETS['dense_two_taps']}",
+         "yes" if two <= TARGETS["dense_two_taps"] else "**no**"),
+        ("step time, 0 taps / plain model without heads",
+         f"{plain:.2f} ({step['0'] * 1000:.1f} / {step['plain'] * 1000:.1f} ms)", "", ""),
+        ("epoch, 2 taps, training and validation", f"{steps['epoch_seconds']:.3f} s", "", ""),
+    ]
+    heading = f"## Segmentation example: {_cpu()}" + (" (smoke run)" if smoke else "")
+    lines = [
+        heading,
+        "",
+        f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        (f"- versions: Python {platform.python_version()}, TensorFlow {tensorflow.__version__}, "
+         f"Keras {keras.__version__}, keras-tuner {keras_tuner.__version__}"),
+        (f"- command: `python -m bench --workload segmentation{' --smoke' if smoke else ''}"
+         f"{f' --reps {reps}' if reps != 3 and not smoke else ''}`; searches: median of "
+         f"{reps} (reference and auxsearch alternating), each in a fresh process; step "
+         "times: median of the steady-state epochs after a first, tracing one, per step"),
+        ("- workload: `search_spaces/digits_segmentation.toml` (12x20 canvases of two digits, "
+         "11 classes per pixel; a plain encoder-decoder of 15 convs; 15 candidates, up to 2 "
+         "taps; batch 32); the reference is `bench/reference.py`'s `SegmentationHyperModel`: "
+         "the same model, data, slots, weights and Hyperband settings, heads by hand (a 1x1 "
+         "conv, bilinear resize to the mask), objective `val_main_mean_iou`"),
+        "",
+        "| measure | value | target | met |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        f"ratio (segmentation): {ratio:.2f}",
+        "",
+    ]
+    return heading, "\n".join(lines)
 
 
 def _other_sections(out: Path) -> str:

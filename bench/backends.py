@@ -103,7 +103,7 @@ def measure(workload: str, run_dir: str, smoke: bool = False) -> dict:
     # A fresh hypermodel: its first epoch traces the training step.
     prepared = Search(space, tempfile.mkdtemp(prefix="bench-steps-"))
     hm, data = prepared.hypermodel, prepared.data
-    hp = _taps(hm, TWO_TAPS)
+    hp = _taps(hm, TWO_TAPS[workload])
     epochs = _epoch_times(hm, hp, hm.build(hp), data, 2 if smoke else 4, validation=False)
     n_steps = -(-len(data.x_train) // hm.trainer.batch_size())
     return {"backend": keras.backend.backend(), "device": _device(),

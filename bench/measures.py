@@ -11,27 +11,34 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
 
-from auxsearch.core import names
 from auxsearch.core.space import load_space
+from auxsearch.core.tapspace import AuxLoss
 from auxsearch.models.taps import find_taps
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.search.run import Search
+from bench.workloads import TWO_TAPS, space_file
 
 
-def search(run_dir: str, max_epochs: str = "") -> dict:
-    """auxsearch's default search, timed like the reference: tuner and search.
+def search(run_dir: str, max_epochs: str = "", workload: str = "default") -> dict:
+    """auxsearch's search of a workload, timed like the reference: tuner and search.
 
     The same trials as the reference: without the baseline's extra seeds (the
-    noise floor, which the reference has no counterpart of), with the
-    preflight.
+    noise floor, which the reference has no counterpart of) and the race,
+    with the preflight.
+
+    Args:
+        run_dir: The run directory.
+        max_epochs: Hyperband's max_epochs; empty: the workload's.
+        workload: `default` (the default space) or `segmentation`.
     """
     import dataclasses
 
-    space = load_space()
+    space = _space(workload)
     band = dataclasses.replace(space.hyperband, baseline_seeds=0, race_seeds=0)
     if max_epochs:
         band = dataclasses.replace(band, max_epochs=int(max_epochs))
@@ -47,16 +54,23 @@ def search(run_dir: str, max_epochs: str = "") -> dict:
             "rss_mb": rss}
 
 
-def steps(reps: str = "5") -> dict:
+def steps(reps: str = "5", workload: str = "default") -> dict:
     """Steady-state seconds per training step with 0, 2 and all taps active,
     and for the plain model (no heads at all) on the same data pipeline; and
-    per epoch of training and validation with 2 taps, as trials run them."""
+    per epoch of training and validation with 2 taps, as trials run them.
+
+    The 2 taps are the workload's `bench.workloads.TWO_TAPS`: for the
+    segmentation example, dense heads at 1/2 and 1/4 of the input's
+    resolution, resized to the mask's.
+    """
     import tensorflow as tf
 
-    prepared = Search(load_space(), tempfile.mkdtemp())
+    prepared = Search(_space(workload), tempfile.mkdtemp())
     hm, data = prepared.hypermodel, prepared.data
     n_steps = -(-len(data.x_train) // hm.trainer.batch_size())
-    configs = {"0": [], "2": ["conv2", "conv5"], "all": [t.name for t in hm.taps]}
+    configs = {"0": [], "2": TWO_TAPS[workload]}
+    if not hm.space.max_taps:  # with slots, at most max_taps
+        configs["all"] = [t.name for t in hm.taps]
     plain = hm.build_model()
     plain.compile(keras.optimizers.Adam(hm.trainer.assembly.learning_rate),
                   "sparse_categorical_crossentropy", metrics=["accuracy"],
@@ -116,10 +130,14 @@ def memory(trials: str = "30") -> dict:
     return {"trials": len(rss), "rss_mb": rss}
 
 
+def _space(workload: str):
+    """The workload's space (`bench.workloads`), its files in a new temporary folder."""
+    return load_space(space_file(workload, Path(tempfile.mkdtemp(prefix="bench-space-"))))
+
+
 def _taps(hm: AuxLossHyperModel, layers: list[str]) -> kt.HyperParameters:
-    values = {names.hp_name(names.TAP, tap.name): tap.name in layers for tap in hm.taps}
-    values.update({names.hp_name(names.WEIGHT, layer): 0.3 for layer in layers})
-    return hm.hyperparameters(values)
+    """The configuration that taps `layers` with heads of weight 0.3 (switches or slots)."""
+    return hm.hyperparameters(hm.space.values_of([AuxLoss(layer, 0.3) for layer in layers]))
 
 
 def _epoch_times(hm, hp, model, data, reps: int, validation: bool) -> list[float]:

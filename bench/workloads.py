@@ -1,4 +1,4 @@
-"""The searches `bench.backends` runs on every backend, as search-space files.
+"""The benchmarks' searches, as search-space files.
 
 - `default`: auxsearch's default space (8x8 digits, six 16-filter convs,
   Hyperband max_epochs=9: 23 trials, 75 epochs). Each step is tiny: the
@@ -7,6 +7,11 @@
   convs of 32, 32, 64, 64, 128 and 128 filters, max pooling between pairs;
   about 76 MFLOP per example forward), Hyperband max_epochs=3. Arithmetic
   dominates, on a CPU at least.
+- `segmentation`: the shipped segmentation example,
+  `search_spaces/digits_segmentation.toml` (two digits per 12x20 canvas, a
+  plain encoder-decoder of fifteen convs, 11 classes per pixel, Hyperband
+  max_epochs=9), which `python -m bench --workload segmentation` measures;
+  the other benchmarks run the first two (`WORKLOADS`).
 
 Keras-free until a model is built, so that the measuring process chooses
 its backend first.
@@ -14,10 +19,17 @@ its backend first.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 WORKLOADS = ("default", "compute")
-TWO_TAPS = ["conv2", "conv5"]  # the two taps of the step-time measurement
+SEGMENTATION = "segmentation"
+# The two taps of each workload's step-time measurement; the segmentation
+# model's are at 1/2 and 1/4 of the input's resolution.
+TWO_TAPS = {"default": ["conv2", "conv5"], "compute": ["conv2", "conv5"],
+            "segmentation": ["enc2_3", "enc3_3"]}
+REPO = Path(__file__).resolve().parents[1]
+SEGMENTATION_SPACE = REPO / "search_spaces" / "digits_segmentation.toml"
 
 COMPUTE_SPACE = """\
 # bench.workloads: 32x32 digits, a wider CNN (written by bench.backends).
@@ -65,12 +77,19 @@ def space_file(workload: str, folder: Path, max_epochs: int | None = None) -> Pa
     """Writes the workload's space (and data) into `folder`; `None`: the default space.
 
     Args:
-        workload: One of `WORKLOADS`.
+        workload: One of `WORKLOADS`, or `SEGMENTATION`.
         folder: Where the space file and its data go.
         max_epochs: Hyperband's max_epochs, or `None` for the workload's own.
     """
     if workload == "default":
         return None
+    if workload == "segmentation":  # the shipped space; its loader imports from the repository
+        text = SEGMENTATION_SPACE.read_text()
+        if max_epochs:
+            text = re.sub(r"(?m)^max_epochs = \d+$", f"max_epochs = {max_epochs}", text)
+        path = folder / SEGMENTATION_SPACE.name
+        path.write_text(text)
+        return path
     import numpy as np
     from sklearn.datasets import load_digits
 

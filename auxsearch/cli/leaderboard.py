@@ -8,8 +8,9 @@ import pandas as pd
 
 from auxsearch.core.rundir import RunDir
 from auxsearch.results.noise import NOISE_WIDTH, noise_floor
-from auxsearch.results.racing import race_verdict
-from auxsearch.results.tables import race_scores, run_objective, run_race_seeds
+from auxsearch.results.race_rule import race_verdict
+from auxsearch.results.rows import baseline_rows, completed, is_true
+from auxsearch.results.tables import counted_race, run_objective, run_race_seeds
 
 
 def summary(board: pd.DataFrame, top: int) -> str:
@@ -27,9 +28,9 @@ def summary(board: pd.DataFrame, top: int) -> str:
     for optional in ("race_mean", "race_seeds", "race", "noise"):
         if optional not in board or board[optional].isna().all():
             columns.remove(optional)
-    done = board[board["status"] == "COMPLETED"]
+    done = completed(board)
     rows = done.head(top)
-    baseline = done[done["n_taps"] == 0]
+    baseline = baseline_rows(done)
     if len(baseline) and baseline.index[0] not in rows.index:
         rows = pd.concat([rows, baseline.head(1)])
     table = rows[columns].copy()
@@ -37,7 +38,7 @@ def summary(board: pd.DataFrame, top: int) -> str:
     if "noise" in table:  # none short of the full budget
         table["noise"] = table["noise"].astype(object).where(table["noise"].notna(), "")
     table["epochs"] = [f"{e}" if full else f"{e} (partial)"
-                       for e, full in zip(table["epochs"], rows["full_budget"])]
+                       for e, full in zip(table["epochs"], rows["full_budget"].map(is_true))]
     for optional in ("race_mean", "race_seeds", "race"):
         if optional in table:
             table[optional] = table[optional].astype(object).where(table[optional].notna(), "")
@@ -68,14 +69,14 @@ def print_noise(run_dir: Path | RunDir, board: pd.DataFrame) -> None:
 
 def race_summary(run_dir: Path | RunDir, board: pd.DataFrame) -> str | None:
     """Returns one line on what the race found, or `None` without a race."""
-    run = RunDir(run_dir)
-    seeds = run_race_seeds(run)
+    run_dir = RunDir(run_dir)
+    seeds = run_race_seeds(run_dir)
     if not seeds or "race" not in board or board["race"].isna().all():
         return None
     objective = board["objective"].iloc[0]
-    direction = run_objective(run).direction
-    scores = race_scores(run, run.trial_states(), direction)
-    baseline = board.loc[board["n_taps"] == 0, "config"]
+    direction = run_objective(run_dir).direction
+    scores = counted_race(run_dir, run_dir.trial_states(), direction)
+    baseline = baseline_rows(board)["config"]
     taps = dict(zip(board["config"], board["taps"].fillna("")))
     raced = {c: v for c, v in scores.items() if c in taps}
     return race_verdict(raced, baseline.iloc[0] if len(baseline) else None, seeds,

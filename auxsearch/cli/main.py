@@ -29,6 +29,7 @@ from auxsearch.cli.runs import (
 )
 from auxsearch.cli.search import run_command, worker_command
 from auxsearch.cli.spaces import taps_command, validate_command
+from auxsearch.core import verdicts
 from auxsearch.core.errors import AuxSearchError, RunDirError, SearchFailed
 from auxsearch.core.messages import one_line
 
@@ -99,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR",
                      help="run directory (default: results/<space name>)")
     _search_options(run)
+    run.add_argument("--confirm", action="store_true",
+                     help="then confirm the race's survivors on the test split, ablate the "
+                     "winner, and print the answer block (as `confirm` does by default)")
     chief = _command(
         commands, common, "chief", run_command, "serve a search to workers, train nothing",
         "Run a search as Keras Tuner's chief: serve its oracle over gRPC to `auxsearch "
@@ -151,17 +155,22 @@ def _parser() -> argparse.ArgumentParser:
         "Retrain the top configurations and the baseline from scratch at the full epoch "
         "budget, seed by seed, score them on the test split the search never saw, test each "
         "against the baseline after every seed (stopping a configuration once its verdict is "
-        "settled), and write confirmed.csv.", run_dir=True)
+        "settled), and write confirmed.csv; then ablate the best configuration it calls "
+        "better (one variant per tap, that tap removed, tested as not worse within the "
+        "margin), write ablation.csv, and print the answer block.", run_dir=True)
     confirm.add_argument("--top", type=int, metavar="K",
                          help="configurations to confirm besides the baseline (default: those "
                          "left in the race, at most 3; without a race, 3)")
-    confirm.add_argument("--seeds", type=int, default=5, metavar="S",
-                         help="the most seeds per configuration, >= 2 (default 5)")
+    confirm.add_argument("--seeds", type=int, default=verdicts.SEEDS, metavar="S",
+                         help="the most seeds per configuration, >= 2 (default "
+                         f"{verdicts.SEEDS})")
     confirm.add_argument("--margin", metavar="D",
-                         help="a difference within ±D counts as equivalent and stops early "
-                         "(default: 0.01 for accuracy, 1%% of the baseline's mean otherwise)")
+                         help="a difference within ±D counts as equivalent and stops early; "
+                         "a tap whose removal costs less than D is not needed (default: 0.01 "
+                         "for accuracy, 1%% of the baseline's mean otherwise)")
     _pack_option(confirm, "train K of the trainings at once (default: the space's "
                  "training.pack)")
+    _ablation_options(confirm)
     export_model = _command(
         commands, common, "export-model", export_model_command,
         "save a configuration's model, heads removed",
@@ -183,9 +192,20 @@ def _parser() -> argparse.ArgumentParser:
         commands, common, "explain", explain_command, "say which layers help, with intervals",
         "Estimate from the trials a search ran, per candidate layer in the model's order, the "
         "effect of tapping it on the objective (on against off, with a 95% interval and a "
-        "verdict), the weights where it helped, and the importance of each tap setting "
-        "(conditional PED-ANOVA); write RUN/effects.csv.", run_dir=True, keras=False)
+        "verdict) and the weights where it helped; write RUN/effects.csv with each tap "
+        "setting's importance (conditional PED-ANOVA), which is not printed as a ranking: "
+        "the replay shows a search's trials cannot rank layers (confirm's ablation says "
+        "which taps are needed).", run_dir=True, keras=False)
     return parser
+
+
+def _ablation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-ablation", action="store_true",
+                        help="skip the ablation of the winner (each of its taps removed, "
+                        "on its seeds)")
+    parser.add_argument("--weights", action="store_true",
+                        help="in the ablation, also train each tap at 3x and 1/3 of its "
+                        "weight (clipped to the space's range)")
 
 
 def _space_argument(parser: argparse.ArgumentParser) -> None:

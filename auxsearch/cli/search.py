@@ -38,6 +38,7 @@ def run_command(args: argparse.Namespace) -> int:
         search.check_resumable()
     check_tensorboard(args.tensorboard)
     search.preflight()  # and a model or data that cannot train
+    search.claim(args.overwrite)  # another search's tables go, in a line, before the bar
     band = space.hyperband
     trials, epochs = search.planned
     raced, race_epochs = search.planned_race
@@ -51,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
               f"--out {search.run_dir} --chief {search.address}`", file=sys.stderr)
     elif args.workers:
         print(f"training in {args.workers} worker processes (logs: "
-              f"{search.rundir.logs})", file=sys.stderr)
+              f"{search.run_dir.logs})", file=sys.stderr)
     progress = SearchProgress(trials, epochs, sys.stderr)
     progress.start()
 
@@ -71,10 +72,16 @@ def run_command(args: argparse.Namespace) -> int:
           f"{result.seconds:.0f}s{packed}; top {_TOP} by "
           f"{board['objective'].iloc[0] if len(board) else 'score'}:")
     print(summary(board, _TOP))
-    print_race(search.rundir, board)
-    print_noise(search.rundir, board)
+    print_race(search.run_dir, board)
+    print_noise(search.run_dir, board)
     print_flags(board)
     print(f"\nleaderboard: {result.leaderboard_path}")
+    if getattr(args, "confirm", False):  # `run --confirm`: on to the answer
+        from auxsearch.cli.runs import confirm_run
+        from auxsearch.core.verdicts import SEEDS
+
+        print()
+        confirm_run(search.run_dir, None, SEEDS, None, args.pack)
     return 0
 
 

@@ -14,7 +14,7 @@ most of alpha.
 
 Two sets of levels:
 
-- `nominal_levels`, for a statistic of known variance: the looks' Z behave
+- `critical_values`, for a statistic of known variance: the looks' Z behave
   as a Brownian motion in t (corr(Z_i, Z_j) = sqrt(t_i / t_j): each seed
   adds independent information), and the crossing probabilities are
   integrated exactly by the recursion of Armitage, McPherson and Rowe (1969;
@@ -75,15 +75,6 @@ def critical_values(fractions: tuple[float, ...], alpha: float) -> np.ndarray:
             is not in (0, 1).
     """
     return np.array(_critical_values(tuple(float(t) for t in fractions), float(alpha)))
-
-
-def nominal_levels(fractions: tuple[float, ...], alpha: float) -> np.ndarray:
-    """The two-sided nominal level of each look: reject at look i if p <= it.
-
-    For example, 4 equally spaced looks at alpha = 0.05 give about 0.000015,
-    0.0030, 0.018 and 0.044.
-    """
-    return 2 * stats.norm.sf(critical_values(fractions, alpha))
 
 
 @lru_cache(maxsize=256)

@@ -2,22 +2,24 @@
 
 `decisions` reads them off a `sequential.SequentialTest` that has stopped;
 `fixed` is the one-look design (each configuration's own seeds, Holm over
-the K), which the fixed `stats.summarise` table shares.
+the K), which the fixed `stats.summarise` table shares. `unsettled` says
+"not settled" where the design stopped without a verdict while the two
+sides trained on different shares of their seeds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from auxsearch.confirmation.sequential import (
     ALPHA,
-    VERDICTS,
     SequentialTest,
     look_interval,
     look_statistics,
 )
+from auxsearch.core.verdicts import NO_DIFFERENCE, NOT_SETTLED
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Decision:
     """How the design decided one comparison with the baseline.
 
     Attributes:
-        verdict: "better", "worse", "equivalent" or "no detectable difference".
+        verdict: One of `core.verdicts.VERDICTS`.
         look: The seeds of the look whose data settled it (the last look's
             when none did).
         stopped: The seeds it trained on when it stopped.
@@ -40,6 +42,7 @@ class Decision:
         futile: Whether it stopped early as futile (little chance of a
             claim by the last look).
         span: The largest possible |difference| (the metric's range), or None.
+        limit: The design's most seeds (`--seeds`), or None.
     """
 
     verdict: str
@@ -54,6 +57,7 @@ class Decision:
     alpha: float = ALPHA
     futile: bool = False
     span: float | None = None
+    limit: int | None = None
 
     @property
     def p_value(self) -> float:
@@ -64,7 +68,7 @@ class Decision:
     @property
     def settled(self) -> bool:
         """Whether a boundary settled it (better, worse or equivalent)."""
-        return self.verdict != VERDICTS[3]
+        return self.verdict not in (NO_DIFFERENCE, NOT_SETTLED)
 
     @property
     def detectable(self) -> float:
@@ -92,8 +96,24 @@ def decisions(test: SequentialTest, looks: tuple[int, ...], direction: str,
         out.append(Decision(str(verdicts[h]), looks[at], looks[stop], float(delta), float(low),
                             float(high), float(test.p[index, h, at]),
                             float(test.bounds[test.share[index, h] - 1, at]), margin, alpha,
-                            bool(test.futile[index, h]), test.span))
+                            bool(test.futile[index, h]), test.span, looks[-1]))
     return out
+
+
+def unsettled(decision: Decision, trained: int | None, baseline_trained: int | None) -> Decision:
+    """The decision, "not settled" where the two trained on different shares of its seeds.
+
+    A comparison that stopped with no detectable difference (futile, or at
+    the seed limit) while one side trained on more of the seeds (`trained`
+    and `baseline_trained`, counted over the decision's `stopped` seeds by
+    the leaderboard's chance rule) has seen a train-or-fail difference that
+    its seeds were too few to test: more seeds would tell. Every other
+    decision stands, and so does every decision without training counts.
+    """
+    if (decision.verdict != NO_DIFFERENCE or trained is None or baseline_trained is None
+            or trained == baseline_trained):
+        return decision
+    return replace(decision, verdict=NOT_SETTLED)
 
 
 def fixed(differences: list[np.ndarray], direction: str, alpha: float = ALPHA,
@@ -116,5 +136,5 @@ def fixed(differences: list[np.ndarray], direction: str, alpha: float = ALPHA,
               np.array([[s[2] for s in looked]]))
     found = decisions(test, (0,), direction, alpha)
     return [Decision(d.verdict, len(diff), len(diff), d.delta, d.low, d.high, d.p_raw,
-                     d.p_bound, d.margin, alpha, span=span)
+                     d.p_bound, d.margin, alpha, span=span, limit=len(diff))
             for d, diff in zip(found, differences)]

@@ -10,6 +10,10 @@ after every seed from the second on tests each configuration against the
 baseline (`sequential`): a configuration stops as soon as a boundary
 settles its verdict, the baseline as soon as none is left. Its verdict
 lines are the numbers to quote.
+
+Each finished training's per-example scores are kept in the run directory
+(`store`): a confirm killed midway, run again with the same settings, trains
+only what it lacks and reaches the same verdicts.
 """
 
 from __future__ import annotations
@@ -31,15 +35,17 @@ from auxsearch.confirmation.sequential import (
     default_margin,
     look_statistics,
 )
-from auxsearch.core import names, rules
+from auxsearch.confirmation.store import ScoreStore, split_fingerprint
+from auxsearch.core import names, rules, verdicts
+from auxsearch.core.atomic import atomic_open
 from auxsearch.core.errors import AuxSearchError
-from auxsearch.core.files import atomic_open
 from auxsearch.core.rundir import RunPath
 from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.packing.policy import resolve_pack
-from auxsearch.results.rows import row_values
+from auxsearch.results.rows import baseline_rows, finished, row_values, tapped_rows
 from auxsearch.results.tables import saved_leaderboard
 from auxsearch.search.run import Search, open_run
+from auxsearch.trial.dense import per_example_scores
 from auxsearch.trial.routing import VALIDATION_BATCH, main_labels
 from auxsearch.trial.trainer import PackedTrial
 
@@ -47,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 ALPHA = stats.ALPHA
 TOP = 3  # configurations confirmed besides the baseline, at most, by default
-SEEDS = 5  # the default upper limit of seeds per configuration
+SEEDS = verdicts.SEEDS  # the default upper limit of seeds per configuration (one source)
 
 
 def confirm(
@@ -92,6 +98,8 @@ def confirm(
         The table of `confirmed.csv`, best mean first; its `line` column is
         the verdict a person reads; `attrs["design"]` says the design in a
         line. `seeds` lists each configuration's seeds, `n_seeds` counts them.
+        `attrs["kept"]` counts the trainings read back from an earlier confirm
+        (an interrupted one) with the same settings instead of trained.
 
     Raises:
         SpaceError: If `top` is below 1, `seeds` below 2, or `margin` not > 0.
@@ -104,6 +112,9 @@ def confirm(
     check_seeds(seeds)
     margin = check_margin(margin)
     search = open_run(run_dir)
+    # tf.data's seeded shuffles also read the global seed, which `run` sets to the
+    # space's for its search and race: so a paired seed trains here as it did there.
+    keras.utils.set_random_seed(search.space.seed)
     data = search.data
     if not len(data.y_test):
         raise AuxSearchError(
@@ -112,13 +123,13 @@ def confirm(
         )
     objective = search.hypermodel.objective
     board = saved_leaderboard(search.run_dir, objective)
-    done = board[(board["status"] == "COMPLETED") & board["full_budget"]]
-    baseline = done[done["n_taps"] == 0]
+    done = finished(board)
+    baseline = baseline_rows(done)
     if baseline.empty:
         raise AuxSearchError(
             f"{search.run_dir}: the baseline has not completed its full budget yet"
         )
-    tapped = done[done["n_taps"] > 0]
+    tapped = tapped_rows(done)
     if top is None:  # the race's survivors, or the top TOP
         left = tapped["race"].isin(["won", "left"]) if "race" in tapped else tapped["n_taps"] < 0
         top = min(TOP, int(left.sum())) if left.any() else TOP
@@ -136,12 +147,17 @@ def confirm(
     pack = rules.check("pack", search.space.training.pack if pack is None else pack, key="pack")
     pack = resolve_pack(search.hypermodel.trainer, pack, data.x_train, data.labels("train"), {})
     design = Design(seeds)
+    # A training is reused only by a confirm of the same search that would conclude alike.
+    store = ScoreStore(search.run_dir.confirm_scores, {
+        "run_id": search.run_dir.run_id(), "configs": configs, "baseline": base,
+        "seeds": seeds, "margin": margin,
+        "test_split": split_fingerprint(data.x_test, data.y_test)})
     per_seed: dict[str, list[np.ndarray]] = {config: [] for config in values}
     test: SequentialTest | None = None
-    training = list(configs)
+    training, kept = list(configs), 0
     for repetition in range(seeds):
         jobs = [(config, values[config], repetition) for config in training + [base]]
-        _train_round(search, jobs, pack, per_seed, on_score)
+        kept += _train_round(search, jobs, pack, per_seed, on_score, store)
         if repetition + 1 < design.looks[0]:
             continue
         if test is None:  # the first look fixes the margin
@@ -157,7 +173,7 @@ def confirm(
     found = dict(zip(configs, decisions(test, design.looks, objective.direction, ALPHA)))
     scores = {config: np.stack(per_seed[config]) for config in values}
     table = stats.summarise(scores, base, objective.direction,
-                            search.hypermodel.task.chance_score(data.y_test, metric), low, high,
+                            _chance(search.hypermodel, data.y_test, metric), low, high,
                             decisions=found)
     about = rows.set_index("config")[["taps", "n_taps"]]
     table.insert(1, "taps", table["config"].map(about["taps"]))
@@ -165,27 +181,49 @@ def confirm(
     table.insert(3, "metric", f"test_{names.MAIN}_{metric}")
     table.insert(5, "seeds", [";".join(str(seed_of(search, r)) for r in range(n))
                               for n in table["n_seeds"]])
-    with atomic_open(search.rundir.confirmed) as stream:
+    with atomic_open(search.run_dir.confirmed) as stream:
         table.to_csv(stream, index=False)
     table.attrs["design"] = design.describe(len(configs), margin)
+    table.attrs["kept"] = kept
+    # What the ablation of the winner reuses (`ablation`): the winner is not retrained.
+    table.attrs["scores"], table.attrs["margin"] = scores, margin
     logger.info("confirm: %s", table.attrs["design"])
+    if kept:
+        logger.info("confirm: %d trainings read back from an earlier confirm (%s)", kept,
+                    store.folder)
     return table
 
 
 def _train_round(search: Search, jobs: list[tuple[str, dict, int]], pack: int,
                  per_seed: dict[str, list[np.ndarray]],
-                 on_score: Callable[[str, int, float], None] | None) -> None:
-    """Trains one seed's `(config, values, repetition)`s, `pack` at a time."""
+                 on_score: Callable[[str, int, float], None] | None,
+                 store: ScoreStore) -> int:
+    """Trains one seed's `(config, values, repetition)`s, `pack` at a time.
+
+    Those the store holds are read instead; each training is stored as it
+    ends, before `on_score` hears of it.
+
+    Returns:
+        How many were read from the store.
+    """
+    saved = {config: store.get(config, values, seed_of(search, repetition))
+             for config, values, repetition in jobs}  # a configuration once per seed
+    for config, per_example in saved.items():
+        if per_example is not None:
+            per_seed[config].append(per_example)
+    jobs = [job for job in jobs if saved[job[0]] is None]
     for start in range(0, len(jobs), pack):
         group = jobs[start:start + pack]
         trained = (_train_packed(search, group) if len(group) > 1 else
                    [_train_and_test(search, group[0][1], group[0][2])])
-        for (config, _, seed), per_example in zip(group, trained):
+        for (config, values, repetition), per_example in zip(group, trained):
+            store.put(config, values, seed_of(search, repetition), per_example)
             per_seed[config].append(per_example)
             score = float(per_example.mean())
-            logger.info("confirm %s seed %d: %.4f", config, seed, score)
+            logger.info("confirm %s seed %d: %.4f", config, repetition, score)
             if on_score:
-                on_score(config, seed, score)
+                on_score(config, repetition, score)
+    return sum(per_example is not None for per_example in saved.values())
 
 
 def _look(test: SequentialTest, configs: list[str], per_seed: dict[str, list[np.ndarray]],
@@ -245,18 +283,50 @@ def _train_packed(search: Search, group: list[tuple[str, dict, int]]) -> list[np
             for i in range(len(group))]
 
 
+def _chance(hypermodel, y: np.ndarray, metric: str) -> float | None:
+    """The chance score on the scale of `_per_example`'s mean.
+
+    Per position, a constant prediction of the majority class scored image
+    by image (its per-image mean IoU is not the dataset-level one); else the
+    task's `chance_score`.
+    """
+    assembly = hypermodel.trainer.assembly
+    if not (hypermodel.task.positions and metric in ("mean_iou", "accuracy")):
+        return hypermodel.task.chance_score(y, metric, assembly.ignore_label)
+    y = np.asarray(main_labels(y))
+    counted = y if assembly.ignore_label is None else y[y != assembly.ignore_label]
+    if not counted.size:
+        return None
+    constant = np.zeros((*y.shape, max(assembly.units, 2)))
+    constant[..., np.bincount(counted.astype(int).ravel()).argmax()] = 1.0
+    if assembly.units == 1:  # one probability: 1.0 for class 1, 0.0 for class 0
+        constant = constant[..., 1:]
+    return float(np.nanmean(per_example_scores(y, constant, metric, False,
+                                               assembly.ignore_label)))
+
+
 def _per_example(hypermodel, y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """Each test example's score by the objective's metric (its mean is the metric).
 
     Accuracy: 1 if correct, else 0; MAE: the absolute error, averaged over
     the outputs; the loss: the example's loss. A logits output is scored as
-    its probabilities would be.
+    its probabilities would be. Per position (segmentation), each image's
+    (sequence's) own mean IoU over the classes in its labels or prediction,
+    or its per-position accuracy, ignored positions left out (see
+    `dense.per_example_scores`); an image with every position ignored has no
+    score and is left out (of every configuration alike: it depends on the
+    labels only). The mean of these is not the leaderboard's dataset-level
+    mean IoU.
     """
     metric = names.objective_metric(hypermodel.objective.name)
     assembly = hypermodel.trainer.assembly
     y = np.asarray(y)
     predictions = np.asarray(predictions, dtype="float64")
-    if metric == "accuracy" and hypermodel.task.name == "multiclass":
+    if hypermodel.task.positions and metric in ("mean_iou", "accuracy"):
+        scores = per_example_scores(y, predictions, metric, assembly.logits,
+                                    assembly.ignore_label)
+        return scores[~np.isnan(scores)]
+    if metric == "accuracy" and assembly.units > 1:
         return (predictions.argmax(axis=-1) == y).astype("float64")
     if metric == "accuracy":  # binary: a probability above 0.5, a logit above 0
         threshold = 0.0 if assembly.logits else 0.5
@@ -266,4 +336,5 @@ def _per_example(hypermodel, y: np.ndarray, predictions: np.ndarray) -> np.ndarr
     loss = keras.losses.get(assembly.main_loss())  # per example, unreduced
     losses = loss.call(y, predictions) if isinstance(loss, keras.losses.Loss) else loss(
         y, predictions)
-    return keras.ops.convert_to_numpy(losses).astype("float64")
+    losses = keras.ops.convert_to_numpy(losses).astype("float64")
+    return losses.reshape(len(y), -1).mean(axis=-1)  # per position: the example's mean

@@ -40,7 +40,30 @@ configuration's k seeds against the baseline's first k). What decides:
   the level-alpha design) lies within [-margin, +margin] stops as
   equivalent. It keeps its share of alpha and is not tested again, which
   only makes claims rarer.
-- A configuration undecided at max_seeds has no detectable difference.
+- **Futility** (non-binding, never a claim): a comparison stops early when
+  its predictive power, the chance of a claim at max_seeds given the look's
+  data (Spiegelhalter, Freedman & Blackburn 1986, flat prior), is below
+  `FUTILITY`, and only from `FUTILITY_SEEDS` seeds on. The power reads the
+  look's t statistic itself and its uncertainty as a Student t on the look's
+  k - 1 degrees of freedom. The design before read the look's p as a normal
+  z, which on 1 degree of freedom squeezes a t of 6.3 to a z of 1.64: a
+  configuration that trained on 2 of 2 seeds against a baseline that
+  trained on 1 looked hopeless at 2 seeds and stopped. Why both rules: the
+  t on 1 or 2 degrees of freedom has tails so heavy that almost nothing is
+  futile there anyway; the minimum rules out the one case where it is not:
+  at 2 seeds, one side trained on 1, the other on 2, the t is about 1 and
+  with Holm over 3 at a limit of 4 its predictive power is below 10%.
+  `FUTILITY_SEEDS` is 3, by simulation (`simulation.train_or_fail`,
+  docs/results.md): at the committed deep_plain run's rates (the baseline
+  trains on none of its seeds, one configuration on 6 of 8) the power at limits 4,
+  6, 8 and 10 is 0.37, 0.71, 0.91 and 0.98 with a minimum of 2, 3 or 4
+  seeds, as with no futility stop at all (the z of before: 0.37, 0.67, 0.88
+  and 0.94); with nothing to find (a seed spread of 0.02, 3
+  configurations) a minimum of 3 spends 12.1, 13.9, 17.3 and 20.9 of 16,
+  24, 32 and 40 trainings (4: 16.0, 16.6, 18.6, 21.4).
+- A configuration undecided at max_seeds has no detectable difference
+  (`decisions.unsettled` names it "not settled" where the two trained on
+  different shares of their seeds).
 """
 
 from __future__ import annotations
@@ -54,12 +77,13 @@ from scipy import stats
 
 from auxsearch.confirmation.boundaries import t_levels
 from auxsearch.core import rules
+from auxsearch.core.verdicts import BETTER, EQUIVALENT, NO_DIFFERENCE, WORSE
 
 ALPHA = 0.05  # the family-wise level of "better" and "worse" claims
 MIN_SEEDS = 2  # the first look: a seed-level test needs two seeds
 MARGIN_SHARE = 0.01  # the default margin: 1% of the metric's range, or of the baseline's mean
-VERDICTS = ("better", "worse", "equivalent", "no detectable difference")
-FUTILITY = 0.1  # the conditional power below which a comparison stops early (non-binding)
+FUTILITY = 0.1  # the predictive power below which a comparison stops early (non-binding)
+FUTILITY_SEEDS = 3  # no futility stop before this many seeds (by simulation: see above)
 
 
 def check_seeds(seeds: int, key: str = "seeds") -> int:
@@ -101,16 +125,17 @@ class Design:
         max_seeds: The most seeds a configuration trains (`--seeds`).
         min_seeds: The seeds of the first look (at most `max_seeds`).
         alpha: The family-wise level of "better" and "worse" claims.
-        futility: A comparison whose conditional power under its current
-            trend falls below this stops early as "no detectable
-            difference" (non-binding: it only makes claims rarer); None:
+        futility: A comparison whose predictive power falls below this
+            stops early (non-binding: it only makes claims rarer); None:
             never.
+        futility_seeds: No futility stop at a look of fewer seeds.
     """
 
     max_seeds: int
     min_seeds: int = MIN_SEEDS
     alpha: float = ALPHA
     futility: float | None = FUTILITY
+    futility_seeds: int = FUTILITY_SEEDS
 
     def __post_init__(self) -> None:
         check_seeds(self.max_seeds)
@@ -131,8 +156,10 @@ class Design:
     def test(self, hypotheses: int, margin: float | np.ndarray | None = None,
              span: float | None = None, batch: int = 1) -> SequentialTest:
         """A `SequentialTest` of this design for K comparisons."""
+        looks = np.asarray(self.looks)
         return SequentialTest(self.bounds(hypotheses), margin, span, batch,
-                              np.asarray(self.looks) / self.max_seeds, self.futility)
+                              looks / self.max_seeds, self.futility,
+                              looks >= self.futility_seeds, self.max_seeds - 1)
 
     def describe(self, hypotheses: int, margin: float | None) -> str:
         """The design in one line, for people."""
@@ -144,9 +171,9 @@ class Design:
                 "better/worse")
         if margin is not None:
             line += f"; stops as equivalent within ±{margin:.3g}"
-        if self.futility is not None and len(looks) > 1:
-            line += (f"; stops as futile below {self.futility:.0%} conditional power "
-                     "(non-binding)")
+        if self.futility is not None and looks[-1] > max(self.futility_seeds, looks[0]):
+            line += (f"; from {max(self.futility_seeds, looks[0])} seeds, stops as futile "
+                     f"below {self.futility:.0%} predictive power (non-binding)")
         return line
 
 
@@ -227,7 +254,8 @@ class SequentialTest:
 
     def __init__(self, bounds: np.ndarray, margin: float | np.ndarray | None = None,
                  span: float | None = None, batch: int = 1,
-                 fractions: np.ndarray | None = None, futility: float | None = None) -> None:
+                 fractions: np.ndarray | None = None, futility: float | None = None,
+                 futile_at: np.ndarray | None = None, last_df: int | None = None) -> None:
         """Starts before the first look.
 
         Args:
@@ -240,8 +268,11 @@ class SequentialTest:
             fractions: The information fraction of each look (seeds / max
                 seeds), for the futility stop.
             futility: Stop a comparison as futile (non-binding) once its
-                conditional power under the current trend is below this;
-                None: never.
+                predictive power is below this; None: never.
+            futile_at: Per look, whether a futility stop may happen there
+                (default: at every look but the last).
+            last_df: The last look's degrees of freedom (max seeds - 1), for
+                the futility stop's critical value; None: a normal's.
         """
         self.bounds = np.asarray(bounds, dtype=float)
         hypotheses, looks = self.bounds.shape
@@ -250,6 +281,9 @@ class SequentialTest:
         self.span = span
         self.fractions = None if fractions is None else np.asarray(fractions, dtype=float)
         self.futility = futility if fractions is not None else None
+        self.futile_at = (np.ones(looks, dtype=bool) if futile_at is None
+                          else np.asarray(futile_at, dtype=bool))
+        self.df_last = last_df
         self.index = -1
         shape = (batch, hypotheses)
         self.p = np.ones(shape + (looks,))
@@ -298,26 +332,36 @@ class SequentialTest:
             self.equivalent |= within
             self.settled[within] = i
         last = i == self.bounds.shape[1] - 1
-        if self.futility is not None and not last:
+        if self.futility is not None and not last and self.futile_at[i]:
             hopeless = active & ~self.rejected & ~self.equivalent & (
-                self.conditional_power(i) < self.futility)
+                self.predictive_power(i) < self.futility)
             self.futile |= hopeless
         ended = active & (self.rejected | self.equivalent | self.futile | last)
         self.stopped[ended] = i
         self.settled[ended & (self.settled < 0)] = i  # undecided at the last look
 
-    def conditional_power(self, i: int) -> np.ndarray:
-        """(B, K) the chance of a claim at the last look if the current trend held.
+    def predictive_power(self, i: int) -> np.ndarray:
+        """(B, K) the chance of a claim at the last look, predicted from look i's data.
 
-        The look's p as a z (its direction's), at information fraction t:
-        with the drift it estimates, z / sqrt(t), the last look's z is
-        normal around z / sqrt(t) with variance 1 - t (Lachin 2005); the
-        claim needs the last look's level at the comparison's Holm share.
+        With t = the look's information fraction and T its t statistic
+        (|delta| / se, in its direction), the last look's statistic is
+        predicted as T / sqrt(t) + sqrt((1 - t) / t) x a Student t on the
+        look's degrees of freedom: Spiegelhalter, Freedman & Blackburn's
+        (1986) predictive power under a flat prior, its normal replaced by
+        a t because the seeds' variance is estimated from k seeds. The claim
+        needs the last look's critical t (its level at the comparison's
+        Holm share, on the last look's degrees of freedom).
         """
         t = self.fractions[i]
-        z = stats.norm.isf(self.p[..., i] / 2)
-        needed = stats.norm.isf(self.bounds[self.share - 1, -1] / 2)
-        return stats.norm.cdf((z / np.sqrt(t) - needed) / np.sqrt(max(1 - t, 1e-12)))
+        delta, se, df = self.delta[..., i], self.se[..., i], self.df[..., i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            statistic = np.where(se > 0, np.abs(delta) / se, np.where(delta == 0, 0.0, np.inf))
+        last_df = self.df_last if self.df_last is not None else np.inf
+        needed = stats.t.isf(self.bounds[self.share - 1, -1] / 2, last_df)
+        scale = np.sqrt(max(1 - t, 0.0) / t)
+        with np.errstate(invalid="ignore"):
+            gap = (statistic / np.sqrt(t) - needed) / max(scale, 1e-12)
+        return np.where(np.isinf(statistic), 1.0, stats.t.cdf(gap, np.maximum(df, 1)))
 
     def _reject(self, i: int) -> None:
         """Holm with recycling: every look so far against the current levels."""
@@ -344,5 +388,5 @@ class SequentialTest:
     def verdicts(self, direction: str) -> np.ndarray:
         """(B, K) verdicts, by the metric's better direction ("max" or "min")."""
         better = (self.sign > 0) == (direction == "max")
-        return np.where(self.rejected, np.where(better, VERDICTS[0], VERDICTS[1]),
-                        np.where(self.equivalent, VERDICTS[2], VERDICTS[3]))
+        return np.where(self.rejected, np.where(better, BETTER, WORSE),
+                        np.where(self.equivalent, EQUIVALENT, NO_DIFFERENCE))

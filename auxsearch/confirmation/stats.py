@@ -13,12 +13,10 @@ boundaries, Holm over the K comparisons); `summarise` lays them out with the
 rest. The means' intervals are a bootstrap over seeds and examples, crossed
 (every seed is scored on the same examples, so each resample draws one set
 of seed indices and one set of example indices): it keeps a bimodal
-0.90/0.08/0.08 as it is and stays in the metric's range. It is no longer the
+0.90/0.08/0.08 as it is and stays in the metric's range. It is not the
 verdict's test: with 2 to 5 seeds it takes the seeds' spread for the
-population's (its variance is (k - 1)/k too small, with no degrees of
-freedom for having estimated it), which at a seed spread of 0.02 nearly
-doubles the error of a fixed design's "better or worse" at 3 seeds (0.09,
-not 0.05; see `sequential`). `paired_bootstrap` remains for comparisons.
+population's, which nearly doubles a fixed design's error of "better or
+worse" (see `sequential`).
 A seed-level exact sign-flip test is reported beside the verdict; with S = 3
 it cannot go below p = 0.25. Training reliability (seeds that learnt, by the
 leaderboard's chance rule) is compared with Fisher's exact test.
@@ -27,43 +25,22 @@ leaderboard's chance rule) is compared with Fisher's exact test.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
-from auxsearch.confirmation.decisions import Decision, fixed
-from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS, VERDICTS
+from auxsearch.confirmation.decisions import Decision, fixed, unsettled
+from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS
 from auxsearch.core import rules
 from auxsearch.core.errors import DataError
 from auxsearch.core.tasks import learnt
+from auxsearch.core.verdicts import CLAIMS, EQUIVALENT, NOT_SETTLED
+from auxsearch.results.holm import holm
 
 RESAMPLES = 4000  # bootstrap resamples: the smallest p is 2 / 4001
 _EXACT_FLIPS = 16  # up to 2**16 sign patterns are enumerated; beyond, sampled
 _BLOCK = 2_000_000  # example weights drawn per block (memory, not results)
-
-
-@dataclass(frozen=True)
-class Difference:
-    """A paired difference (configuration - baseline) of mean scores.
-
-    Attributes:
-        delta: The observed difference of the means.
-        low: The lower end of its bootstrap percentile interval.
-        high: The upper end.
-        p_value: The two-sided bootstrap p-value, not adjusted.
-    """
-
-    delta: float
-    low: float
-    high: float
-    p_value: float
-
-    @property
-    def detectable(self) -> float:
-        """Half the interval's width: a true difference this large reaches p <
-        alpha (unadjusted) about half the time; 1.4 times larger, 80% of it."""
-        return (self.high - self.low) / 2
 
 
 def _counts(rng: np.random.Generator, size: int, rows: int) -> np.ndarray:
@@ -98,15 +75,6 @@ def _interval(observed: float, resampled: np.ndarray, level: float,
     return (lo if low is None else max(lo, low)), (hi if high is None else min(hi, high))
 
 
-def _difference(delta: float, resampled: np.ndarray, level: float,
-                low: float | None, high: float | None) -> Difference:
-    span = None if low is None or high is None else high - low
-    lo, hi = _interval(delta, resampled, level, None if span is None else -span, span)
-    below = (np.count_nonzero(resampled <= 0) + 1) / (resampled.size + 1)
-    above = (np.count_nonzero(resampled >= 0) + 1) / (resampled.size + 1)
-    return Difference(delta, lo, hi, min(1.0, 2 * min(below, above)))
-
-
 def _table(scores: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
     table = np.asarray(scores, dtype=float)
     if table.ndim != 2 or not table.size:
@@ -117,35 +85,6 @@ def _table(scores: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarr
     if not np.isfinite(table).all():
         raise DataError("scores must be finite numbers")
     return table
-
-
-def paired_bootstrap(config: np.ndarray, baseline: np.ndarray, level: float = 1 - ALPHA,
-                     resamples: int = RESAMPLES, seed: int = 0, low: float | None = None,
-                     high: float | None = None) -> Difference:
-    """The paired hierarchical bootstrap of mean(config) - mean(baseline).
-
-    `config` and `baseline` are per-example scores (S, n), paired by seed and
-    example; `level` is the percentile interval's coverage; `seed` fixes the
-    resamples. With a bounded metric ([low, high]) the interval stays within
-    [low - high, high - low].
-    """
-    diff = _table(config) - _table(baseline, np.shape(config))
-    resampled = _resampled_means(diff[None], resamples, seed)[0]
-    return _difference(float(diff.mean()), resampled, level, low, high)
-
-
-def mean_interval(scores: np.ndarray, level: float = 1 - ALPHA, resamples: int = RESAMPLES,
-                  seed: int = 0, low: float | None = None,
-                  high: float | None = None) -> tuple[float, float]:
-    """The bootstrap percentile interval of the mean over seeds and examples.
-
-    It never leaves [low, high]: every resampled mean is a mean of scores.
-    With few seeds (S = 3) it is rough: it sees the seeds' spread only
-    through S values, and tends to be too narrow.
-    """
-    table = _table(scores)
-    resampled = _resampled_means(table[None], resamples, seed)[0]
-    return _interval(float(table.mean()), resampled, level, low, high)
 
 
 def sign_flip_test(differences: np.ndarray, seed: int = 0) -> float:
@@ -166,20 +105,6 @@ def sign_flip_test(differences: np.ndarray, seed: int = 0) -> float:
     return extreme / signs.shape[0]
 
 
-def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values; NaN stays NaN and is not counted."""
-    p = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p.shape, np.nan)
-    known = ~np.isnan(p)
-    q = p[known]
-    order = np.argsort(q, kind="stable")
-    steps = np.maximum.accumulate((q.size - np.arange(q.size)) * q[order])
-    ranked = np.empty(q.size)
-    ranked[order] = np.minimum(1.0, steps)
-    adjusted[known] = ranked
-    return adjusted
-
-
 def trained_seeds(scores: np.ndarray, chance: float | None, direction: str) -> int:
     """How many seeds (rows) learnt, by the leaderboard's chance rule.
 
@@ -196,7 +121,6 @@ def _decimals(half_width: float) -> int:
     if not half_width > 0:
         return 3
     return int(np.clip(1 - math.floor(math.log10(half_width)), 2, 4))
-
 
 
 def _training(config: str, trained: int, baseline_trained: int, seeds: int) -> str:
@@ -221,19 +145,27 @@ def verdict_line(config: str, decision: Decision, trained: int | None,
 
     For example "0021: better than the baseline, +0.33 [+0.15, +0.47],
     p = 0.0015, settled after 3 seeds; the baseline failed to train on 3 of 3
-    seeds, 0021 trained on all 3". `trained` None (no chance score) leaves
-    the training out; the training counts are over the configuration's seeds.
+    seeds, 0021 trained on all 3", or "0021: not settled after 2 seeds
+    (limit 4): the baseline trained on 1 of 2, 0021 on 2 of 2; more seeds
+    would tell (...)". `trained` None (no chance score) leaves the training
+    out; the training counts are over the configuration's seeds.
     """
     places = _decimals(decision.detectable)
     numbers = (f"{decision.delta:+.{places}f} "
                f"[{decision.low:+.{places}f}, {decision.high:+.{places}f}]")
     seeds = decision.stopped
-    if decision.verdict in ("better", "worse"):
+    if decision.verdict in CLAIMS:
         line = (f"{config}: {decision.verdict} than the baseline, {numbers}, "
                 f"{_p(decision.p_value)}, settled after {seeds} seeds")
-    elif decision.verdict == VERDICTS[2]:
+    elif decision.verdict == EQUIVALENT:
         line = (f"{config}: equivalent to the baseline (within "
                 f"±{decision.margin:.{places}f}), {numbers}, settled after {seeds} seeds")
+    elif decision.verdict == NOT_SETTLED and trained is not None and baseline_trained is not None:
+        limit = "" if decision.limit is None else f" (limit {decision.limit})"
+        stop = ", stopped as futile" if decision.futile else ""
+        return (f"{config}: not settled after {seeds} seeds{limit}{stop}: the baseline trained "
+                f"on {baseline_trained} of {seeds}, {config} on {trained} of {seeds}; more "
+                f"seeds would tell ({numbers}, {_p(decision.p_value)})")
     else:
         stop = ", stopped as futile" if decision.futile else ""
         if decision.unbounded:
@@ -267,9 +199,17 @@ def _paired(scores: dict[str, np.ndarray], baseline: str) -> dict[str, np.ndarra
     return tables
 
 
-def _mean_intervals(tables: dict[str, np.ndarray], level: float, resamples: int, seed: int,
-                    low: float | None, high: float | None) -> dict[str, tuple[float, float]]:
-    """Each table's bootstrap interval of the mean; tables of one shape share resamples."""
+def bootstrap_intervals(tables: dict[str, np.ndarray], level: float = 1 - ALPHA,
+                        resamples: int = RESAMPLES, seed: int = 0, low: float | None = None,
+                        high: float | None = None) -> dict[str, tuple[float, float]]:
+    """Each table's bootstrap percentile interval of the mean over seeds and examples.
+
+    Tables of one shape share resamples. An interval never leaves [low,
+    high]: every resampled mean is a mean of scores. With few seeds (S = 3)
+    it is rough: it sees the seeds' spread only through S values, and tends
+    to be too narrow.
+    """
+    tables = {name: _table(table) for name, table in tables.items()}
     intervals = {}
     for shape in dict.fromkeys(table.shape for table in tables.values()):
         names = [name for name, table in tables.items() if table.shape == shape]
@@ -327,8 +267,6 @@ def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
         DataError: If `baseline` is missing, the tables are not paired, a
             configuration has fewer than 2 seeds, or a decision is missing.
     """
-    from scipy import stats
-
     rules.check("direction", direction)
     if not 0 < alpha < 1 or resamples < 1:
         rules.fail("alpha, resamples", "in (0, 1) and >= 1", (alpha, resamples), "summarise")
@@ -347,7 +285,7 @@ def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
     missing = [name for name in others if name not in decisions]
     if missing:
         raise DataError(f"no decision for {missing[0]!r}; decided: {sorted(decisions)}")
-    intervals = _mean_intervals(tables, 1 - alpha, resamples, seed, low, high)
+    intervals = bootstrap_intervals(tables, 1 - alpha, resamples, seed, low, high)
     p_seeds = dict(zip(others, holm([sign_flip_test(diffs[name].mean(axis=1), seed)
                                      for name in others])))
     rows = []
@@ -372,18 +310,19 @@ def summarise(scores: dict[str, np.ndarray], baseline: str, direction: str,
             if chance is not None:
                 row["line"] += f"; trained on {k} of {seeds} seeds"
         else:
-            decision = decisions[name]
             base_k = trained_seeds(reference[:seeds], chance, direction)
+            known = chance is not None
+            decision = unsettled(decisions[name], k if known else None,
+                                 base_k if known else None)
             row.update(delta_vs_baseline=decision.delta, delta_low=decision.low,
                        delta_high=decision.high, detectable=decision.detectable,
                        p_raw=decision.p_raw, p_bound=decision.p_bound,
                        p_value=decision.p_value, p_seeds=p_seeds[name],
-                       significant=decision.verdict in VERDICTS[:2],
+                       significant=decision.verdict in CLAIMS,
                        verdict=decision.verdict, look=decision.look,
                        settled=decision.settled,
-                       p_trained=float(stats.fisher_exact(
+                       p_trained=float(scipy.stats.fisher_exact(
                            [[k, seeds - k], [base_k, seeds - base_k]])[1]))
-            known = chance is not None
             row["line"] = verdict_line(name, decision, k if known else None,
                                        base_k if known else None)
         row["scores"] = ";".join(f"{v:.4f}" for v in per_seed)

@@ -85,6 +85,8 @@ RULES: dict[str, Rule] = {
     "workers": Rule(lambda v: v >= 0, ">= 0"),
     "trial_timeout": Rule(lambda v: v >= 0, ">= 0"),
     "port": Rule(lambda v: 0 <= v < 65536, "in 0..65535"),
+    "ignore_label": Rule(lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+                         "an integer label outside the classes 0..K-1 (e.g. 255), or None"),
 }
 
 

@@ -1,53 +1,12 @@
 """Search spaces: TOML files that say what to search, on what, and how long.
 
-A space file has a few top-level keys and one table per concern; every key
-is optional except where noted, and every value is checked before anything
-is built or trained::
-
-    name = "digits_cnn"          # the run's name; defaults to the file's stem
-    seed = 1                     # sampling, data split and initial weights
-
-    [model]                      # required: exactly one of
-    builtin = "digits_cnn"       #   a built-in model,
-    # builder = "pkg.mod:fn"     #   a function that builds one, or
-    # file = "net.keras"         #   a saved model (re-initialised per trial)
-    # unsafe = false             # allow unsafe deserialisation of `file`
-
-    [data]                       # required: exactly one of
-    builtin = "digits"           #   a built-in data set, or
-    # file = "data.npz"          #   an .npz or .csv file
-    # label = "target"           # a CSV file's label column
-    task = "multiclass"          # multiclass, binary or regression
-    validation_fraction = 0.2
-    test_fraction = 0.2
-
-    [objective]                  # default: the task's, e.g. val_main_accuracy
-    # name = "val_main_loss"
-    # direction = "min"          # inferred from the name when left out
-
-    [taps]
-    candidates = ["conv*"]       # names or glob patterns; default: all
-    weight_range = [0.01, 1.0]   # log-uniform auxiliary loss weights
-    max_taps = 0                 # k > 0: k tap slots instead of a switch per layer
-    kinds = ["head"]             # head, penalty, hint
-    schedules = ["constant"]     # constant, linear_decay, off_after
-    off_after = 0.5              # the share of max_epochs an off_after loss is on
-    head_units = [0]             # a head's hidden widths; 0: none
-    penalty = "l2"               # l2 (mean squared activation) or l1
-
-    [training]
-    optimizer = "adam"
-    learning_rate = 0.001
-    batch_size = 64
-    pack = 1                     # trials trained at once in one model; "auto": timed
-
-    [hyperband]
-    max_epochs = 9
-    factor = 3
-    hyperband_iterations = 1
-    baseline_seeds = 2           # the baseline trained on this many more seeds
-    race_seeds = 2               # full-budget configurations raced on this many more seeds
-    sampler = "model"            # new configurations: "model" (TPE-style), or "random"
+A space file has a few top-level keys and one table per concern
+(`[model]`, `[data]`, `[objective]`, `[taps]`, `[training]`,
+`[hyperband]`), one dataclass each below; every key is optional except
+where noted, and every value is checked before anything is built or
+trained. Every key, with its default and what it allows, is listed once, in
+docs/spaces.md ("Every key"); `tests/test_docs.py` checks that list against
+these dataclasses.
 """
 
 from __future__ import annotations
@@ -61,8 +20,11 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from auxsearch.core.errors import SpaceError
+from auxsearch.core.imports import is_reference
+from auxsearch.core.names import objective_name
 from auxsearch.core.rules import RULES, check, check_choice, fail
 from auxsearch.core.suggest import did_you_mean
+from auxsearch.core.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -80,15 +42,20 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where the data comes from (`builtin` or `file`), its task, its splits.
+    """Where the data comes from (`builtin`, `file` or `loader`), its task, its splits.
 
-    A relative `file` is read from the space file's directory.
+    A relative `file` is read from the space file's directory; a `loader`
+    (``"pkg.mod:fn"``) is imported as a model `builder` is. `ignore_label`
+    is the label of positions that count in no loss and no metric (dense
+    tasks only).
     """
 
     builtin: str = ""
     file: str = ""
+    loader: str = ""
     label: str = ""
     task: str = "multiclass"
+    ignore_label: int | None = None
     validation_fraction: float = 0.2
     test_fraction: float = 0.2
 
@@ -294,7 +261,7 @@ def _typed(value: Any, hint: Any, where: str, key: str) -> Any:
     elif hint is str or text == "str":
         ok = isinstance(value, str)
         kind = "a string"
-    elif hint is int or text == "int":
+    elif hint is int or text in ("int", "int | None"):
         ok = isinstance(value, int) and not isinstance(value, bool)
         kind = "an integer"
     elif text == "int | str":
@@ -330,11 +297,12 @@ def _check_values(space: SearchSpace, where: str) -> None:
     # `data.load`): the space file names them, the stages that load them know them.
     model, data, taps = space.model, space.data, space.taps
     _one_of(model, ("builtin", "builder", "file"), where, "model")
-    if model.builder and ":" not in model.builder:
-        fail("model.builder", "'package.module:function'", model.builder, where)
+    _one_of(data, ("builtin", "file", "loader"), where, "data")
+    for key, reference in (("model.builder", model.builder), ("data.loader", data.loader)):
+        if reference and not is_reference(reference):
+            fail(key, "'package.module:function'", reference, where)
     if model.file:
         _existing(model.file, (".keras",), where, "model.file")
-    _one_of(data, ("builtin", "file"), where, "data")
     if data.file:
         _existing(data.file, (".npz", ".csv"), where, "data.file")
     if bool(data.label) != data.file.endswith(".csv"):
@@ -346,6 +314,10 @@ def _check_values(space: SearchSpace, where: str) -> None:
         for item in dataclasses.fields(spec):
             if item.name in RULES or item.name == "task":
                 check(item.name, getattr(spec, item.name), f"{section}.{item.name}", where)
+    dense = [name for name, task in TASKS.items() if task.positions]
+    if data.ignore_label is not None and data.task not in dense:
+        fail("data.ignore_label", f"set only for a per-position task ({', '.join(dense)})",
+             data.ignore_label, where)
     if data.validation_fraction + data.test_fraction >= 1:
         fail("data.test_fraction", "validation_fraction + test_fraction < 1",
              data.test_fraction, where)
@@ -375,9 +347,6 @@ def _existing(file: str, suffixes: tuple[str, ...], where: str, key: str) -> Non
 def _task_objectives(task: str) -> dict[str, str]:
     """What a task's objective can be, with its direction: the main output's
     validation metric (from the task table) or its validation loss."""
-    from auxsearch.core.names import objective_name
-    from auxsearch.core.tasks import TASKS
-
     spec = TASKS[task]
     return {objective_name(spec.metric): spec.direction, objective_name("loss"): "min"}
 

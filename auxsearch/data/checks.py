@@ -21,7 +21,7 @@ from auxsearch.core.errors import DataError
 from auxsearch.core.suggest import did_you_mean
 from auxsearch.core.tasks import TASKS
 from auxsearch.data.dataset import Dataset, Inputs, named_inputs
-from auxsearch.data.files import HINT, HINT_VAL
+from auxsearch.data.readers import HINT, HINT_VAL
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ _NUMERIC = "biuf"  # bool, signed, unsigned, float: what casts to float32
 _BAD_LABELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "binary": (lambda y: (y != 0) & (y != 1), "0 or 1"),
     "multiclass": (lambda y: (y != np.round(y)) | (y < 0), "integers 0..K-1"),
+    # Any integer here: an ignore label (255, -1) is checked with the model's classes.
+    "segmentation": (lambda y: y != np.round(y), "integers 0..K-1 (or the ignore label)"),
 }
 
 
@@ -38,7 +40,9 @@ def check_dataset(data: Dataset, where: str) -> Dataset:
     """Checks a data set is fit for its task, and casts it for training.
 
     x and hints become float32; multiclass y int32 of shape `(n,)`; binary y
-    float32 0/1 of shape `(n,)`; regression y float32 `(n,)` or `(n, d)`.
+    float32 0/1 of shape `(n,)`; regression y float32 `(n,)` or `(n, d)`;
+    segmentation y int32 masks `(n, H, W)` or `(n, T)` (see `check_y`), with
+    at least two classes besides `data.ignore_label` in training.
 
     Args:
         data: The `Dataset` to check.
@@ -68,11 +72,8 @@ def check_dataset(data: Dataset, where: str) -> Dataset:
                     named_inputs(cast["x_train"], "x_train"), named_inputs(x, x_name)):
                 _check_trailing(where, name, array, other_name, other)
             _check_trailing(where, "y_train", cast["y_train"], y_name, y)
-    if data.task == "multiclass":
-        _check_classes(cast, where)
-    elif data.task == "binary" and len(np.unique(cast["y_train"])) < 2:
-        raise DataError(f"{where}: y_train has only label "
-                        f"{int(cast['y_train'][0])}; binary needs both 0 and 1")
+    if data.task in _COVERAGE:
+        _COVERAGE[data.task](cast, data.ignore_label, where)
     hints = {}
     train_name, train_x = named_inputs(cast["x_train"], "x_train")[0]
     val_name, val_x = named_inputs(cast["x_val"], "x_val")[0]
@@ -216,6 +217,8 @@ def check_y(array: np.ndarray, task: str, where: str, name: str) -> np.ndarray:
                         "labels must be numbers")
     y = check_numeric(raw, where, name)
     rules = TASKS[task]
+    if rules.positions:
+        return _check_masks(raw, y, task, where, name)
     if not rules.classes:  # targets: any finite numbers, one row per example
         if y.ndim > 2:
             raise DataError(f"{where}: {name} has shape {y.shape}; {task} "
@@ -235,6 +238,48 @@ def check_y(array: np.ndarray, task: str, where: str, name: str) -> np.ndarray:
     return y.astype(rules.label_dtype, copy=False)
 
 
+def _check_masks(raw: np.ndarray, y: np.ndarray, task: str, where: str,
+                 name: str) -> np.ndarray:
+    """Per-position labels: `(n, H, W)`, `(n, H, W, 1)` or `(n, T)` integers.
+
+    Integral floats are cast; `(n, H, W, K)` one-hot masks become their
+    classes. A one-hot sequence `(n, T, K)` cannot be told from a mask
+    here: the API's label checks (`labels`) take it as classes against
+    the model's output.
+    """
+    allowed = (f"{task} labels must be integer class masks (n, H, W) or (n, H, W, 1), "
+               "or (n, T) per step, or one-hot (n, H, W, K)")
+    if y.ndim == 4 and y.shape[-1] == 1:
+        y, raw = y[..., 0], raw[..., 0]
+    elif y.ndim == 4:
+        y = raw = one_hot_classes(y, where, name, allowed)
+    if y.ndim not in (2, 3):
+        raise DataError(f"{where}: {name} has shape {y.shape}; {allowed}")
+    wrong, rule = _BAD_LABELS[task]
+    bad = np.argwhere(wrong(y))
+    if bad.size:
+        index = tuple(int(i) for i in bad[0])
+        raise DataError(f"{where}: {name} has label {raw[index]} at index {index}; {task} "
+                        f"labels must be {rule}, one class per position (no soft or "
+                        "resized masks: resize masks by nearest neighbour)")
+    return y.astype(TASKS[task].label_dtype, copy=False)
+
+
+def one_hot_classes(y: np.ndarray, where: str, name: str, allowed: str) -> np.ndarray:
+    """The classes (argmax) of one-hot vectors on the last axis, or a refusal.
+
+    Raises:
+        DataError: A vector with a value other than 0 and 1, or not one 1.
+    """
+    bad = np.argwhere(((y != 0) & (y != 1)).any(axis=-1)
+                      | (np.count_nonzero(y == 1, axis=-1) != 1))
+    if bad.size:
+        index = tuple(int(i) for i in bad[0])
+        raise DataError(f"{where}: {name} at {index} is not one-hot (a single 1 among "
+                        f"{y.shape[-1]} classes); {allowed}")
+    return y.argmax(axis=-1).astype("int32")
+
+
 def check_length(where: str, x_name: str, x: np.ndarray, name: str,
                  other: np.ndarray) -> None:
     """Refuses `other` unless it has one row per row of `x`."""
@@ -244,7 +289,15 @@ def check_length(where: str, x_name: str, x: np.ndarray, name: str,
                         f"{len(x)}; they must match, one per example")
 
 
-def _check_classes(arrays: dict[str, np.ndarray], where: str) -> None:
+def _check_both(arrays: dict[str, np.ndarray], ignore_label: int | None, where: str) -> None:
+    """Binary training labels hold both 0 and 1."""
+    if len(np.unique(arrays["y_train"])) < 2:
+        raise DataError(f"{where}: y_train has only label "
+                        f"{int(arrays['y_train'][0])}; binary needs both 0 and 1")
+
+
+def _check_classes(arrays: dict[str, np.ndarray], ignore_label: int | None,
+                   where: str) -> None:
     """Every class 0..K-1 is in training, and val and test use no other."""
     labels = np.unique(arrays["y_train"])  # not bincount: a huge label is a bug
     k = int(labels[-1]) + 1
@@ -261,6 +314,27 @@ def _check_classes(arrays: dict[str, np.ndarray], where: str) -> None:
         if unseen.size:
             raise DataError(f"{where}: {name} has label {unseen[0]}, which "
                             f"y_train never has; labels must be 0..{k - 1}")
+
+
+def _check_mask_classes(arrays: dict[str, np.ndarray], ignore_label: int | None,
+                        where: str) -> None:
+    """Training masks hold two classes or more besides the ignore label.
+
+    Labels outside the model's classes are refused with the model
+    (`labels.prepare_labels`, in the preflight), which knows K.
+    """
+    present = np.unique(arrays["y_train"])
+    if ignore_label is not None:
+        present = present[present != ignore_label]
+    if present.size < 2:
+        only = f"only class {present[0]}" if present.size else "no class"
+        raise DataError(f"{where}: y_train masks have {only} besides the ignore label; "
+                        "a segmentation needs two classes or more in training")
+
+
+# Which classes the training labels must show, by task (after `check_y`).
+_COVERAGE = {"multiclass": _check_classes, "binary": _check_both,
+             "segmentation": _check_mask_classes}
 
 
 def _check_trailing(where: str, name: str, array: np.ndarray, other_name: str,

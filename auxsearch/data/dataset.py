@@ -59,9 +59,11 @@ class Dataset:
         x_test, y_test: Held out: never seen by the search (may be empty).
         task: A name in `auxsearch.core.tasks.TASKS`. Multiclass labels are
             `0 .. num_classes-1`, binary labels 0 or 1, regression targets
-            `(n,)` or `(n, d)`.
+            `(n,)` or `(n, d)`, segmentation masks `(n, H, W)` or `(n, T)`.
         hints: Layer name -> `(train targets, val targets)`, aligned with
             `x_train` and `x_val`: targets for that layer's auxiliary head.
+        ignore_label: Per position (segmentation), the label of positions
+            that count in no loss and no metric, or `None`.
 
     Each `x_*` is an array, or a dict `{input name: array}` of named inputs
     (one row per example in every array); `len(y_*)` counts the examples.
@@ -75,6 +77,7 @@ class Dataset:
     y_test: np.ndarray
     task: str = "multiclass"
     hints: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ignore_label: int | None = None
 
     @property
     def input_names(self) -> list[str] | None:
@@ -110,26 +113,23 @@ class Dataset:
             map_inputs(self.x_test, first), self.y_test[:n], task=self.task,
             hints={layer: (train[:n], val[:n])
                    for layer, (train, val) in self.hints.items()},
+            ignore_label=self.ignore_label,
         )
 
     @property
     def num_classes(self) -> int | None:
-        """Classes: multiclass the largest label + 1, binary 2, regression None."""
-        if not TASKS[self.task].classes:
-            return None
-        if self.task == "binary":
-            return 2
-        labels = [y for y in (self.y_train, self.y_val) if y.size]
-        return int(max(y.max() for y in labels)) + 1 if labels else 0
+        """Classes: the largest label + 1 (not the ignore label), binary 2, regression None."""
+        task = TASKS[self.task]
+        return max(task.num_classes(y, self.ignore_label) or 0
+                   for y in (self.y_train, self.y_val)) if task.classes else None
 
     @property
     def num_outputs(self) -> int:
-        """Units of the main output layer."""
-        if self.task == "multiclass":
-            return int(self.num_classes)
-        if self.task == "binary" or self.y_train.ndim == 1:
-            return 1
-        return int(self.y_train.shape[1])
+        """Units of the main output layer: its classes, 1 (binary), or the targets."""
+        task = TASKS[self.task]
+        if task.classes:
+            return 1 if task.units == (1, 1) else int(self.num_classes)
+        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
     @property
     def activation(self) -> str:

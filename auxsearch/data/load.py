@@ -1,11 +1,13 @@
 """Data sets: the arrays a search trains, validates and tests on.
 
 A data set comes from a built-in name (`BUILTIN_DATA`), an `.npz` archive of
-named arrays or a `.csv` table; `load_data` picks the loader. The data flow:
+named arrays, a `.csv` table, or a function that returns the archive's arrays
+(`[data] loader = "pkg.mod:fn"`); `load_data` picks the reader. The data flow:
 
-    datafiles   reads a file into arrays (and gives the `.npz` layout)
-    datasplit   the one `split`: splits off what the data does not give
-    datachecks  `check_dataset`: refuses data unfit for the task with a
+    readers     reads a file (or calls a loader) into arrays, and gives the
+                `.npz` layout
+    split       the one `split`: splits off what the data does not give
+    checks      `check_dataset`: refuses data unfit for the task with a
                 one-line `DataError` naming the file and the array, and
                 casts the arrays to the dtypes the models train on;
                 `check_inputs`: refuses data the model cannot take
@@ -19,15 +21,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from auxsearch.core.errors import DataError
+from auxsearch.core.imports import import_function, is_reference
 from auxsearch.core.suggest import did_you_mean
 from auxsearch.data.checks import check_dataset, check_inputs, check_task, check_y
 from auxsearch.data.dataset import Dataset
-from auxsearch.data.files import HINT, HINT_VAL, hint_layers, inputs, read_csv, read_npz
+from auxsearch.data.readers import (
+    HINT,
+    HINT_VAL,
+    call_loader,
+    hint_layers,
+    inputs,
+    read_csv,
+    read_npz,
+)
 from auxsearch.data.split import split
 
 __all__ = ["BUILTIN_DATA", "Dataset", "check_dataset", "check_inputs", "load_csv",
-           "load_data", "load_digits", "load_npz", "split"]
+           "load_data", "load_digits", "load_function", "load_npz", "split"]
 
 
 def load_digits(
@@ -46,6 +59,8 @@ def load_digits(
     Returns:
         The multiclass `Dataset`, 10 classes.
     """
+    # Here, not at the top: scikit-learn takes seconds to import, and only the
+    # built-in example needs it.
     from sklearn.datasets import load_digits as sklearn_digits
 
     x, y = sklearn_digits(return_X_y=True)
@@ -58,17 +73,19 @@ BUILTIN_DATA: dict[str, Callable[..., Dataset]] = {"digits": load_digits}
 
 
 def load_data(
-    source: str | Path,
+    source: str | Path | Callable[[], dict],
     task: str,
     seed: int,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
     label: str | None = None,
 ) -> Dataset:
-    """Loads a built-in data set, an `.npz` archive or a `.csv` table.
+    """Loads a built-in data set, an `.npz` archive, a `.csv` table or a loader's.
 
     Args:
-        source: A name in `BUILTIN_DATA`, or a path ending `.npz` or `.csv`.
+        source: A name in `BUILTIN_DATA`, a path ending `.npz` or `.csv`, or
+            a loader: a function of no arguments, or a
+            ``"package.module:function"`` reference to one (`load_function`).
         task: A name in `auxsearch.core.tasks.TASKS`; a built-in data set must
             match its own task.
         seed: Integer, the seed of any split.
@@ -82,6 +99,12 @@ def load_data(
     Raises:
         DataError: The source is of no known kind, or its data is unfit.
     """
+    if callable(source) or (isinstance(source, str) and source not in BUILTIN_DATA
+                            and is_reference(source)):
+        if label is not None:
+            raise DataError(f"label={label!r} applies to .csv files only; a loader "
+                            "names its labels y_*")
+        return load_function(source, task, seed, validation_fraction, test_fraction)
     where = str(source)
     check_task(task, where)
     suffix = Path(where).suffix.lower()
@@ -103,8 +126,8 @@ def load_data(
         return load_csv(source, label, task, seed, validation_fraction,
                         test_fraction)
     raise DataError(f"{where}: unknown data source{did_you_mean(where, BUILTIN_DATA)}; "
-                    f"allowed: a built-in name ({', '.join(BUILTIN_DATA)}) or a "
-                    "path ending .npz or .csv")
+                    f"allowed: a built-in name ({', '.join(BUILTIN_DATA)}), a "
+                    "path ending .npz or .csv, or a loader 'package.module:function'")
 
 
 def load_npz(
@@ -114,7 +137,7 @@ def load_npz(
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
 ) -> Dataset:
-    """Loads an `.npz` archive of named arrays (layout: `auxsearch.data.files`).
+    """Loads an `.npz` archive of named arrays (layout: `auxsearch.data.readers`).
 
     `x_train/<input>` arrays (a model with several inputs) give a `Dataset`
     whose x are dicts `{input name: array}`, split alike.
@@ -136,7 +159,62 @@ def load_npz(
     """
     where = str(path)
     check_task(task, where)
-    arrays = read_npz(path, where)
+    return _from_arrays(read_npz(path, where), task, seed, validation_fraction,
+                        test_fraction, where)
+
+
+def load_function(
+    loader: str | Callable[[], dict],
+    task: str,
+    seed: int,
+    validation_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+) -> Dataset:
+    """Loads the arrays a function returns, as if read from an `.npz` archive.
+
+    The function takes no arguments and returns a dict of arrays named as
+    an archive's (`x_train`, `y_train`, optional `x_val`/`y_val`,
+    `x_test`/`y_test`, `hint/<layer>`, `x_<split>/<input>`: see
+    `auxsearch.data.readers`); the same checks and splits follow.
+
+    Args:
+        loader: The function, or a ``"package.module:function"`` reference,
+            imported as a `[model] builder` is (`auxsearch.core.imports`).
+        task: A name in `auxsearch.core.tasks.TASKS`.
+        seed: Integer, the seed of the splits made when val or test is absent.
+        validation_fraction: Float, the share of x_train split off for
+            validation when the function returns no x_val.
+        test_fraction: Float, the share of x_train split off for testing
+            when the function returns no x_test (0: no test split).
+
+    Returns:
+        The checked `Dataset`.
+
+    Raises:
+        DataError: The reference cannot be imported, the function raises or
+            returns no dict of arrays, or its arrays are unfit; the message
+            names the loader.
+    """
+    if isinstance(loader, str):
+        where = f"data.loader = {loader!r}"
+        function = import_function(loader, where, DataError, "a dict of arrays")
+    else:
+        where = f"data loader {getattr(loader, '__qualname__', repr(loader))}"
+        function = loader
+    check_task(task, where)
+    return _from_arrays(call_loader(function, where), task, seed, validation_fraction,
+                        test_fraction, where)
+
+
+def _from_arrays(
+    arrays: dict[str, np.ndarray],
+    task: str,
+    seed: int,
+    validation_fraction: float,
+    test_fraction: float,
+    where: str,
+) -> Dataset:
+    """The checked, split `Dataset` of arrays in the `.npz` layout."""
     layers = hint_layers(arrays)
     val = test = None
     if (x_val := inputs(arrays, "x_val")) is not None:

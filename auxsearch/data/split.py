@@ -3,7 +3,8 @@
 Every loader splits here (`auxsearch.data.load`): a built-in data set, a table,
 and an archive that lacks x_val or x_test. The test split is drawn first,
 then the validation split from what is left, both with the same seed and
-stratified by class when the task's labels are classes. Fractions are
+stratified by class when the task's labels are classes, one per example (a
+mask has many: segmentation splits unstratified). Fractions are
 shares of all the examples that get split (an archive's x_train as stored);
 what is given (an archive's x_val, x_test) is taken as is. Named inputs
 (several model inputs) are split alike, row for row, with y and the hints.
@@ -28,7 +29,7 @@ from auxsearch.data.checks import (
     check_y,
 )
 from auxsearch.data.dataset import Dataset, Inputs, map_inputs, named_inputs
-from auxsearch.data.files import HINT
+from auxsearch.data.readers import HINT
 
 
 def split(
@@ -45,7 +46,7 @@ def split(
     test: tuple[Inputs, np.ndarray] | None = None,
     names: tuple[str, str] = ("x", "y"),
 ) -> Dataset:
-    """Splits labelled arrays three ways: stratified unless a regression.
+    """Splits labelled arrays three ways: stratified by class, one label per example.
 
     Args:
         x, y: All the examples and their labels; `x` is one array, or
@@ -133,7 +134,8 @@ def _split_off(
         raise DataError(f"{where}: x_train is empty; the train split needs "
                         "at least one example")
     stratify = None
-    if TASKS[task].classes:
+    # Per-position labels have no one class per example: split unstratified.
+    if TASKS[task].classes and not TASKS[task].positions:
         stratify = y
         labels, counts = np.unique(y, return_counts=True)
         if counts.min() < 2:

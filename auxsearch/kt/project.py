@@ -15,24 +15,13 @@ import keras_tuner as kt
 from keras_tuner.src import utils as _utils
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-from auxsearch.core.files import save_json
+from auxsearch.core.atomic import save_json
 from auxsearch.core.rundir import TRIAL_STATE
 
 __all__ = [
     "SaveBestEpoch", "checkpoint_path", "save_build_config", "save_oracle_state",
-    "save_trial_state", "save_tuner_state", "set_project_dir",
+    "save_trial_state", "save_tuner_state",
 ]
-
-
-def set_project_dir(oracle: kt.Oracle, directory: str | os.PathLike, project_name: str) -> None:
-    """Gives a stand-alone oracle its project directory, as a Tuner would.
-
-    Args:
-        oracle: The oracle.
-        directory: The directory that holds the project.
-        project_name: String, the project's folder in `directory`.
-    """
-    oracle._set_project_dir(str(directory), project_name)
 
 
 def save_oracle_state(oracle: kt.Oracle) -> None:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import inspect
 import logging
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 import keras
 
 from auxsearch.core.errors import ModelError
+from auxsearch.core.imports import import_function
 from auxsearch.core.messages import error_line
 from auxsearch.core.suggest import did_you_mean
 from auxsearch.core.tasks import ACTIVATIONS
@@ -154,14 +152,13 @@ def model_builder(
     Exactly one source is given:
 
     - `builtin`: a name in `BUILTIN_MODELS`.
-    - `builder`: ``"package.module:function"``. The module is imported with
-      the current directory first on `sys.path` (so a `mymodels.py` in the
-      working directory is ``mymodels:build``), then `PYTHONPATH` and the
-      installed packages. The function is called once per trial with those
-      of the keyword arguments `input_shape` (a tuple without the batch
-      axis), `num_outputs` (an int) and `activation` (``"softmax"``,
-      ``"sigmoid"`` or ``"linear"``, for the output layer) that its
-      signature declares: a function without parameters is called with
+    - `builder`: ``"package.module:function"``, imported by
+      `auxsearch.core.imports.import_function` (the current directory first,
+      then `PYTHONPATH` and the installed packages). The function is called
+      once per trial with those of the keyword arguments `input_shape` (a
+      tuple without the batch axis), `num_outputs` (an int) and `activation`
+      (``"softmax"``, ``"sigmoid"`` or ``"linear"``, for the output layer)
+      that its signature declares: a function without parameters is called with
       none, one with ``**kwargs`` gets all three. It must return a new,
       uncompiled `keras.Model` each call.
     - `file`: a saved `.keras` model, loaded once here. Each call returns a
@@ -229,27 +226,7 @@ def _user_builder(
     reference: str, kwargs: dict[str, Any]
 ) -> Callable[[], keras.Model]:
     where = f"model.builder = {reference!r}"
-    module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute or ":" in attribute:
-        raise ModelError(
-            f"{where} is malformed; expected 'package.module:function', "
-            "e.g. 'mymodels:build'"
-        )
-    module = _import(module_name, where)
-    if not hasattr(module, attribute):
-        callables = [name for name, value in vars(module).items()
-                     if callable(value) and not name.startswith("_")]
-        raise ModelError(
-            f"{where}: module {module_name!r} has no attribute {attribute!r}"
-            f"{did_you_mean(attribute, callables)}; its callables: "
-            f"{', '.join(sorted(callables)) or 'none'}"
-        )
-    function = getattr(module, attribute)
-    if not callable(function):
-        raise ModelError(
-            f"{where}: {attribute!r} is a {type(function).__name__}, not a "
-            "function; it must be callable and return a keras.Model"
-        )
+    function = import_function(reference, where, ModelError, "a keras.Model")
     arguments = _declared(function, kwargs, where)
     logger.info("model builder %s, called with %s", reference,
                 ", ".join(arguments) or "no arguments")
@@ -267,25 +244,6 @@ def _call_builder(
             "a keras.Model"
         )
     return model
-
-
-def _import(module_name: str, where: str) -> Any:
-    """Imports a module with the current directory first on `sys.path`."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
-        return importlib.import_module(module_name)
-    except Exception as err:  # a user module may raise anything on import
-        raise ModelError(
-            f"{where}: cannot import module {module_name!r}: "
-            f"{type(err).__name__}: {error_line(err)} (searched the current "
-            "directory, PYTHONPATH and installed packages)"
-        ) from err
-    finally:
-        if added:
-            sys.path.remove(cwd)
 
 
 def _declared(

@@ -17,6 +17,7 @@ import keras
 
 from auxsearch.core.errors import ModelError, TapError
 from auxsearch.core.suggest import close_matches
+from auxsearch.core.tasks import Task
 
 # Ranks for which a head exists: (batch, features) up to (batch, d, h, w, c).
 TAPPABLE_RANKS = (2, 3, 4, 5)
@@ -45,7 +46,12 @@ class Tap:
         return ".".join(map(str, self.position))
 
 
-def find_taps(model: keras.Model) -> list[Tap]:
+def map_rank(model: keras.Model, task: Task) -> int | None:
+    """The rank a tap must have for a per-position task: its output's; else `None`."""
+    return len(model.outputs[0].shape) if task.positions else None
+
+
+def find_taps(model: keras.Model, rank: int | None = None) -> list[Tap]:
     """Lists the layers of a built model that can be tapped.
 
     Inputs, the model's output layers, layers called more than once and
@@ -55,6 +61,10 @@ def find_taps(model: keras.Model) -> list[Tap]:
 
     Args:
         model: A functional or Sequential Keras model with defined inputs.
+        rank: For a per-position task (`map_rank`), the rank of the main
+            output: a layer must keep its positions, `(b, h, w, c)` for
+            `(b, H, W, K)` or `(b, t, c)` for `(b, T, K)`, to be tapped (a
+            pooled or flattened one is left out). `None`: any rank 2 to 5.
 
     Returns:
         The candidate taps, in the order of `model.layers`.
@@ -62,16 +72,18 @@ def find_taps(model: keras.Model) -> list[Tap]:
     Raises:
         ModelError: If the model has no defined inputs and outputs.
     """
-    return _scan(model)[0]
+    return _scan(model, rank=rank)[0]
 
 
-def select_taps(model: keras.Model, patterns: Iterable[str] | None) -> list[Tap]:
+def select_taps(model: keras.Model, patterns: Iterable[str] | None,
+                rank: int | None = None) -> list[Tap]:
     """Chooses candidate taps by exact names or glob patterns.
 
     Args:
         model: The model whose layers are searched.
         patterns: Layer names or `fnmatch` patterns (`"conv*"`). `None` selects
             every candidate.
+        rank: The rank a tap must have (see `find_taps`), or `None`.
 
     Returns:
         The selected taps, each once, in the order of `model.layers`.
@@ -80,7 +92,7 @@ def select_taps(model: keras.Model, patterns: Iterable[str] | None) -> list[Tap]
         TapError: If a name is not a candidate (the message says why, and lists
             the closest candidates) or a pattern matches no candidate.
     """
-    candidates, excluded = _scan(model)
+    candidates, excluded = _scan(model, rank=rank)
     if patterns is None:
         return candidates
     by_name = {tap.name: tap for tap in candidates}
@@ -111,7 +123,7 @@ def select_taps(model: keras.Model, patterns: Iterable[str] | None) -> list[Tap]
 
 
 def _scan(
-    model: keras.Model, prefix: str = "", path: tuple[int, ...] = ()
+    model: keras.Model, prefix: str = "", path: tuple[int, ...] = (), rank: int | None = None
 ) -> tuple[list[Tap], dict[str, str]]:
     """Splits the model's layers into candidates and excluded ones (why)."""
     try:
@@ -128,14 +140,14 @@ def _scan(
     excluded: dict[str, str] = {}
     for position, layer in enumerate(model.layers):
         name = prefix + layer.name
-        reason = _why_not_tappable(layer, calls.get(id(layer), []), output_ids)
+        reason = _why_not_tappable(layer, calls.get(id(layer), []), output_ids, rank)
         if reason:
             excluded[name] = reason
         else:
             output = calls[id(layer)][0][0]
             taps.append(Tap(name, tuple(output.shape), path + (position,)))
         if _is_nested(layer):
-            inner, inner_excluded = _scan(layer, f"{name}/", path + (position,))
+            inner, inner_excluded = _scan(layer, f"{name}/", path + (position,), rank)
             for inner_name, why in inner_excluded.items():
                 if why == _OUTPUT:  # the nested model's output, not this model's
                     instead = f"; tap {name!r} itself" if not reason else ""
@@ -232,7 +244,8 @@ def _calls(model: keras.Model) -> dict[int, list[list[keras.KerasTensor]]]:
 
 
 def _why_not_tappable(
-    layer: keras.Layer, calls: list[list[keras.KerasTensor]], output_ids: set[int]
+    layer: keras.Layer, calls: list[list[keras.KerasTensor]], output_ids: set[int],
+    rank: int | None = None,
 ) -> str | None:
     if isinstance(layer, keras.layers.InputLayer):
         return "it is an input"
@@ -247,6 +260,11 @@ def _why_not_tappable(
         return f"its output has dtype {output.dtype}, not floating point"
     if len(output.shape) not in TAPPABLE_RANKS:
         return f"its output has rank {len(output.shape)}; rank 2 to 5 is needed"
+    if rank is not None and len(output.shape) != rank:
+        kept = "(batch, h, w, channels)" if rank == 4 else "(batch, steps, channels)"
+        return (f"its output {tuple(output.shape)} has no {'spatial' if rank == 4 else 'time'} "
+                f"axes left for a per-position head (pooled or flattened); a tap of this "
+                f"model must keep them, {kept}")
     return None
 
 

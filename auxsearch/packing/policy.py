@@ -181,15 +181,15 @@ def accelerated() -> bool:
     """Whether the backend computes on an accelerator (a GPU or TPU), not the CPU."""
     backend = keras.backend.backend()
     if backend == "jax":
-        import jax
+        import jax  # backend-specific: only the running backend need be installed
 
         return jax.devices()[0].platform != "cpu"
     if backend == "torch":
-        import torch
+        import torch  # backend-specific, as above
 
         return torch.cuda.is_available()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # backend-specific, as above
 
         return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
     return False
@@ -198,7 +198,7 @@ def accelerated() -> bool:
 def available_memory() -> float:
     """Bytes available to new arrays: the accelerator's free memory, else the host's."""
     if keras.backend.backend() == "jax":
-        import jax
+        import jax  # backend-specific: only the running backend need be installed
 
         stats = jax.devices()[0].memory_stats() or {}
         if "bytes_limit" in stats:

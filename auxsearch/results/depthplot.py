@@ -46,7 +46,7 @@ def good_configurations(others: pd.DataFrame, higher: bool) -> tuple[pd.DataFram
     return top, f"the top {len(top)}"
 
 
-def layer_order(run: RunDir, board: pd.DataFrame) -> list[str]:
+def layer_order(run_dir: RunDir, board: pd.DataFrame) -> list[str]:
     """The candidate layers in the model's order, as the search space has them.
 
     The order of the `tap/<layer>` hyperparameters in the trials' saved space
@@ -55,7 +55,7 @@ def layer_order(run: RunDir, board: pd.DataFrame) -> list[str]:
     without saved trials give none: the caller sorts their layers by name.
     """
     try:
-        states = run.trial_states()
+        states = run_dir.trial_states()
     except (OSError, ValueError):  # a trial state half written by a running search
         states = []
     if states:

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from auxsearch.core.verdicts import BETTER, WORSE
 from auxsearch.results.effects import HELPS, HURTS, TOO_FEW, UNCLEAR
 from auxsearch.results.plotkit import OTHER, VERDICTS, empty_panel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-COLOURS = {HELPS: VERDICTS["better"], HURTS: VERDICTS["worse"], UNCLEAR: "0.3"}
+COLOURS = {HELPS: VERDICTS[BETTER], HURTS: VERDICTS[WORSE], UNCLEAR: "0.3"}
 _TICKS = 40  # the most layer names written under the axis
 
 

@@ -63,6 +63,7 @@ import scipy.stats
 
 from auxsearch.core.observations import Observation
 from auxsearch.core.tapspace import AuxLoss
+from auxsearch.results.holm import holm
 from auxsearch.results.importance import SETTINGS, TARGET_QUANTILE, tap_importance
 
 MIN_CONFIGS = 6  # a budget's configurations before its effects are read: two groups of three
@@ -218,17 +219,6 @@ def tap_effects(observations: Sequence[Observation], layers: Sequence[str],
     table.attrs.update(budget=picked.budget, configs=n, enough=picked.enough,
                        reached=picked.reached, highest=picked.highest, floor=picked.floor)
     return table
-
-
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values; NaN stays NaN and is not counted."""
-    p_values = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p_values.shape, np.nan)
-    tested = np.flatnonzero(~np.isnan(p_values))
-    order = tested[np.argsort(p_values[tested], kind="stable")]
-    steps = p_values[order] * (len(order) - np.arange(len(order)))
-    adjusted[order] = np.minimum(np.maximum.accumulate(steps), 1.0)
-    return adjusted
 
 
 def _helping_weights(taps: list[dict[str, AuxLoss]], y: np.ndarray, layer: str,

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.results.rows import baseline_rows, finished
 
 NOISE_WIDTH = 2  # a score beyond the baseline's mean +- 2 standard deviations is beyond noise
 
@@ -27,8 +28,7 @@ def noise_floor(run_dir: RunPath, board: pd.DataFrame) -> NoiseFloor | None:
         `(mean, std, seeds)`; `None` with fewer than two scores.
     """
     scores = list(RunDir(run_dir).baseline_scores().values())
-    own = board[(board["n_taps"] == 0) & board["full_budget"].fillna(False).astype(bool)
-                & (board["status"] == "COMPLETED")]["score"].dropna()
+    own = baseline_rows(finished(board))["score"].dropna()
     scores += [float(v) for v in own.head(1)]
     if len(scores) < 2:
         return None

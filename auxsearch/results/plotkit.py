@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auxsearch.core.verdicts import BETTER, EQUIVALENT, NO_DIFFERENCE, NOT_SETTLED, WORSE
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 BAR, BASE, TEST, OTHER = "tab:blue", "tab:orange", "black", "0.6"
-VERDICTS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue",
-            "no detectable difference": "0.45"}
+VERDICTS = {BETTER: "tab:green", WORSE: "tab:red", EQUIVALENT: "tab:blue",
+            NO_DIFFERENCE: "0.45", NOT_SETTLED: "tab:purple"}  # a colour per verdict
 
 
 def pyplot() -> Any:
@@ -21,11 +23,6 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def is_true(value: object) -> bool:
-    """Reads a boolean cell that may hold text or a gap."""
-    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def empty_panel(ax: Axes, text: str) -> None:

@@ -2,7 +2,7 @@
 
 A configuration is ranked by its longest-trained completed trial: those
 that reached the full budget first; among them, after a race (see
-`racing`), the one that won it, then those left in it, then those it
+`race_rule`), the one that won it, then those left in it, then those it
 dropped, each by its mean over the race's paired seeds; among equals, those
 that learnt something (better than a constant prediction) before those that
 did not; then the longer-trained; then the better score.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 RankKey = tuple[bool, int, bool, float, float]
 
-# How a race ended for a configuration, best first (`racing.race_table`'s `race`).
+# How a race ended for a configuration, best first (`race_rule.race_table`'s `race`).
 RACE_ORDER = {"won": 0, "left": 1, "dropped": 2}
 NOT_RACED = len(RACE_ORDER)
 

@@ -1,4 +1,12 @@
-"""One trial's saved state as a table row, and a row's hyperparameters back."""
+"""One trial's saved state as a table row, a row's hyperparameters back, and which rows count.
+
+`finished` is the one rule for the rows a run compares: `completed`, at
+the full budget (a configuration Hyperband cut short is not comparable);
+`baseline_rows` picks the untapped configuration (`n_taps == 0`) among
+them, `tapped_rows` the others.
+The race, the noise floor, confirmation, the plots and the command line
+all select through these two.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +68,36 @@ def trial_metrics(state: dict[str, Any]) -> dict[str, float]:
         for name, history in tracked.items()
         if history.get("observations")
     }
+
+
+def is_true(value: object) -> bool:
+    """Reads a boolean cell that may hold a bool, text (a CSV read back) or a gap."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def completed(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a leaderboard or trials table whose training completed, in its order."""
+    return rows[rows["status"] == "COMPLETED"]
+
+
+def finished(board: pd.DataFrame) -> pd.DataFrame:
+    """A leaderboard's completed configurations at the full budget, in its order.
+
+    Args:
+        board: A `leaderboard()` table, in memory or read back from its CSV.
+    """
+    done = completed(board)
+    return done[done["full_budget"].map(is_true).astype(bool)]
+
+
+def baseline_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The baseline's rows (no taps) of a leaderboard or trials table, in its order."""
+    return rows[pd.to_numeric(rows["n_taps"], errors="coerce") == 0]
+
+
+def tapped_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with taps (all but the baseline's) of a leaderboard or trials table."""
+    return rows[pd.to_numeric(rows["n_taps"], errors="coerce") > 0]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

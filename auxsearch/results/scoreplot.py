@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from auxsearch.results.noise import NOISE_WIDTH, NoiseFloor
-from auxsearch.results.plotkit import BAR, BASE, TEST, VERDICTS, is_true
+from auxsearch.results.plotkit import BAR, BASE, TEST, VERDICTS
+from auxsearch.results.rows import is_true
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

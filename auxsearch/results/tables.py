@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,11 +10,19 @@ import pandas as pd
 
 from auxsearch.core import names
 from auxsearch.core.rundir import RunDir, RunPath
-from auxsearch.core.tasks import METRIC_RANGES
+from auxsearch.core.space import load_space, objective_of
+from auxsearch.core.tasks import METRIC_RANGES, TASKS, counted_score
 from auxsearch.results.noise import noise_floor, noise_verdict
-from auxsearch.results.racing import race_table
+from auxsearch.results.race_rule import race_table
 from auxsearch.results.ranking import NOT_RACED, RACE_ORDER, rank_key
-from auxsearch.results.rows import read_table, trial_metrics, trial_row
+from auxsearch.results.rows import (
+    baseline_rows,
+    completed,
+    finished,
+    read_table,
+    trial_metrics,
+    trial_row,
+)
 
 _MAIN_METRICS = names.PER_OUTPUT_METRICS[0]  # `val_main_`: first among the metrics
 _TRIAL_HEAD = ["rank", "trial_id", "config", "status", "objective", "score",
@@ -54,9 +61,9 @@ def trials(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.DataFr
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    run = RunDir(run_dir)
-    objective = objective or run_objective(run)
-    table = _trial_table(run.trial_states(), objective)
+    run_dir = RunDir(run_dir)
+    objective = objective or run_objective(run_dir)
+    table = _trial_table(run_dir.trial_states(), objective)
     done = table["status"] == "COMPLETED"
     ranked = table[done].sort_values(
         ["score", "total_epochs", "trial_id"],
@@ -97,9 +104,9 @@ def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.D
     Returns:
         A `pandas.DataFrame`; empty, with the fixed columns, if no trial ran.
     """
-    run = RunDir(run_dir)
-    objective = objective or run_objective(run)
-    states = run.trial_states()
+    run_dir = RunDir(run_dir)
+    objective = objective or run_objective(run_dir)
+    states = run_dir.trial_states()
     table = _trial_table(states, objective)
     columns = _CONFIG_HEAD[1:] + [
         c for c in table.columns if c not in _TRIAL_HEAD + _TRIAL_TAIL
@@ -108,18 +115,16 @@ def leaderboard(run_dir: RunPath, objective: kt.Objective | None = None) -> pd.D
         [_config_row(group) for _, group in table.groupby("config", sort=True)],
         columns=columns,
     )
-    baseline = _baseline_curve(states, table, objective)
-    configs["full_budget"] = configs["epochs"] == _max_epochs(run, table)
+    curve = _baseline_curve(states, table, objective)
+    configs["full_budget"] = configs["epochs"] == _max_epochs(run_dir, table)
     configs["delta_vs_baseline"] = [
-        _delta(row.score, baseline(row.epochs)) for row in configs.itertuples()
+        _delta(row.score, curve(row.epochs)) for row in configs.itertuples()
     ]
-    floor = noise_floor(run, configs)
-    configs["noise"] = [
-        noise_verdict(row.score, floor)
-        if row.full_budget and row.status == "COMPLETED" else None
-        for row in configs.itertuples()
-    ]
-    configs = _with_race(run, configs, states, objective)
+    floor = noise_floor(run_dir, configs)
+    comparable = configs.index.isin(finished(configs).index)  # none short of the full budget
+    configs["noise"] = [noise_verdict(score, floor) if ok else None
+                        for score, ok in zip(configs["score"], comparable)]
+    configs = _with_race(run_dir, configs, states, objective)
     done = configs["status"] == "COMPLETED"
     ranked = configs[done].sort_values("config")
     maximize = objective.direction == "max"
@@ -143,35 +148,37 @@ def saved_leaderboard(run_dir: RunPath, objective: kt.Objective | None = None
         run_dir: As for `trials()`.
         objective: As for `trials()`.
     """
-    run = RunDir(run_dir)
-    if run.has_trials() or not run.leaderboard.is_file():
-        return leaderboard(run, objective)
-    table = read_table(run.leaderboard)
+    run_dir = RunDir(run_dir)
+    if run_dir.has_trials() or not run_dir.leaderboard.is_file():
+        return leaderboard(run_dir, objective)
+    table = read_table(run_dir.leaderboard)
     for column in ("rank", "race_seeds"):
         if column in table:
             table[column] = table[column].astype("Int64")
     return table
 
 
-def race_scores(run: RunDir, states: list[dict[str, Any]], direction: str
-                ) -> dict[str, list[float]]:
-    """The race's scores per configuration, in seed order; a diverged one at chance."""
+def counted_race(run_dir: RunDir, states: list[dict[str, Any]], direction: str
+                 ) -> dict[str, list[float]]:
+    """The race's saved scores as its rule counts them: per configuration, in seed order.
+
+    A diverged training counts as chance (`tasks.counted_score`), as it did
+    when the race ran. `RunDir.race_scores` gives the saved scores as they are.
+    """
     chance = next((trial_metrics(s).get(names.CHANCE_SCORE) for s in states
                    if names.CHANCE_SCORE in trial_metrics(s)), None)
-    worst = -math.inf if direction == "max" else math.inf
-    return {config: [worst if v is None and chance is None else chance if v is None else v
-                     for _, v in sorted(by_seed.items())]
-            for config, by_seed in run.race_scores().items()}
+    return {config: [counted_score(v, chance, direction) for _, v in sorted(by_seed.items())]
+            for config, by_seed in run_dir.race_scores().items()}
 
 
-def _with_race(run: RunDir, configs: pd.DataFrame, states: list[dict[str, Any]],
+def _with_race(run_dir: RunDir, configs: pd.DataFrame, states: list[dict[str, Any]],
                objective: kt.Objective) -> pd.DataFrame:
-    """Adds each raced configuration's race (see `racing.race_table`)."""
-    seeds = run_race_seeds(run)
-    scores = race_scores(run, states, objective.direction) if seeds else {}
+    """Adds each raced configuration's race (see `race_rule.race_table`)."""
+    seeds = run_race_seeds(run_dir)
+    scores = counted_race(run_dir, states, objective.direction) if seeds else {}
     if not scores:
         return configs
-    low, high = METRIC_RANGES.get(names.objective_metric(objective.name), (None, None))
+    low, high = metric_range(objective)
     table = race_table(scores, seeds, objective.direction == "max", low, high)
     table = table.set_index("config")
     configs = configs.copy()
@@ -183,10 +190,8 @@ def _with_race(run: RunDir, configs: pd.DataFrame, states: list[dict[str, Any]],
 
 def run_race_seeds(run_dir: RunPath) -> int:
     """The seeds of the run's race (`[hyperband] race_seeds`; 0 without a space)."""
-    from auxsearch.core.space import load_space
-
-    run = RunDir(run_dir)
-    return load_space(run.space).hyperband.race_seeds if run.space.is_file() else 0
+    run_dir = RunDir(run_dir)
+    return load_space(run_dir.space).hyperband.race_seeds if run_dir.space.is_file() else 0
 
 
 def run_objective(run_dir: RunPath) -> kt.Objective:
@@ -195,14 +200,16 @@ def run_objective(run_dir: RunPath) -> kt.Objective:
     Without a space (a bare Keras Tuner project), the default task's: the
     main output's validation accuracy, to maximise.
     """
-    from auxsearch.core.space import load_space, objective_of
-    from auxsearch.core.tasks import TASKS
-
-    run = RunDir(run_dir)
-    if not run.exists():
+    run_dir = RunDir(run_dir)
+    if not run_dir.exists():
         task = TASKS["multiclass"]
         return kt.Objective(names.objective_name(task.metric), task.direction)
-    return kt.Objective(*objective_of(load_space(run.space)))
+    return kt.Objective(*objective_of(load_space(run_dir.space)))
+
+
+def metric_range(objective: kt.Objective) -> tuple[float | None, float | None]:
+    """The range of the objective's metric; `(None, None)` where it is unbounded."""
+    return METRIC_RANGES.get(names.objective_metric(objective.name), (None, None))
 
 
 def _with_rank(ranked: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
@@ -241,9 +248,9 @@ def _config_row(group: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _max_epochs(run: RunDir, table: pd.DataFrame) -> Any:
-    if run.oracle.is_file():
-        return run.max_epochs()
+def _max_epochs(run_dir: RunDir, table: pd.DataFrame) -> Any:
+    if run_dir.oracle.is_file():
+        return run_dir.max_epochs()
     return table["total_epochs"].max() if len(table) else None
 
 
@@ -251,11 +258,11 @@ def _baseline_curve(
     states: list[dict[str, Any]], table: pd.DataFrame, objective: kt.Objective
 ) -> Callable[[Any], float | None]:
     """Returns `epochs -> the baseline's best score within those epochs`."""
-    baseline = set(table.loc[(table["n_taps"] == 0)
-                             & (table["status"] == "COMPLETED"), "trial_id"])
+    untapped = baseline_rows(completed(table))
+    ids = set(untapped["trial_id"])
     curve: dict[int, float] = {}
     for state in states:
-        if state["trial_id"] in baseline:
+        if state["trial_id"] in ids:
             for name, value in trial_metrics(state).items():
                 if name.startswith(names.AT_EPOCH):
                     curve[int(name.removeprefix(names.AT_EPOCH))] = value

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras_tuner as kt
 import pandas as pd
 
-from auxsearch.core.files import atomic_open
+from auxsearch.core.atomic import atomic_open
 from auxsearch.core.rundir import RunDir, RunPath
 from auxsearch.results.tables import leaderboard, trials
 
@@ -31,9 +31,9 @@ def write_leaderboards(
     Returns:
         The paths of `leaderboard.csv` and `trials.csv`.
     """
-    run = RunDir(run_dir)
-    paths = run.leaderboard, run.trials
-    tables = tables or (leaderboard(run, objective), trials(run, objective))
+    run_dir = RunDir(run_dir)
+    paths = run_dir.leaderboard, run_dir.trials
+    tables = tables or (leaderboard(run_dir, objective), trials(run_dir, objective))
     for path, table in zip(paths, tables):
         with atomic_open(path) as stream:
             table.to_csv(stream, index=False)

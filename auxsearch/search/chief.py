@@ -36,10 +36,10 @@ from auxsearch.kt.bookkeeping import (
 )
 from auxsearch.kt.output import muted_condition_print
 from auxsearch.kt.remote import TIMEOUT, ChiefServicer, serve, tuner_env
+from auxsearch.search.local_workers import LocalWorkers
 from auxsearch.search.race import RaceHook
 from auxsearch.search.run import Search, SearchResult
 from auxsearch.search.tuner import Hyperband, TrialHook
-from auxsearch.search.workers import LocalWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Chief(Search):
 
     Dead-worker policy: the trial of a worker that died is ended as `FAILED`,
     with the reason in its `message`, and the search goes on. A local worker
-    (`workers`) is known dead when its process exits; any worker is taken
+    (`local_workers`) is known dead when its process exits; any worker is taken
     for dead when its trial runs longer than `trial_timeout` seconds.
 
     Args:

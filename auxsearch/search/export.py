@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from auxsearch.core import rules
+from auxsearch.core.atomic import atomic_path
 from auxsearch.core.errors import AuxSearchError, RunDirError
-from auxsearch.core.files import atomic_path
 from auxsearch.core.rundir import RunPath
 from auxsearch.results.tables import leaderboard
 from auxsearch.search.run import open_run
@@ -62,20 +62,20 @@ def export_model(run_dir: RunPath, out: str | os.PathLike[str],
     out = check_out(out)
     rules.check("rank", rank)
     search = open_run(run_dir)
-    run = search.rundir.require_trials("or checkpoints to export a model from")
-    board = leaderboard(run, search.hypermodel.objective)
+    run_dir = search.run_dir.require_trials("or checkpoints to export a model from")
+    board = leaderboard(run_dir, search.hypermodel.objective)
     ranks = board["rank"].dropna()
     row = board[board["rank"] == rank]
     if row.empty:
         raise AuxSearchError(
-            f"{run}: no configuration ranked {rank}; ranks are "
+            f"{run_dir}: no configuration ranked {rank}; ranks are "
             f"{'1 to ' + str(int(ranks.max())) if len(ranks) else 'none yet'}"
         )
     trial_id = _best_trial(row.iloc[0])
-    checkpoint = run.checkpoint(trial_id)
+    checkpoint = run_dir.checkpoint(trial_id)
     if not checkpoint.exists():
         raise RunDirError(f"{checkpoint}: no checkpoint to export")
-    values = run.trial_state(trial_id)["hyperparameters"]["values"]
+    values = run_dir.trial_state(trial_id)["hyperparameters"]["values"]
     model = search.hypermodel.build(search.hypermodel.hyperparameters(values))
     model.load_weights(checkpoint)
     deployable = main_model(model)

@@ -19,7 +19,6 @@ from auxsearch.core.rules import check
 from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.core.tapspace import AuxLoss, TapSpace, configuration_seed
 from auxsearch.core.tasks import TASKS, Task
-from auxsearch.data.labels import prepare_labels, prepare_validation
 from auxsearch.kt.errors import FatalTrialError
 from auxsearch.kt.hypermodel import copy_hypermodel
 from auxsearch.kt.project import SaveBestEpoch
@@ -53,8 +52,8 @@ class AuxLossHyperModel(kt.HyperModel):
     Args:
         build_model: A callable that returns a new, uncompiled Keras model
             (functional, or Sequential with an `Input`) on every call, with
-            one output: class probabilities or logits `(batch, classes)`
-            (multiclass), one `(batch, 1)` (binary), or `(batch, d)`.
+            one output that fits the task (`Task.output`): e.g. probabilities
+            or logits `(batch, classes)`, or `(batch, H, W, K)` per position.
         taps: The tap space, as a space file's `[taps]` fills it
             (`TapSpec`: candidate layers or glob patterns, weight range,
             kinds, schedules, head widths, slots, penalty, `off_after`), or
@@ -63,8 +62,8 @@ class AuxLossHyperModel(kt.HyperModel):
         training: How each trial trains, as `[training]` fills it
             (`TrainingSpec`: optimizer, learning rate, batch size). `fit()`'s
             `batch_size`, when given, wins.
-        task: "multiclass" (integer or one-hot labels), "binary" (0/1
-            labels) or "regression"; decides the losses, metrics and objective.
+        task: "multiclass" (integer or one-hot labels), "binary" (0/1), "regression"
+            or "segmentation" (masks); decides the losses, metrics and objective.
         hints: The shape of one example's hint targets, by layer; `fit()`
             then takes `y` as `{"main": labels, "hint/<layer>": targets}`.
         max_epochs: The epochs the schedules follow. Defaults to `fit()`'s.
@@ -75,6 +74,7 @@ class AuxLossHyperModel(kt.HyperModel):
         steps_per_execution: Integer, training steps per call into the traced
             step function: fewer calls, the same arithmetic. Defaults to 16.
         name: Optional string, the HyperModel's name.
+        ignore_label: Segmentation: the label that counts in no loss or metric (255).
 
     Raises:
         SpaceError: If a setting is not allowed (see `rules`).
@@ -96,6 +96,7 @@ class AuxLossHyperModel(kt.HyperModel):
         seed: int = 0,
         steps_per_execution: int = 16,
         name: str | None = None,
+        ignore_label: int | None = None,
     ) -> None:
         super().__init__(name=name)
         if not isinstance(taps, TapSpec):
@@ -105,7 +106,7 @@ class AuxLossHyperModel(kt.HyperModel):
             "task": task, "penalty": taps.penalty, "off_after": taps.off_after,
             "optimizer": training.optimizer, "learning_rate": training.learning_rate,
             "batch_size": training.batch_size, "max_epochs": max_epochs, "seed": seed,
-            "steps_per_execution": steps_per_execution,
+            "steps_per_execution": steps_per_execution, "ignore_label": ignore_label,
         }.items():
             check(setting, value)
         self.build_model = build_model
@@ -117,7 +118,7 @@ class AuxLossHyperModel(kt.HyperModel):
             build_model, self.task, taps, training,
             objective or kt.Objective(names.objective_name(self.task.metric),
                                       self.task.direction),
-            hints, max_epochs, num_classes, steps_per_execution)
+            hints, max_epochs, num_classes, steps_per_execution, ignore_label)
 
     @property
     def objective(self) -> kt.Objective:
@@ -151,7 +152,6 @@ class AuxLossHyperModel(kt.HyperModel):
         hp = kt.HyperParameters()
         self.declare(hp)
         hp.values.update(names.user_values(values))
-        hp.ensure_active_values()  # e.g. a Fixed kind, left out of older rows
         return hp
 
     def seeded(self, seed: int, paired: bool = False) -> AuxLossHyperModel:
@@ -226,8 +226,7 @@ class AuxLossHyperModel(kt.HyperModel):
             Each trial's `History` or error, and the packed model.
 
         Raises:
-            FatalTrialError: If the builder breaks its contract, or the
-                labels do not fit.
+            FatalTrialError: If the builder breaks its contract, or labels do not fit.
         """
         y, kwargs["validation_data"] = self._labels(x, y, kwargs.get("validation_data"))
         try:
@@ -240,10 +239,8 @@ class AuxLossHyperModel(kt.HyperModel):
         given = (x, y, validation_data)
         if self._checked and all(a is b for a, b in zip(self._checked, given)):
             return self._checked[3]
-        units = self.trainer.units
         try:
-            checked = (prepare_labels(self.task, y, x=x, units=units),
-                       prepare_validation(self.task, validation_data, units=units))
+            checked = self.trainer.check_labels(x, y, validation_data)
         except AuxSearchError as err:
             raise FatalTrialError(err) from err
         self._checked = (*given, checked)

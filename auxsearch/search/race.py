@@ -6,13 +6,15 @@ best of them, as many as one Hyperband iteration trains that far: `race_size`),
 and the baseline, on `[hyperband] race_seeds` more seeds, the same seeds for
 all (`AuxLossHyperModel.seeded(seed, paired=True)`), on the validation split
 the search ranked by, and drops those a paired test calls worse than the
-leader as it goes (`racing`). The baseline also trains on
+leader as it goes (`race_rule`). The baseline also trains on
 `baseline_seeds` seeds when the race gave it fewer: its seeds are the
 leaderboard's noise floor, the race's included, so they are not paid twice.
 
 Scores go to `race.csv` (and the baseline's to `baseline_seeds.csv`) as they
 come: a resumed search trains only what it lacks, and the rule replayed on
-the saved scores gives the same drops.
+the saved scores gives the same drops. Only the search's own scores are read
+back: those files carry its run id (`RunDir.owns_files`), and another
+search's are removed before it starts (`Search.claim`).
 """
 
 from __future__ import annotations
@@ -23,17 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras_tuner as kt
-import numpy as np
 import pandas as pd
 
-from auxsearch.core.files import atomic_open
+from auxsearch.core.atomic import atomic_open
 from auxsearch.core.rundir import RunDir
 from auxsearch.core.space import SearchSpace
 from auxsearch.core.tapspace import active_taps, format_taps
+from auxsearch.core.tasks import counted_score
 from auxsearch.data.dataset import Dataset
 from auxsearch.kt.oracle import hyperband_brackets
-from auxsearch.results.racing import run_race
-from auxsearch.results.rows import row_values
+from auxsearch.results.race_rule import run_rule
+from auxsearch.results.rows import baseline_rows, finished, row_values, tapped_rows
 from auxsearch.results.tables import leaderboard
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.trial.report import chance_score
@@ -56,7 +58,7 @@ def race_size(max_epochs: int, factor: int) -> int:
                       if rounds[-1][1] == max_epochs))
 
 
-def race_seeds(space: SearchSpace) -> list[int]:
+def paired_seeds(space: SearchSpace) -> list[int]:
     """The seeds of the race and of the baseline's noise floor, in order."""
     band = space.hyperband
     count = max(band.race_seeds, band.baseline_seeds)
@@ -90,53 +92,45 @@ class Race:
         space: The search space.
         hypermodel: The search's HyperModel.
         data: The search's data.
-        run: The run directory.
+        run_dir: The run directory.
     """
 
     def __init__(self, space: SearchSpace, hypermodel: AuxLossHyperModel, data: Dataset,
-                 run: RunDir) -> None:
-        self.space, self.hypermodel, self.data, self.run = space, hypermodel, data, run
+                 run_dir: RunDir) -> None:
+        self.space, self.hypermodel, self.data, self.run_dir = space, hypermodel, data, run_dir
         self.objective: kt.Objective = hypermodel.objective
         self.chance = chance_score(hypermodel.task, self.objective.name,
                                    (data.x_val, data.labels("val")))
 
-    def run_race(self, on_score: RaceHook | None = None) -> RaceResult:
+    def run(self, on_score: RaceHook | None = None) -> RaceResult:
         """Trains the race and the noise floor, resuming from `race.csv`."""
-        board = leaderboard(self.run.root, self.objective)
-        done = board[(board["status"] == "COMPLETED") & board["full_budget"].astype(bool)]
-        baseline = done[done["n_taps"] == 0]
-        seeds = race_seeds(self.space)
-        if baseline.empty or not seeds:
+        done = finished(leaderboard(self.run_dir.root, self.objective))
+        untapped = baseline_rows(done)
+        seeds = paired_seeds(self.space)
+        if untapped.empty or not seeds:
             return RaceResult()
-        base = baseline.iloc[0]["config"]
+        base = untapped.iloc[0]["config"]
         band = self.space.hyperband
-        top = done[done["n_taps"] > 0].head(race_size(band.max_epochs, band.factor) - 1)
-        raced = pd.concat([top, baseline])
+        top = tapped_rows(done).head(race_size(band.max_epochs, band.factor) - 1)
+        raced = pd.concat([top, untapped])
         values = {row["config"]: row_values(row) for _, row in raced.iterrows()}
-        saved = self.run.race_scores()
+        saved = self.run_dir.race_scores()
         result = RaceResult(baseline=base)
         result.scores = {c: dict(saved.get(c, {})) for c in values}
 
         def score(config: str, i: int) -> float:
             if seeds[i] not in result.scores[config]:
                 self._train(config, values[config], seeds[i], result, on_score)
-            return self._value(result.scores[config][seeds[i]])
+            return counted_score(result.scores[config][seeds[i]], self.chance,
+                                 self.objective.direction)
 
-        raced = run_race(list(values), band.race_seeds, self.objective.direction == "max",
+        raced = run_rule(list(values), band.race_seeds, self.objective.direction == "max",
                          score)
         result.racing, result.dropped = raced.racing, dict(raced.dropped)
         for seed in seeds[:band.baseline_seeds]:  # the noise floor, the race's seeds first
             if seed not in result.scores[base]:
                 self._train(base, values[base], seed, result, on_score)
         return result
-
-    def _value(self, score: float | None) -> float:
-        """A diverged training counts as a constant prediction (or the worst seen)."""
-        if score is not None:
-            return score
-        if self.chance is not None:
-            return self.chance
-        return -np.inf if self.objective.direction == "max" else np.inf
 
     def _train(self, config: str, values: dict, seed: int, result: RaceResult,
                on_score: RaceHook | None) -> None:
@@ -164,9 +158,9 @@ class Race:
     def _save(self, result: RaceResult) -> None:
         rows = [{"config": c, "seed": s, "score": v}
                 for c, by_seed in result.scores.items() for s, v in by_seed.items()]
-        with atomic_open(self.run.race) as stream:
+        with atomic_open(self.run_dir.race) as stream:
             pd.DataFrame(rows, columns=["config", "seed", "score"]).to_csv(stream, index=False)
         base = result.scores.get(result.baseline, {})
-        with atomic_open(self.run.baseline_seeds) as stream:
+        with atomic_open(self.run_dir.baseline_seeds) as stream:
             pd.DataFrame({"seed": list(base), "score": list(base.values())}).to_csv(
                 stream, index=False)

@@ -17,10 +17,11 @@ import keras_tuner as kt
 import pandas as pd
 
 from auxsearch.core import rules
+from auxsearch.core.atomic import atomic_open
 from auxsearch.core.errors import SpaceError
-from auxsearch.core.files import atomic_open
-from auxsearch.core.rundir import RunDir, RunPath
+from auxsearch.core.rundir import RunDir, RunPath, new_run_id
 from auxsearch.core.space import SearchSpace, dump_space, load_space, objective_of
+from auxsearch.data.checks import check_dataset
 from auxsearch.data.load import Dataset, load_data
 from auxsearch.kt.errors import FatalTrialError
 from auxsearch.models.builders import model_builder
@@ -56,16 +57,21 @@ class SearchResult:
 
 
 def data_source(space: SearchSpace) -> str:
-    """The space's data as its messages name it: a built-in name or a file."""
-    return space.data.builtin or space.data.file
+    """The space's data as its messages name it: a built-in name, a file or a loader."""
+    return space.data.builtin or space.data.file or space.data.loader
 
 
 def load_dataset(space: SearchSpace) -> Dataset:
     """Loads, checks and splits the space's data."""
     spec = space.data
-    return load_data(spec.builtin or spec.file, spec.task, space.seed,
+    data = load_data(data_source(space), spec.task, space.seed,
                      spec.validation_fraction, spec.test_fraction,
                      label=spec.label or None)
+    if spec.ignore_label is None:
+        return data
+    # Its classes, and the two-class check, leave the ignore label out.
+    return check_dataset(dataclasses.replace(data, ignore_label=spec.ignore_label),
+                         data_source(space))
 
 
 def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
@@ -86,6 +92,7 @@ def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:
         num_classes=data.num_classes if data.task == "multiclass" else None,
         seed=space.seed,
         name=space.name,
+        ignore_label=data.ignore_label,
     )
 
 
@@ -97,15 +104,15 @@ def make_tuner(
     on_trial_end: TrialHook | None = None,
 ) -> Hyperband:
     """Creates (or reloads, unless `overwrite`) the run's Hyperband tuner."""
-    band, run = space.hyperband, RunDir(run_dir)
+    band, run_dir = space.hyperband, RunDir(run_dir)
     return Hyperband(
         hypermodel,
         max_epochs=band.max_epochs,
         factor=band.factor,
         hyperband_iterations=band.hyperband_iterations,
         seed=space.seed,
-        directory=str(run.root),
-        project_name=run.project_name,
+        directory=str(run_dir.root),
+        project_name=run_dir.project_name,
         overwrite=overwrite,
         on_trial_end=on_trial_end,
         pack=space.training.pack,
@@ -169,7 +176,7 @@ class Search:
 
     def __init__(self, space: SearchSpace, run_dir: RunPath) -> None:
         self.space = space
-        self.rundir = RunDir(run_dir)
+        self.run_dir = RunDir(run_dir)
         self.data = load_dataset(space)
         self.hypermodel = make_hypermodel(space, self.data)
         self._preflight: float | None = None
@@ -189,11 +196,6 @@ class Search:
         if self._preflight is None:
             self._preflight = preflight(self.hypermodel.trainer, self.data, data_source(self.space))
         return self._preflight
-
-    @property
-    def run_dir(self) -> Path:
-        """The run directory's path."""
-        return self.rundir.root
 
     @property
     def planned(self) -> tuple[int, int]:
@@ -220,9 +222,11 @@ class Search:
     ) -> SearchResult:
         """Runs the search and its race; writes `leaderboard.csv` into the run directory.
 
-        An existing run directory is resumed: finished trials are kept. It
-        must have been run with the same space; with `overwrite`, its search
-        is discarded first. A search that fails (its trials kept failing, or
+        An existing run directory is resumed: finished trials are kept, and
+        the race's scores too. It must have been run with the same space;
+        with `overwrite`, its search is discarded first. Tables that another
+        search wrote here (a committed run's, say) are removed unread first
+        (see `claim`). A search that fails (its trials kept failing, or
         a trial found a configuration error) still writes both CSVs, its
         failed trials included, before the error is raised.
 
@@ -250,13 +254,11 @@ class Search:
             self.check_resumable()
         self.preflight()
         keras.utils.set_random_seed(self.space.seed)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if overwrite:  # the discarded search's race and noise floor go with it
-            self.rundir.baseline_seeds.unlink(missing_ok=True)
-            self.rundir.race.unlink(missing_ok=True)
-        tuner = make_tuner(self.space, self.hypermodel, self.rundir, overwrite,
+        run_id = self.claim(overwrite)
+        tuner = make_tuner(self.space, self.hypermodel, self.run_dir, overwrite,
                            on_trial_end)
-        with atomic_open(self.rundir.space) as stream:
+        self.run_dir.name_search(run_id)  # after the tuner: `overwrite` empties the project
+        with atomic_open(self.run_dir.space) as stream:
             stream.write(dump_space(self.space))
         logger.info("searching %s: %d candidate taps, run directory %s",
                     self.space.name, len(self.hypermodel.taps), self.run_dir)
@@ -273,10 +275,32 @@ class Search:
             self._write_after_failure()
             raise
         objective = self.hypermodel.objective
-        tables = leaderboard(self.rundir, objective), trials(self.rundir, objective)
-        path, _ = write_leaderboards(self.rundir, tables=tables)
-        return SearchResult(self.run_dir, path, *tables, time.perf_counter() - started,
+        tables = leaderboard(self.run_dir, objective), trials(self.run_dir, objective)
+        path, _ = write_leaderboards(self.run_dir, tables=tables)
+        return SearchResult(self.run_dir.root, path, *tables, time.perf_counter() - started,
                             tuner.packed)
+
+    def claim(self, overwrite: bool = False) -> str:
+        """Makes the run directory this search's; returns its run id.
+
+        The run id is the one Keras Tuner's project was named with, or a new
+        one for a new project (or one `overwrite` discards). Tables that
+        carry another id, or none (another machine's committed run, a
+        discarded search's), are removed unread, and one warning line names
+        them. `run` calls this; the CLI calls it first, before its progress
+        bar (the second call finds nothing left to remove). Call it only
+        once the search is checked (`check_resumable`, `preflight`): it
+        deletes.
+
+        Args:
+            overwrite: Boolean, whether the search here is about to be discarded.
+        """
+        run_id = (None if overwrite else self.run_dir.search_id()) or new_run_id()
+        removed = self.run_dir.claim(run_id)
+        if removed:
+            logger.warning("%s held another search's %s: removed unread, this run writes its "
+                           "own", self.run_dir, ", ".join(removed))
+        return run_id
 
     def train_trials(
         self, tuner: Hyperband, verbose: bool, tensorboard: str | Path | None
@@ -301,12 +325,12 @@ class Search:
         least (the noise floor). `race.csv` and `baseline_seeds.csv` keep
         the scores; a resumed search trains only what it lacks.
         """
-        return Race(self.space, self.hypermodel, self.data, self.rundir).run_race(on_race)
+        return Race(self.space, self.hypermodel, self.data, self.run_dir).run(on_race)
 
     def _write_after_failure(self) -> None:
         """Writes both CSVs of a search that raised, without hiding its error."""
         try:
-            write_leaderboards(self.rundir, self.hypermodel.objective)
+            write_leaderboards(self.run_dir, self.hypermodel.objective)
         except Exception:  # the search's own error is the one to report
             logger.exception("could not write the leaderboards of %s", self.run_dir)
 
@@ -320,7 +344,7 @@ class Search:
             RunDirError: `discardable`, if the run directory's `space.toml`
                 differs (the message lists the keys) or cannot be read.
         """
-        self.rundir.check_resumable(self.space)
+        self.run_dir.check_resumable(self.space)
 
 
 def run_search(
@@ -343,5 +367,5 @@ def open_run(run_dir: RunPath) -> Search:
     Raises:
         RunDirError: If `run_dir` is not a run directory of a search.
     """
-    run = RunDir(run_dir).require()
-    return Search(load_space(run.space), run)
+    run_dir = RunDir(run_dir).require()
+    return Search(load_space(run_dir.space), run_dir)

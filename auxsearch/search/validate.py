@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from auxsearch.core.space import SearchSpace, objective_of
-from auxsearch.models.taps import Tap, find_taps
+from auxsearch.models.taps import Tap, find_taps, map_rank
 from auxsearch.search.run import data_source, load_dataset, make_hypermodel
 from auxsearch.search.tuner import hyperband_budget
 from auxsearch.trial.preflight import preflight
@@ -87,7 +87,8 @@ def list_taps(space: SearchSpace) -> TapListing:
     """
     hypermodel = make_hypermodel(space, load_dataset(space))
     model = hypermodel.build_model()
-    return TapListing(space, model.name, len(model.layers), find_taps(model),
+    rank = map_rank(model, hypermodel.task)  # a per-position task taps maps only
+    return TapListing(space, model.name, len(model.layers), find_taps(model, rank),
                       [tap.name for tap in hypermodel.taps])
 
 
@@ -119,7 +120,7 @@ def validate(space: SearchSpace) -> ValidationReport:
         input_shape=data.input_shape,
         hints=list(data.hints),
         candidates=[tap.name for tap in hypermodel.taps],
-        tappable=len(find_taps(model)),
+        tappable=len(find_taps(model, map_rank(model, hypermodel.task))),
         configurations=hypermodel.space.count(),
         objective=objective_of(space),
         budget=hyperband_budget(band.max_epochs, band.factor, band.hyperband_iterations),

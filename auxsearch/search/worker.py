@@ -63,7 +63,7 @@ def run_worker(
             not answer, or the run directory is not the chief's or holds
             another space.
     """
-    run = RunDir(run_dir)
+    run_dir = RunDir(run_dir)
     host, port = parse_address(chief)
     tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
     if "chief" in tuner_id:  # Keras Tuner would make it a second chief
@@ -73,16 +73,16 @@ def run_worker(
     # The chief writes space.toml (and discards an overwritten search) before
     # it serves: only then is the run directory's space the one to train.
     wait_for_chief(chief, connect_timeout)
-    if not run.space.exists():
+    if not run_dir.space.exists():
         raise DistributedError(
-            f"{run} has no {run.space.name} though its chief serves: "
+            f"{run_dir} has no {run_dir.space.name} though its chief serves: "
             "is it the chief's run directory, on a shared filesystem?"
         )
-    search = Search(space if space is not None else load_space(run.space), run)
+    search = Search(space if space is not None else load_space(run_dir.space), run_dir)
     _refuse_other_space(search)
     keras.utils.set_random_seed(search.space.seed)
     with muted_condition_print(), tuner_env(tuner_id, host, port):
-        tuner = make_tuner(search.space, search.hypermodel, run)  # never overwrite
+        tuner = make_tuner(search.space, search.hypermodel, run_dir)  # never overwrite
         client = connect_worker(tuner)
         logger.info("worker %s: training trials of %s", tuner_id, chief)
         search.train_trials(tuner, verbose, tensorboard)

@@ -18,8 +18,9 @@ import numpy as np
 from auxsearch.core import names
 from auxsearch.core.errors import ModelError
 from auxsearch.core.tapspace import Variant
-from auxsearch.core.tasks import Task
+from auxsearch.core.tasks import TASKS, Task
 from auxsearch.models.taps import Tap, tap_tensors
+from auxsearch.trial.dense import attach_dense_head, dense_loss, dense_metrics
 from auxsearch.trial.heads import attach_head, attach_hint, attach_penalty, penalty_loss
 
 
@@ -37,6 +38,8 @@ class Assembly:
         learning_rate: Float, its learning rate.
         steps_per_execution: Integer, training steps per traced call.
         num_classes: Optional integer to check the output against.
+        ignore_label: The label of positions that count in no loss and no
+            metric (a per-position task), or `None`.
 
     Raises:
         ModelError: If the builder breaks its contract, or its output does
@@ -55,8 +58,10 @@ class Assembly:
         learning_rate: float = 1e-3,
         steps_per_execution: int = 16,
         num_classes: int | None = None,
+        ignore_label: int | None = None,
     ) -> None:
         self.build_model = build_model
+        self.ignore_label = ignore_label
         self.task = task
         self.taps = {tap.name: tap for tap in taps}
         self.hints = hints
@@ -70,10 +75,14 @@ class Assembly:
                 "new model on every call so trials never share weights"
             )
         self.units = check_output(model, task, num_classes)
+        # Per position: the label shape the output asks for (None: any size).
+        self.positions = tuple(model.outputs[0].shape[1:-1]) if task.positions else None
         self.n_layers = len(model.layers)
         # A classifier without a softmax (sigmoid) outputs logits: its loss,
         # its heads' and the accuracy then take logits too.
         self.logits = task.logits_loss is not None and not outputs_probabilities(model, task)
+        # One probability (binary, or a binary mask) is a sigmoid's.
+        self.activation = "sigmoid" if task.classes and self.units == 1 else task.activation
 
     def outputs(
         self, base: keras.Model, structure: list[Variant]
@@ -100,8 +109,13 @@ class Assembly:
         for layer, kind, units in structure:
             name = names.output_name(layer, kind, units)
             if kind == "head":
-                activation = "linear" if self.logits else self.task.activation
-                outputs[name] = attach_head(tensors[layer], self.units, name, activation, units)
+                activation = "linear" if self.logits else self.activation
+                if self.task.positions:
+                    outputs[name] = attach_dense_head(tensors[layer], outputs[names.MAIN],
+                                                      self.units, name, activation, units)
+                else:
+                    outputs[name] = attach_head(tensors[layer], self.units, name, activation,
+                                                units)
             elif kind == "penalty":
                 outputs[name] = attach_penalty(tensors[layer], name, self.penalty)
             else:
@@ -116,25 +130,32 @@ class Assembly:
 
     def main_loss(self) -> Any:
         """Returns the loss of the main output (and of every head)."""
+        if self.task.positions:
+            return dense_loss(self.units, self.logits, self.ignore_label)
         if self.logits:
             return keras.losses.get({"class_name": self.task.logits_loss,
                                      "config": {"from_logits": True}})
         return self.task.loss
 
-    def main_metric(self) -> Any:
-        """Returns a new instance of the metric the objective reads, by its name."""
-        if self.logits and self.task.name == "binary":  # a logit of 0 is a probability of 0.5
-            return keras.metrics.BinaryAccuracy(name=self.task.metric, threshold=0.0)
-        return self.task.metric
+    def main_metrics(self) -> list[Any]:
+        """Returns new instances of the task's metrics, the objective's first."""
+        if self.task.positions:
+            return dense_metrics(self.units, self.logits, self.ignore_label, self.task.metric)
+        if self.logits and self.units == 1:  # a logit of 0 is a probability of 0.5
+            return [keras.metrics.BinaryAccuracy(name=self.task.metric, threshold=0.0)]
+        return [self.task.metric]
 
     def compile_args(self, structure: list[Variant]) -> dict[str, Any]:
         """Returns the optimizer, losses and metrics of a trial model."""
         loss = self.main_loss()
-        losses, metrics = {names.MAIN: loss}, {names.MAIN: [self.main_metric()]}
+        losses, metrics = {names.MAIN: loss}, {names.MAIN: self.main_metrics()}
         for layer, kind, units in structure:
             name = names.output_name(layer, kind, units)
             if kind == "head":
-                losses[name], metrics[name] = loss, [self.main_metric()]
+                # A per-position head reports its loss alone: the task's metrics on
+                # every candidate map cost 40% of a step (bench/results.md).
+                losses[name] = loss
+                metrics[name] = [] if self.task.positions else self.main_metrics()
             else:
                 losses[name] = penalty_loss if kind == "penalty" else "mse"
         return {
@@ -195,10 +216,12 @@ def outputs_probabilities(model: keras.Model, task: Task) -> bool:
     if activation is not None:
         return activation in ("softmax", "sigmoid")
     rng = np.random.default_rng(0)
-    x = [rng.normal(size=(8, *t.shape[1:])).astype("float32") for t in model.inputs]
+    # Unknown sizes (an image model's H and W): 16 each.
+    x = [rng.normal(size=(8, *(16 if d is None else d for d in t.shape[1:]))).astype("float32")
+         for t in model.inputs]
     y = keras.ops.convert_to_numpy(model(x if len(x) > 1 else x[0])).astype("float64")
     probabilities = bool(np.all((y >= 0) & (y <= 1)))
-    if task.name == "multiclass":
+    if task.classes and y.shape[-1] > 1:  # several classes: a softmax's sum to 1
         probabilities &= bool(np.allclose(y.sum(axis=-1), 1, atol=1e-3))
     return probabilities
 
@@ -237,7 +260,8 @@ def check_names(model: keras.Model, outputs: list[str]) -> None:
     taken = {layer.name for layer in model.layers} - {own}
     for name in [names.MAIN, *outputs]:
         # The layers heads and hints add (see `heads`) are named after their output.
-        clash = taken & {name, *(f"{name}_{part}" for part in ("pool", "hidden", "adapter"))}
+        clash = taken & {name, *(f"{name}_{part}" for part in
+                                 ("pool", "hidden", "adapter", "logits", "resize"))}
         if clash:
             raise ModelError(
                 f"model {model.name!r} has a layer named {sorted(clash)[0]!r}, a name "
@@ -272,13 +296,15 @@ def check_output(model: keras.Model, task: Task, num_classes: int | None) -> int
             "keras.Model(model.inputs, model.outputs[i])"
         )
     shape = tuple(model.outputs[0].shape)
-    if (len(shape) != 2 or shape[-1] is None or (task.name == "binary" and shape[-1] != 1)
-            or (task.name == "multiclass" and shape[-1] < 2)):
+    if not task.output_fits(shape):
+        fitting = [other.name for other in TASKS.values() if other.output_fits(shape)
+                   and other.positions != task.positions]
+        hint = f" (an output for task = {fitting[0]!r})" if fitting else ""
         raise ModelError(
             f"for a {task.name} task, model {model.name!r} must output {task.output}; "
-            f"its output has shape {shape}"
+            f"its output has shape {shape}{hint}"
         )
-    if num_classes is not None and task.name == "multiclass" and num_classes != shape[-1]:
+    if num_classes is not None and task.classes and shape[-1] > 1 and num_classes != shape[-1]:
         raise ModelError(
             f"num_classes={num_classes}, but model {model.name!r} outputs "
             f"{shape[-1]} classes"

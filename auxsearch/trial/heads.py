@@ -5,7 +5,8 @@ of its own (the tapped layer is never called again), named as
 `names.output_name` says:
 
 - `head`: predicts the main labels (deep supervision), through an optional
-  hidden Dense layer; its loss is the main task's loss.
+  hidden Dense layer; its loss is the main task's loss. For labels per
+  position (segmentation) the head keeps the map instead (`dense`).
 - `penalty`: the layer's mean squared (or absolute) activation per example;
   its loss is that value, with no labels.
 - `hint`: regresses the layer onto given targets of another shape (e.g. a

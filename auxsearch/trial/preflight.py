@@ -21,6 +21,7 @@ from auxsearch.core.errors import AuxSearchError, DataError, ModelError
 from auxsearch.core.messages import error_line
 from auxsearch.data.checks import check_inputs
 from auxsearch.data.dataset import Dataset
+from auxsearch.data.labels import prepare_labels
 from auxsearch.trial import routing
 from auxsearch.trial.trainer import Trainer
 
@@ -79,8 +80,17 @@ def preflight(trainer: Trainer, data: Dataset, where: str = "data") -> float:
 
 
 def _check_targets(trainer: Trainer, data: Dataset, where: str) -> None:
-    """Regression targets must have as many columns as the model outputs."""
-    if trainer.task.name != "regression":
+    """Regression targets must have as many columns as the model outputs; masks
+    must have its positions and classes (`labels.prepare_labels`)."""
+    assembly = trainer.assembly
+    if trainer.task.positions:
+        for split in ("train", "val", "test"):
+            if not data.num_examples(split):
+                continue
+            prepare_labels(trainer.task, getattr(data, f"y_{split}"), units=assembly.units,
+                           where=where, positions=assembly.positions,
+                           ignore_label=assembly.ignore_label, name=f"y_{split}")
+    if trainer.task.classes:
         return
     y = data.y_train
     columns = y.shape[1] if y.ndim == 2 else 1

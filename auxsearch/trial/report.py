@@ -47,14 +47,16 @@ def add_report(
         history.history[key] = [value] * epochs
 
 
-def chance_score(task: Task, objective: str, validation_data: Any) -> float | None:
+def chance_score(task: Task, objective: str, validation_data: Any,
+                 ignore_label: int | None = None) -> float | None:
     """The objective's value for the best constant prediction, if known.
 
     A model that does no better has learnt nothing, e.g. because a large
     auxiliary weight made it diverge; the leaderboard flags it. Known for
-    array validation data (not a dataset).
+    array validation data (not a dataset); positions labelled
+    `ignore_label` do not count.
     """
     if validation_data is None or routing.is_dataset(validation_data):
         return None
     return task.chance_score(routing.main_labels(validation_data[1]),
-                             names.objective_metric(objective))
+                             names.objective_metric(objective), ignore_label)

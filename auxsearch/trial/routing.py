@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from auxsearch.core import names
+from auxsearch.core.errors import DataError
 from auxsearch.core.tapspace import Variant
 
 # Evaluation keeps no activations for a backward pass: fewer, larger batches.
@@ -45,8 +46,6 @@ def targets(
     Raises:
         DataError: If `y` is a dict with other keys, or a hint has no targets.
     """
-    from auxsearch.core.errors import DataError
-
     hints: dict[str, Any] = {}
     if isinstance(y, dict):
         allowed = {names.MAIN} | {names.HINT_KEY + layer for layer in hint_layers}
@@ -90,7 +89,7 @@ def batched(x: Any, routed: dict[str, Any], batch_size: int, shuffle_seed: int |
     """
     if keras.backend.backend() != "tensorflow":
         return ArrayBatches(x, routed, batch_size, shuffle_seed)
-    import tensorflow as tf
+    import tensorflow as tf  # backend-specific: only with the TensorFlow backend
 
     # Several inputs: a tuple (tf.data would stack a list) or a dict by name.
     x = tuple(x) if isinstance(x, list) else x
@@ -176,7 +175,7 @@ def packed_batches(
     """
     if keras.backend.backend() != "tensorflow":
         return PackedBatches(x, routed, batch_size, seeds)
-    import tensorflow as tf
+    import tensorflow as tf  # backend-specific: only with the TensorFlow backend
 
     size = num_examples(x)
     features = [tf.convert_to_tensor(a) for a in keras.tree.flatten(x)]

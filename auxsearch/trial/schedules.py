@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from auxsearch.core.rules import SCHEDULES
+from auxsearch.core.rules import SCHEDULES, check_choice
 
 
 def schedule_factor(
@@ -36,8 +36,6 @@ def schedule_factor(
         return max(0.0, 1.0 - epoch / (max_epochs - 1)) if max_epochs > 1 else 1.0
     if schedule == "off_after":
         return 1.0 if epoch < max(1, math.ceil(off_after * max_epochs)) else 0.0
-    from auxsearch.core.rules import check_choice
-
     check_choice(schedule, SCHEDULES, "schedule")
     raise AssertionError("unreachable")
 

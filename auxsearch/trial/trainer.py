@@ -23,10 +23,12 @@ import numpy as np
 
 from auxsearch.core.errors import AuxSearchError
 from auxsearch.core.names import MAIN, output_name
+from auxsearch.core.rules import fail
 from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.core.tapspace import AuxLoss, TapSpace
 from auxsearch.core.tasks import Task
-from auxsearch.models.taps import select_taps
+from auxsearch.data.labels import prepare_labels, prepare_validation
+from auxsearch.models.taps import map_rank, select_taps
 from auxsearch.trial import routing
 from auxsearch.trial.assembly import Assembly, check_names, fresh_model
 from auxsearch.trial.packed import PackedModel, PackedModels
@@ -70,6 +72,8 @@ class Trainer:
         max_epochs: The epochs the schedules follow (default: each fit's).
         num_classes: Optional integer to check the model's output against.
         steps_per_execution: Integer, training steps per traced call.
+        ignore_label: The label of positions that count in no loss and no
+            metric (a per-position task), or `None`.
 
     Raises:
         SpaceError: If a setting is not allowed (see `rules`).
@@ -88,18 +92,21 @@ class Trainer:
         max_epochs: int | None = None,
         num_classes: int | None = None,
         steps_per_execution: int = 16,
+        ignore_label: int | None = None,
     ) -> None:
         self.task = task
+        self.ignore_label = ignore_label
         self.training = training
         self.objective = objective
         self.hints = {layer: tuple(shape) for layer, shape in (hints or {}).items()}
         self.off_after = taps.off_after
         self.max_epochs = max_epochs
         model = fresh_model(build_model)
-        self.taps = select_taps(model, taps.candidates)
+        self.taps = select_taps(model, taps.candidates, map_rank(model, task))
         self.assembly = Assembly(build_model, model, task, self.taps, self.hints, taps.penalty,
                                  training.optimizer, training.learning_rate,
-                                 steps_per_execution, num_classes)
+                                 steps_per_execution, num_classes, ignore_label)
+        _check_ignore_label(ignore_label, task, self.units)
         self.space = TapSpace([tap.name for tap in self.taps], taps.weight_range, taps.kinds,
                               taps.schedules, taps.head_units, tuple(self.hints),
                               taps.max_taps or None)
@@ -117,6 +124,19 @@ class Trainer:
     def units(self) -> int:
         """The width of the model's main output: its classes, 1, or its targets."""
         return self.assembly.units
+
+    def check_labels(self, x: Any, y: Any, validation_data: Any) -> tuple[Any, Any]:
+        """`fit()`'s labels and validation data checked against the model's output.
+
+        One-hot labels become classes (see `labels.prepare_labels`).
+
+        Raises:
+            DataError: If the labels do not fit the task or the model.
+        """
+        a = self.assembly
+        facts = {"units": a.units, "positions": a.positions, "ignore_label": a.ignore_label}
+        return (prepare_labels(self.task, y, x=x, **facts),
+                prepare_validation(self.task, validation_data, **facts))
 
     def batch_size(self, given: int | None = None) -> int:
         """The examples per training batch: `fit`'s if given, else the settings'."""
@@ -267,7 +287,7 @@ class Trainer:
         group.model.fit(*data, validation_data=validation,
                         callbacks=[records, *(callbacks or [])], **kwargs)
         done = time.perf_counter()
-        chance = chance_score(self.task, self.objective.name, validation_data)
+        chance = chance_score(self.task, self.objective.name, validation_data, self.ignore_label)
         share = len(trials)
         results: list[keras.callbacks.History | Exception] = []
         for i, trial in enumerate(trials):
@@ -283,3 +303,18 @@ class Trainer:
                        (done - fitted) / share, (done - self._started) / share)
             results.append(history)
         return results
+
+
+def _check_ignore_label(ignore_label: int | None, task: Task, units: int) -> None:
+    """An ignore label is for labels per position, and is none of the model's classes.
+
+    Raises:
+        SpaceError: `ignore_label must be ...; got ...`.
+    """
+    if ignore_label is not None and not task.positions:
+        fail("ignore_label", "None for a task with one label per example (it is for "
+             "segmentation)", ignore_label)
+    classes = max(units, 2)
+    if ignore_label is not None and 0 <= ignore_label < classes:
+        fail("ignore_label", f"outside the model's classes 0..{classes - 1} (a class's "
+             "positions would count in no loss), e.g. 255", ignore_label)

@@ -36,8 +36,20 @@ def main(argv: list[str] | None = None) -> int:
                          "per table (default 100)")
     explain.add_argument("--out", type=Path, default=Path("bench/explain.csv"),
                          help="the CSV to write (default bench/explain.csv)")
+    ablate = commands.add_parser("ablate", help="check the ablation of the winner against "
+                                 "tables")
+    ablate.add_argument("tables", nargs="+", type=Path, help="table folders")
+    ablate.add_argument("--replays", type=int, default=100, help="pipelines replayed per "
+                        "table (default 100)")
+    ablate.add_argument("--out", type=Path, default=Path("bench/ablate.csv"),
+                        help="the CSV to write (default bench/ablate.csv)")
+    ablate.add_argument("--workers", type=int, help="processes (default: the CPUs)")
+    ablate.add_argument("--seeds", type=int, help="the seed limit of the confirmation and "
+                        "the ablation (default: confirm's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "ablate":
+        return _ablate(args)
     if args.command == "record":
         return _record(args)
     if args.command == "explain":
@@ -73,6 +85,24 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablate(args: argparse.Namespace) -> int:
+    import time
+
+    from bench.replay.ablate import ablate_tables
+
+    if not _check_tables(args.tables, args.replays):
+        return 2
+    started = time.perf_counter()
+    from auxsearch.core.verdicts import SEEDS
+
+    frame, _ = ablate_tables(args.tables, args.replays, args.workers, args.seeds or SEEDS)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False, float_format="%.4g")
+    print(frame.to_string(index=False))
+    print(f"{time.perf_counter() - started:.1f}s; wrote {args.out}")
+    return 0
+
+
 # The strategies `run` replays by default: the six; the sampler's
 # variants (see `strategies`) on request.
 DEFAULT_STRATEGIES = ("baseline", "random-search", "one-epoch-topk", "kt-hyperband",
@@ -83,8 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from auxsearch.core.suggest import did_you_mean
-    from bench.replay.replay import replay
-    from bench.replay.report import markdown, plot, summarise
+    from bench.replay.replay import _table, replay
+    from bench.replay.report import markdown, plot, summarise, targets
     from bench.replay.strategies import STRATEGIES
 
     strategies = args.strategies.split(",") if args.strategies else list(DEFAULT_STRATEGIES)
@@ -104,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     frame.to_csv(args.out, index=False, float_format="%.6g")
     figure = plot(replayed, args.out.with_suffix(".png"))
     print(markdown(frame))
+    if "auxsearch" in strategies:
+        print(targets(frame, [_table(str(t)) for t in args.tables]))
     print(f"{len(replayed)} replays in {seconds:.1f}s; wrote {args.out} and {figure}")
     return 0
 

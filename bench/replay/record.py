@@ -37,7 +37,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from auxsearch.core.files import atomic_open, save_json
+from auxsearch.core.atomic import atomic_open, save_json
 from auxsearch.core.space import SearchSpace, dump_space
 from auxsearch.core.tapspace import TapSpace, active_taps, format_taps
 from auxsearch.kt.oracle import hyperband_brackets

@@ -18,13 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from auxsearch.core.verdicts import SEEDS  # confirm's default seed limit
 from bench.replay.confirm import TOP, confirm_trainings
 from bench.replay.strategies import STRATEGIES, Outcome, hyperband_epochs
 from bench.replay.table import Table, load_table
 
 MULTIPLES = (1, 3, 10)  # budgets, in default searches
 ANYTIME = 10  # the multiple whose anytime curves give `epochs_to_p90`
-SEEDS = 5  # confirm's --seeds in the pipeline (today's reference: the fixed design at 5)
+# Keras Tuner's Hyperband, the reference, also searches this far (in default searches), so
+# that its anytime curve reaches the epochs every other strategy spends at ANYTIME (a
+# race's included): the comparison at equal epochs spent reads it there.
+REFERENCE, REACH = "kt-hyperband", 13
+TODAY_SEEDS = 5  # today's reference: the fixed `confirm --top 3 --seeds 5`
 EXAMPLES = 360  # test examples of a table that does not say (the digits' 20%)
 
 
@@ -40,10 +45,15 @@ class Job:
 
 @dataclass(frozen=True)
 class Work:
-    """A strategy's replay on a table at every budget (one search serves them all)."""
+    """One replay of some strategies on a table at every budget.
+
+    One search serves every budget, and strategies that differ only after
+    it (the race) share it (`strategies`), so a replay's strategies run in
+    one process.
+    """
 
     table: str
-    strategy: str
+    strategies: tuple[str, ...]
     multiples: tuple[int, ...]
     replay: int
 
@@ -59,12 +69,15 @@ class Replayed:
         select_regret: Its distance from the best true score among the
             configurations the search trained to the full budget (NaN if it
             trained none; may be < 0 for a pick short of the full budget).
+        heldout_gain: On the table's seeds its race did not train on, its
+            score's lead over the mean configuration the search trained to
+            the full budget (NaN without a race or a seed left over).
         spent: The epochs it trained.
         curve: `(epochs spent, regret of the incumbent)` after each trial
             (NaN before a first incumbent); kept for the anytime budget only.
         confirmed: The epochs to a confirmed answer: the search, its race and
-            a sequential `confirm --seeds 5` (simulated: see `confirm`) of
-            those left in the race (at most 3; without a race, the top 3);
+            a sequential `confirm` at its default seed limit (simulated: see
+            `confirm`) of those left in the race (at most 3; without a race, the top 3);
             NaN for a strategy with no leaderboard.
         today: The same for today's pipeline: the search without a race, the
             noise floor, and the fixed `confirm --top 3 --seeds 5`.
@@ -82,6 +95,7 @@ class Replayed:
     confirmed: float = float("nan")
     today: float = float("nan")
     verdict: str = ""
+    heldout_gain: float = float("nan")
 
 
 @lru_cache(maxsize=8)
@@ -90,23 +104,24 @@ def _table(path: str) -> Table:
 
 
 def run_work(work: Work) -> list[Replayed]:
-    """Runs one replay at every budget (in whichever process)."""
+    """Runs one replay of its strategies at every budget (in whichever process)."""
     table = _table(work.table)
-    budgets = [m * hyperband_epochs(table) for m in work.multiples]
-    outcomes = STRATEGIES[work.strategy](table, budgets, work.replay)
-    return [_replayed(table, Job(work.table, work.strategy, m, work.replay), outcome)
-            for m, outcome in zip(work.multiples, outcomes)]
-
-
-def run_job(job: Job) -> Replayed:
-    """Runs one replay at one budget."""
-    return run_work(Work(job.table, job.strategy, (job.multiple,), job.replay))[0]
+    done = []
+    for strategy in work.strategies:
+        multiples = work.multiples
+        if strategy == REFERENCE and ANYTIME in multiples:
+            multiples += (REACH,)
+        outcomes = STRATEGIES[strategy](table, [m * hyperband_epochs(table) for m in multiples],
+                                        work.replay)
+        done += [_replayed(table, Job(work.table, strategy, m, work.replay), outcome)
+                 for m, outcome in zip(multiples, outcomes)]
+    return done
 
 
 def _replayed(table: Table, job: Job, outcome: Outcome) -> Replayed:
     """What a replay's outcome says in the table's terms (and its pipeline's confirmation)."""
     curve = ()
-    if job.multiple == ANYTIME:
+    if job.multiple >= ANYTIME:
         curve = tuple((spent, float("nan") if config is None else float(table.regret(config)))
                       for spent, config in outcome.curve)
     select = float("nan")
@@ -115,6 +130,11 @@ def _replayed(table: Table, job: Job, outcome: Outcome) -> Replayed:
         best = truth.max() if table.maximize else truth.min()
         mine = table.truth[outcome.choice]
         select = float(best - mine if table.maximize else mine - best)
+    heldout = float("nan")
+    if outcome.held_out and outcome.full:
+        held = table.final[:, outcome.held_out].mean(axis=1)
+        lead = held[outcome.choice] - held[outcome.full].mean()
+        heldout = float(lead if table.maximize else -lead)
     confirmed = today = float("nan")
     verdict = ""
     if outcome.ranked:  # a leaderboard: the pipeline's confirmation
@@ -125,13 +145,27 @@ def _replayed(table: Table, job: Job, outcome: Outcome) -> Replayed:
         trainings, verdicts = confirm_trainings(table, top, SEEDS, True, examples, rng)
         confirmed = outcome.spent + table.max_epochs * trainings
         search = outcome.spent - outcome.race_spent
-        today = search + table.max_epochs * (2 + (len(top) + 1) * SEEDS)
+        today = search + table.max_epochs * (2 + (len(top) + 1) * TODAY_SEEDS)
         verdict = verdicts[0] if top and top[0] == outcome.choice else "baseline"
     return Replayed(job, outcome.choice, float(table.regret(outcome.choice)), select,
                     outcome.spent,
                     curve, outcome if job.multiple == 1 else Outcome(outcome.choice,
                                                                       outcome.spent),
-                    confirmed, today, verdict)
+                    confirmed, today, verdict, heldout)
+
+
+def regret_at(one: Replayed, spent: float, worst: float) -> float:
+    """The regret of a replay's incumbent once `spent` epochs were trained.
+
+    From its anytime curve; `worst` before its first incumbent.
+    """
+    found = worst
+    for epochs, regret in one.curve:
+        if epochs > spent:
+            break
+        if not np.isnan(regret):
+            found = regret
+    return found
 
 
 def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int = 100,
@@ -147,7 +181,7 @@ def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int
         workers: Processes to spread the replays over (default: the CPUs).
 
     Returns:
-        Every replay's `Replayed`, in the order of the jobs.
+        Every replay's `Replayed`, by table, replay, strategy and budget.
 
     Raises:
         KeyError: If a strategy is unknown.
@@ -155,7 +189,7 @@ def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int
     for name in strategies:
         if name not in STRATEGIES:
             raise KeyError(name)
-    works = [Work(str(t), s, tuple(multiples), r) for t in tables for s in strategies
+    works = [Work(str(t), tuple(strategies), tuple(multiples), r) for t in tables
              for r in range(replays)]
     workers = workers or os.cpu_count() or 1
     if workers == 1:

@@ -8,12 +8,21 @@ Columns of `bench/replay.csv`:
   table's best, epsilon being the table's noise (the median over its
   configurations of the seed-to-seed standard deviation at the full budget);
 - `median_regret, q1_regret, q3_regret`: the pick's distance from the best;
+- `kt_p_within_at_spent`: Keras Tuner's Hyperband at equal epochs spent:
+  on each of the same replays, the share whose `kt-hyperband` incumbent is
+  within epsilon after as many epochs as this row's replay spent (read from
+  its anytime curve, which it searches out to `REACH` default searches, so
+  that it covers what every strategy spends, a race included);
+  `budget_epochs` stays the nominal budget;
 - `p_vs_kt`: a two-sided Wilcoxon signed-rank test of the regrets against
-  `kt-hyperband`'s on the same replays (HPOBench's test: p > 0.05 reads
-  "not worse"; empty for `kt-hyperband` itself; 1 where every pair is equal);
-- `epochs_to_p90`: from the anytime curves of the largest budget's replays,
-  the fewest epochs after which `p_within_eps` is at least 0.9; empty if it
-  never is. The same on every row of a strategy;
+  `kt-hyperband`'s on the same replays at equal epochs spent (its
+  incumbent's regret after as many epochs as each replay spent; HPOBench's
+  test: p > 0.05 reads "not worse"; empty for `kt-hyperband` itself; 1 where
+  every pair is equal);
+- `epochs_to_p90`: from the anytime curves of the largest budget's replays
+  (`kt-hyperband`'s: its reach), the fewest epochs after which
+  `p_within_eps` is at least 0.9; empty if it never is. The same on every
+  row of a strategy;
 - `epochs_spent`: the mean epochs a replay trained (a strategy may stop
   short of its budget, or, like `auxsearch`, race and train the baseline's
   extra seeds after its search);
@@ -21,10 +30,16 @@ Columns of `bench/replay.csv`:
   true score among the configurations the search trained to the full budget
   (picking right among what was seen: a race's job); empty for a strategy
   that trains none to the full budget;
+- `select_gain_heldout`: the pick checked on seeds that did not choose it:
+  on the table's seeds its race did not train on, the mean lead of its
+  score over the mean configuration the search trained to the full budget
+  (> 0: it picks better than chance among them; `p_select`'s truth shares
+  the race's seeds, this does not); empty without a race;
 - `epochs_confirmed`: the mean epochs to a confirmed answer, the pipeline's:
-  the search, its race and noise floor, and a sequential `confirm --seeds 5`
-  of those left in the race (at most 3, as `confirm` takes by default;
-  simulated on the table's seed noise: see `confirm`);
+  the search, its race and noise floor, and a sequential `confirm` at its
+  default seed limit (`core.verdicts.SEEDS`) of those left in the race (at
+  most 3, as `confirm` takes by default; simulated on the table's seed
+  noise: see `confirm`);
   `epochs_confirmed_today`: today's pipeline on the same search
   (no race, the noise floor, the fixed 20 trainings of `confirm --top 3
   --seeds 5`); `rank1_confirmed_better`: the share of replays whose rank 1
@@ -45,13 +60,23 @@ import pandas as pd
 import scipy.stats
 
 from bench.replay.confirm import type_one
-from bench.replay.replay import ANYTIME, EXAMPLES, SEEDS, Replayed, _table, anytime
+from bench.replay.replay import (
+    ANYTIME,
+    EXAMPLES,
+    REACH,
+    REFERENCE,
+    SEEDS,
+    Replayed,
+    _table,
+    anytime,
+    regret_at,
+)
 from bench.replay.strategies import hyperband_epochs
 
 COLUMNS = ["table", "strategy", "budget_epochs", "replays", "p_within_eps", "median_regret",
-           "q1_regret", "q3_regret", "p_vs_kt", "epochs_to_p90", "epochs_spent", "p_select",
-           "epochs_confirmed", "epochs_confirmed_today", "rank1_confirmed_better", "type_one"]
-REFERENCE = "kt-hyperband"
+           "q1_regret", "q3_regret", "kt_p_within_at_spent", "p_vs_kt", "epochs_to_p90",
+           "epochs_spent", "p_select", "select_gain_heldout", "epochs_confirmed",
+           "epochs_confirmed_today", "rank1_confirmed_better", "type_one"]
 
 
 def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
@@ -62,17 +87,18 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
     rows = []
     type_one_by_table: dict[str, float] = {}
     for (path, strategy, multiple), ones in groups.items():
+        if multiple == REACH and strategy == REFERENCE:
+            continue  # the reference's reach: read at equal spending, not a row
         table = _table(path)
         if path not in type_one_by_table:
             examples = table.meta.get("examples", {}).get("test", EXAMPLES)
             type_one_by_table[path] = type_one(table, examples, SEEDS)
         ones = sorted(ones, key=lambda o: o.job.replay)
         regrets = np.array([o.regret for o in ones])
-        reference = groups.get((path, REFERENCE, multiple))
+        kt_regrets = _reference_at_spent(groups, path, ones, table)
         p_vs_kt = None
-        if reference is not None and strategy != REFERENCE:
-            p_vs_kt = _wilcoxon(regrets, np.array(
-                [o.regret for o in sorted(reference, key=lambda o: o.job.replay)]))
+        if kt_regrets is not None and strategy != REFERENCE:
+            p_vs_kt = _wilcoxon(regrets, kt_regrets)
         rows.append({
             "table": table.name, "strategy": strategy,
             "budget_epochs": multiple * hyperband_epochs(table), "replays": len(ones),
@@ -80,10 +106,15 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
             "median_regret": float(np.median(regrets)),
             "q1_regret": float(np.quantile(regrets, 0.25)),
             "q3_regret": float(np.quantile(regrets, 0.75)),
+            "kt_p_within_at_spent": (None if kt_regrets is None else
+                                     float(np.mean(kt_regrets <= table.epsilon + 1e-12))),
             "p_vs_kt": p_vs_kt,
-            "epochs_to_p90": _epochs_to_p90(groups.get((path, strategy, ANYTIME)), table),
+            "epochs_to_p90": _epochs_to_p90(
+                groups.get((path, strategy, REACH)) or groups.get((path, strategy, ANYTIME)),
+                table),
             "epochs_spent": float(np.mean([o.spent for o in ones])),
             "p_select": _share_within([o.select_regret for o in ones], table.epsilon),
+            "select_gain_heldout": _mean([o.heldout_gain for o in ones]),
             "epochs_confirmed": _mean([o.confirmed for o in ones]),
             "epochs_confirmed_today": _mean([o.today for o in ones]),
             "rank1_confirmed_better": (float(np.mean([o.verdict == "better" for o in ones]))
@@ -91,6 +122,22 @@ def summarise(replayed: Sequence[Replayed]) -> pd.DataFrame:
             "type_one": type_one_by_table[path],
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _reference_at_spent(groups: dict[tuple[str, str, int], list[Replayed]], path: str,
+                        ones: Sequence[Replayed], table) -> np.ndarray | None:
+    """Keras Tuner's regret on the same replays, each after as many epochs as it spent.
+
+    None without the reference's anytime curves (`REACH`, or at least `ANYTIME`).
+    """
+    reference = groups.get((path, REFERENCE, REACH)) or groups.get((path, REFERENCE, ANYTIME))
+    if not reference:
+        return None
+    by_replay = {o.job.replay: o for o in reference}
+    worst = float(table.regret(np.arange(len(table.configs))).max())
+    if any(o.job.replay not in by_replay for o in ones):
+        return None
+    return np.array([regret_at(by_replay[o.job.replay], o.spent, worst) for o in ones])
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -127,7 +174,7 @@ def plot(replayed: Sequence[Replayed], out: Path) -> Path:
 
     curves: dict[str, dict[str, list[Replayed]]] = {}
     for one in replayed:
-        if one.job.multiple == ANYTIME:
+        if one.job.multiple == ANYTIME:  # the reference's reach apart: every strategy alike
             curves.setdefault(one.job.table, {}).setdefault(one.job.strategy, []).append(one)
     fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(6 * max(1, len(curves)), 4),
                              squeeze=False)
@@ -162,16 +209,48 @@ def markdown(frame: pd.DataFrame) -> str:
         return str(value)
 
     head = ["table", "strategy", "budget", "p_within_eps", "median regret [q1, q3]",
-            "p_vs_kt", "epochs_to_p90", "epochs spent", "p_select", "epochs to confirmed (today)",
-            "rank 1 confirmed better"]
+            "kt at equal epochs", "p_vs_kt", "epochs_to_p90", "epochs spent", "p_select",
+            "epochs to confirmed (today)", "rank 1 confirmed better"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in frame.itertuples():
         lines.append("| " + " | ".join([
             row.table, row.strategy, str(row.budget_epochs), f"{row.p_within_eps:.2f}",
             f"{row.median_regret:.4f} [{row.q1_regret:.4f}, {row.q3_regret:.4f}]",
-            cell(row.p_vs_kt), cell(row.epochs_to_p90), f"{row.epochs_spent:.0f}",
-            cell(row.p_select, 2),
+            cell(row.kt_p_within_at_spent, 2), cell(row.p_vs_kt), cell(row.epochs_to_p90),
+            f"{row.epochs_spent:.0f}", cell(row.p_select, 2),
             "" if _missing(row.epochs_confirmed) else
             f"{row.epochs_confirmed:.0f} ({row.epochs_confirmed_today:.0f})",
             cell(row.rank1_confirmed_better, 2)]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def targets(frame: pd.DataFrame, tables: Sequence, strategy: str = "auxsearch") -> str:
+    """Issue 26's targets for a strategy, per table and budget, as a markdown table.
+
+    `p_select` >= 0.9; `p_within_eps` at most 0.03 below Keras Tuner's at
+    equal epochs spent; where the best configuration's true gain over the
+    baseline exceeds 2 epsilon, 0.9 reached in <= 0.5x Keras Tuner's epochs.
+    """
+    by_name = {table.name: table for table in tables}
+    head = ["table", "gain / eps", "budget", "p_select (>= 0.9)", "p_within_eps",
+            "kt at equal epochs", "difference (>= -0.03)", "epochs to 0.9: this / kt"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in frame[frame["strategy"] == strategy].itertuples():
+        table = by_name[row.table]
+        gain = float(table.regret(table.baseline)) / table.epsilon
+        kt = frame[(frame["table"] == row.table) & (frame["strategy"] == REFERENCE)]
+        kt_p90 = kt["epochs_to_p90"].iloc[0] if len(kt) else None
+        mine, theirs = ("never" if _missing(v) else f"{v:.0f}" for v in (row.epochs_to_p90,
+                                                                           kt_p90))
+        difference = (None if _missing(row.kt_p_within_at_spent)
+                      else row.p_within_eps - row.kt_p_within_at_spent)
+        lines.append("| " + " | ".join([
+            row.table, f"{gain:.2f}", str(row.budget_epochs),
+            "" if _missing(row.p_select) else f"{row.p_select:.2f}",
+            f"{row.p_within_eps:.2f}",
+            "" if difference is None else f"{row.kt_p_within_at_spent:.2f}",
+            "" if difference is None else f"{difference:+.2f}",
+            f"{mine} / {theirs}" + ("" if gain > 2 else " (gain <= 2 eps: no target)")])
+            + " |")
+    return "\n".join(lines) + "\n"
+

@@ -72,6 +72,7 @@ class Outcome:
         race_spent: The epochs of the race and the noise floor.
         ranked: The leaderboard's order, rank 1 (`choice`) first.
         survivors: The tapped configurations left in the race, best first.
+        held_out: The table's seeds the race did not train on (none without one).
     """
 
     choice: int
@@ -83,6 +84,7 @@ class Outcome:
     race_spent: int = 0
     ranked: list[int] = field(default_factory=list)
     survivors: list[int] = field(default_factory=list)
+    held_out: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.search_choice is None:
@@ -91,6 +93,11 @@ class Outcome:
 
 # A strategy: (table, budgets in epochs, replay) -> one outcome per budget.
 Strategy = Callable[[Table, Sequence[int], int], list[Outcome]]
+
+# The last searches run in this process, by (table, oracle, sampler, iterations, replay):
+# a replay runs every strategy in turn, so those that share a search find it here.
+_SEARCHES: dict[tuple, tuple[list, list[int]]] = {}
+_SEARCHES_KEPT = 8
 
 
 class Evaluator:
@@ -134,6 +141,7 @@ class Incumbent:
     def __init__(self, table: Table, rule: str) -> None:
         self.table, self.rule = table, rule
         self.keys: dict[int, tuple[Any, ...]] = {}  # each configuration's longest trial
+        self.ends: dict[int, int] = {}  # the epochs of that trial
         self.best: tuple[Any, ...] | None = None
 
     def add(self, config: int, end: int, score: float) -> None:
@@ -147,8 +155,8 @@ class Incumbent:
             return
         flagged = not learnt(score, table.meta["chance"], table.meta["direction"])
         key = (rank_key(end == table.max_epochs, flagged, end, score, table.maximize), config)
-        if config not in self.keys or self.keys[config][0][2] >= -end:
-            self.keys[config] = key
+        if end >= self.ends.get(config, 0):  # a shorter, later trial does not replace it
+            self.keys[config], self.ends[config] = key, end
             self.best = min(self.keys.values())
 
     def ranked(self) -> list[int]:
@@ -235,12 +243,12 @@ def hyperband_runner(kind: str, settings: SamplerSettings | None = None,
     seeds = _DEFAULTS.race_seeds if race_seeds is None else race_seeds
     model = (sampler or _DEFAULTS.sampler) == "model"
 
-    def run(table: Table, budgets: Sequence[int], replay: int) -> list[Outcome]:
+    def search(table: Table, iterations: int, replay: int) -> tuple[list, list[int]]:
+        """The search's trials and each one's Hyperband iteration."""
         space = tap_space(table)
         objective = kt.Objective(table.meta["objective"], table.meta["direction"])
-        iterations = [max(1, round(b / hyperband_epochs(table))) for b in budgets]
         common = dict(max_epochs=table.max_epochs, factor=table.meta["factor"],
-                      hyperband_iterations=max(iterations), seed=replay + 1)
+                      hyperband_iterations=iterations, seed=replay + 1)
         if kind == "kt":
             oracle = in_memory(kt.oracles.HyperbandOracle)(objective, **common)
         else:
@@ -252,11 +260,23 @@ def hyperband_runner(kind: str, settings: SamplerSettings | None = None,
         space.declare(hp)
         oracle.update_space(hp)
         evaluator = Evaluator(table, _rng(replay))
-        rule = "best" if kind == "kt" else "leaderboard"
         done = _drive(oracle, table, space, evaluator)
+        return evaluator.trials, done
+
+    def run(table: Table, budgets: Sequence[int], replay: int) -> list[Outcome]:
+        iterations = [max(1, round(b / hyperband_epochs(table))) for b in budgets]
+        # Strategies that differ only after the search (the race) share it: the
+        # sampler is most of a replay's time.
+        key = (str(table.path), kind, model, repr(settings), max(iterations), replay)
+        if key not in _SEARCHES:
+            while len(_SEARCHES) >= _SEARCHES_KEPT:
+                _SEARCHES.pop(next(iter(_SEARCHES)))
+            _SEARCHES[key] = search(table, max(iterations), replay)
+        all_trials, done = _SEARCHES[key]
+        rule = "best" if kind == "kt" else "leaderboard"
         outcomes = []
         for budget, count in zip(budgets, iterations):
-            trials = [t for t, it in zip(evaluator.trials, done) if it < count]
+            trials = [t for t, it in zip(all_trials, done) if it < count]
             incumbent, curve, spent = Incumbent(table, rule), [], 0
             for config, _, start, end, score in trials:
                 incumbent.add(config, end, score)
@@ -279,7 +299,8 @@ def _race(table: Table, outcome: Outcome, incumbent: Incumbent, seeds: int,
     top = [c for c in incumbent.ranked() if c in full and c != table.baseline]
     raced = top[:race_size(table.max_epochs, table.meta["factor"]) - 1]
     raced += [table.baseline] if table.baseline in full else []
-    left, spent = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
+    left, spent, held = race(table, raced, seeds, _DEFAULTS.baseline_seeds, rng)
+    outcome.held_out = held if seeds else []  # without a race, no seed is held out of it
     outcome.choice = left[0] if left else outcome.choice
     outcome.ranked = left + [c for c in incumbent.ranked() if c not in left]
     outcome.survivors = [c for c in left if c != table.baseline]

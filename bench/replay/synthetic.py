@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auxsearch.core.files import save_json
+from auxsearch.core.atomic import save_json
 from auxsearch.core.tapspace import TapSpace, active_taps, format_taps
 from bench.replay.table import COLUMNS, CURVES, META
 

@@ -49,6 +49,9 @@ def test_a_race_picks_among_the_full_budget_configurations_on_paired_seeds(slot_
     assert raced.trials == alone.trials and raced.search_choice == alone.choice
     assert raced.full == alone.full and raced.choice in raced.full
     assert raced.race_spent > alone.race_spent == 2 * table.max_epochs  # the noise floor
+    seeds = len(table.meta["seeds"])
+    assert not alone.held_out and len(raced.held_out) >= seeds - 3
+    assert set(raced.held_out) <= set(range(seeds))
 
 
 def test_a_promotion_continues_the_same_seeds_curve(small_table):
@@ -70,6 +73,8 @@ def test_the_leaderboard_rule_prefers_the_full_budget_and_learning():
     incumbent.add(2, 9, 0.1)  # at chance: ranked after what learnt, at the same epochs
     incumbent.add(3, 9, 0.8)
     assert incumbent.config == 3
+    incumbent.add(3, 1, 0.99)  # a later, shorter trial of it: ranked by its longest
+    assert incumbent.config == 3 and incumbent.ranked()[0] == 3
     best = Incumbent(table, "best")
     for config, end, score in [(1, 3, 0.99), (3, 9, 0.8)]:
         best.add(config, end, score)

@@ -71,14 +71,14 @@ def test_each_search_command_says_how_it_searches():
      "(--debug shows the traceback)")),
 ])
 def test_exit_codes_of_what_no_one_expected(raised, code, line, tiny_space, monkeypatch,
-                                            capsys):
+                                            capsys, tmp_path):
     from auxsearch.search import run as search
 
     def fail(*args, **kwargs):
         raise raised
 
     monkeypatch.setattr(search.Search, "run", fail)
-    assert main(["run", str(tiny_space), "--out", "unused"]) == code
+    assert main(["run", str(tiny_space), "--out", str(tmp_path / "run")]) == code
     assert capsys.readouterr().err.strip().splitlines()[-1] == line
 
 

@@ -27,6 +27,32 @@ def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
     assert list(board["status"]) == ["COMPLETED"] and list(board["n_taps"]) == [0]
 
 
+def test_run_where_another_search_left_its_tables_says_so_in_one_line(tmp_path, capsys,
+                                                                      caplog):
+    # As on a fresh clone: another machine's race, noise floor and confirmation, no search/.
+    x, y = images()
+    np.savez(tmp_path / "data.npz", x_train=x, y_train=y)
+    (tmp_path / "small.toml").write_text(
+        'name = "small"\n[model]\nbuiltin = "mlp"\n[data]\nfile = "data.npz"\n'
+        '[taps]\ncandidates = ["dense2"]\n[training]\nbatch_size = 32\n'
+        "[hyperband]\nmax_epochs = 1\nbaseline_seeds = 1\nrace_seeds = 0\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "baseline_seeds.csv").write_text("seed,score\n10001,0.123456\n")
+    (out / "confirmed.csv").write_text("config,mean\n0006,0.96\n")
+    (out / "race.csv").write_text("config,seed,score\n0000,10001,0.123456\n")  # the same ids
+    assert main(["run", str(tmp_path / "small.toml"), "--out", str(out)]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    line = (f"{out} held another search's race.csv, baseline_seeds.csv, confirmed.csv: "
+            "removed unread, this run writes its own")
+    assert warnings == [line]
+    assert not (out / "confirmed.csv").exists()
+    floor = pd.read_csv(out / "baseline_seeds.csv")
+    # The same seed as theirs (the space's seed is 1), trained here: its score is this run's.
+    assert list(floor["seed"]) == [10001] and floor["score"].iloc[0] != 0.123456
+    assert 0.123456 not in set(pd.read_csv(out / "race.csv")["score"])
+
+
 @pytest.mark.e2e
 def test_run_end_to_end(tiny_space, tmp_path, capsys):
     out = tmp_path / "run"

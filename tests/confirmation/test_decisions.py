@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from auxsearch.confirmation.decisions import Decision, decisions, fixed
+from auxsearch.confirmation.decisions import Decision, decisions, fixed, unsettled
 from auxsearch.confirmation.sequential import Design, SequentialTest
-from auxsearch.confirmation.stats import holm
+from auxsearch.results.holm import holm
 from tests.confirmation.test_sequential import run, scores
 
 
@@ -46,3 +46,25 @@ def test_p_on_the_scale_of_alpha_and_a_whole_range_interval():
     rng = np.random.default_rng(1)
     noisy = scores([0.1, 0.9], 50, rng) - scores([0.5, 0.5], 50, rng)
     assert fixed([noisy], "max", span=1.0)[0].span == 1.0
+
+
+def test_no_claim_with_unequal_training_is_not_settled():
+    open_ = Decision("no detectable difference", 2, 2, 0.25, -1.0, 1.0, 0.5, 1e-4, None,
+                     futile=True, span=1.0, limit=4)
+    found = unsettled(open_, 2, 1)  # the taps trained on 2 of 2 seeds, the baseline on 1
+    assert found.verdict == "not settled" and not found.settled
+    assert (found.delta, found.stopped, found.limit, found.futile) == (0.25, 2, 4, True)
+    assert unsettled(open_, 2, 2) is open_  # both trained alike: no detectable difference
+    assert unsettled(open_, None, None) is open_  # no chance score: nothing is flagged
+    # A claim or an equivalence stands whatever the training.
+    for verdict in ("better", "worse", "equivalent"):
+        decided = Decision(verdict, 3, 3, 0.3, 0.1, 0.5, 0.001, 0.01, 0.01)
+        assert unsettled(decided, 3, 0) is decided
+
+
+def test_decisions_know_the_seed_limit():
+    rng = np.random.default_rng(2)
+    differences = np.stack([scores([0.7] * 4, 200, rng) - scores([0.7] * 4, 200, rng)])
+    found, = run(Design(4, futility=None), differences, margin=None)
+    assert found.limit == 4 and found.verdict == "no detectable difference"
+    assert fixed(list(differences[:, :3]), "max")[0].limit == 3

@@ -1,5 +1,9 @@
 import math
+import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -96,6 +100,7 @@ def test_seeds_are_paired_and_scores_are_per_example(tiny_run, monkeypatch):
 @pytest.mark.e2e
 def test_packed_confirmation_is_the_unpacked_one(tiny_run):
     unpacked = confirm(tiny_run, top=1, seeds=2, pack=1)
+    shutil.rmtree(RunDir(tiny_run).confirm_scores)  # else read back: packing changes no key
     packed = confirm(tiny_run, top=1, seeds=2, pack=3)  # 4 trainings: a group of 3, then 1
     columns = ["config", "mean", "delta_vs_baseline", "p_value", "verdict"]
     pd.testing.assert_frame_equal(packed[columns], unpacked[columns], atol=1e-9)
@@ -152,4 +157,78 @@ def test_confirm_stops_as_futile_when_nothing_will_settle(tiny_run, monkeypatch)
     tapped = table.loc[False]
     assert tapped["verdict"] == "no detectable difference" and not tapped["settled"]
     assert "after 3 seeds, stopped as futile (this design detects about" in tapped["line"]
-    assert "within ±0.001; stops as futile below 10%" in table.attrs["design"]
+    assert "within ±0.001; from 3 seeds, stops as futile below 10%" in table.attrs["design"]
+
+
+class _Killed(Exception):
+    """A kill, injected after some trainings."""
+
+
+def test_a_confirm_killed_midway_resumes_without_retraining(tiny_run, monkeypatch):
+    trained = fake_training(monkeypatch, lambda tapped, _: 0.9 if tapped else 0.05)
+    run = RunDir(tiny_run)
+    whole = confirm(tiny_run, top=1, seeds=5)  # uninterrupted: settled after 3 seeds
+    assert len(trained) == 6 and whole.attrs["kept"] == 0
+    shutil.rmtree(run.confirm_scores)
+    run.confirmed.unlink()
+    trained.clear()
+
+    def killed(*_):
+        if len(trained) == 4:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        confirm(tiny_run, top=1, seeds=5, on_score=killed)
+    assert not run.confirmed.exists() and len(list(run.confirm_scores.iterdir())) == 4
+    trained.clear()
+    resumed = confirm(tiny_run, top=1, seeds=5)
+    assert trained == [("tapped", 2), ("baseline", 2)]  # only what the killed one lacked
+    assert resumed.attrs["kept"] == 4
+    pd.testing.assert_frame_equal(resumed, whole)
+    trained.clear()
+    assert confirm(tiny_run, top=1, seeds=5).attrs["kept"] == 6 and trained == []
+    # Other settings conclude otherwise: nothing is reused.
+    assert confirm(tiny_run, top=1, seeds=4).attrs["kept"] == 0 and len(trained) == 6
+
+
+_KILLED_AFTER_3 = """
+import os, signal, sys
+from auxsearch.confirmation.run import confirm
+done = []
+def on_score(*score):
+    done.append(score)
+    if len(done) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+confirm(sys.argv[1], top=1, seeds=3, pack=1, on_score=on_score)
+"""
+
+
+@pytest.mark.e2e
+def test_a_confirm_killed_by_sigkill_resumes_with_the_same_verdicts(tiny_run, tmp_path):
+    # Each confirm in a process of its own, as the command line runs it (a process
+    # that searched first has seeded TensorFlow, which shuffles the batches otherwise).
+    def cli(run_dir):
+        return subprocess.run(
+            [sys.executable, "-m", "auxsearch", "confirm", str(run_dir), "--top", "1",
+             "--seeds", "3", "--pack", "1"], env=env, capture_output=True, text=True,
+            timeout=600)
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    whole_run = shutil.copytree(tiny_run, tmp_path / "whole")
+    assert cli(whole_run).returncode == 0
+    whole = pd.read_csv(RunDir(whole_run).confirmed, dtype={"config": str, "seeds": str})
+    trainings = int(whole["n_seeds"].sum())
+    assert trainings > 3
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_3, str(tiny_run)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    run = RunDir(tiny_run)
+    assert len(list(run.confirm_scores.glob("*.npz"))) == 3 and not run.confirmed.exists()
+    resumed = cli(tiny_run)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    trained = [line for line in resumed.stderr.splitlines() if line.startswith("  config ")]
+    assert len(trained) == trainings - 3  # what the killed one had scored is not retrained
+    assert f"{trainings} of 6 trainings" in resumed.stdout
+    assert "; 3 read back from an earlier confirm with these settings" in resumed.stdout
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run.confirmed, dtype={"config": str, "seeds": str}), whole)

@@ -6,6 +6,7 @@ from scipy import stats
 
 from auxsearch.confirmation.decisions import decisions
 from auxsearch.confirmation.sequential import (
+    FUTILITY,
     Design,
     SequentialTest,
     check_margin,
@@ -14,7 +15,6 @@ from auxsearch.confirmation.sequential import (
     look_p,
     look_statistics,
 )
-from auxsearch.confirmation.stats import paired_bootstrap
 from auxsearch.core.errors import SpaceError
 
 
@@ -48,24 +48,6 @@ def test_the_look_test_is_the_paired_t_test_when_examples_add_no_noise():
     assert look_p(delta, se, df) == pytest.approx(reference.pvalue)
     with pytest.raises(ValueError, match="a look needs at least 2 seeds; got 1"):
         look_statistics(differences[:1])
-
-
-def test_with_many_seeds_it_agrees_with_the_bootstrap_and_with_few_it_is_wider():
-    # Seed and example effects, little interaction: both estimate one variance.
-    rng = np.random.default_rng(1)
-    many = (0.02 + rng.normal(0, 0.05, (40, 1)) + rng.normal(0, 0.3, (1, 200))
-            + rng.normal(0, 0.01, (40, 200)))
-    delta, se, df = look_statistics(many)
-    boot = paired_bootstrap(many, np.zeros_like(many), resamples=4000, seed=2)
-    assert delta == pytest.approx(boot.delta)
-    assert stats.t.isf(0.025, df) * se == pytest.approx(boot.detectable, rel=0.1)
-    assert look_p(delta, se, df) == pytest.approx(boot.p_value, rel=0.3)
-    # Three seeds whose noise swamps the examples': the bootstrap takes three values
-    # for the population and is far too sure; the look test is not.
-    few = rng.normal(0, 0.05, (3, 1)) + rng.normal(0, 0.01, (3, 200))
-    delta, se, df = look_statistics(few)
-    boot = paired_bootstrap(few, np.zeros_like(few), resamples=2000, seed=2)
-    assert stats.t.isf(0.025, df) * se > 2 * boot.detectable
 
 
 def test_a_clear_effect_stops_early():
@@ -139,9 +121,10 @@ def test_the_design_and_its_settings():
     assert design.describe(3, 0.01) == (
         "a look after every seed from 2 to 5, O'Brien-Fleming-type alpha spending "
         "(Lan-DeMets), Holm over 3 with recycling, family-wise alpha 0.05 for better/worse; "
-        "stops as equivalent within ±0.01; stops as futile below 10% conditional power "
-        "(non-binding)")
+        "stops as equivalent within ±0.01; from 3 seeds, stops as futile below 10% "
+        "predictive power (non-binding)")
     assert Design(5, futility=None).describe(3, None).endswith("for better/worse")
+    assert Design(3).describe(1, None).endswith("for better/worse")  # no look could stop
     assert Design(2).describe(1, None).startswith("one look at 2 seeds, ")
     assert Design(4, min_seeds=9).looks == (4,)
     assert default_margin(0.0, 1.0, 0.9) == pytest.approx(0.01)
@@ -164,10 +147,34 @@ def test_a_hopeless_comparison_stops_as_futile_and_a_promising_one_goes_on():
     noise = rng.normal(0, 0.02, (2, 5, 50))
     differences = noise + np.array([0.0, 0.03])[:, None, None]  # nothing, then a trend
     test = design.test(2)
-    test.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :2])])
-    power = test.conditional_power(0)[0]
+    for k in (2, 3):
+        test.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :k])])
+        if k == 2:  # no futility stop on 1 degree of freedom
+            assert not test.futile.any() and test.open.all()
+    power = test.predictive_power(1)[0]
     assert power[0] < design.futility < power[1]
     assert test.futile[0].tolist() == [True, False] and test.open[0].tolist() == [False, True]
     off = Design(5, futility=None).test(2)
-    off.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :2])])
+    for k in (2, 3):
+        off.look(*[np.asarray(a)[None] for a in look_statistics(differences[:, :k])])
     assert not off.futile.any()
+
+
+def test_predictive_power_reads_the_t_statistic_on_its_degrees_of_freedom():
+    # Issue 26's case: 2 seeds of 4, the baseline trained on 1, the taps on 2: per-seed
+    # differences of 0 and 0.5 give t = 1 on 1 degree of freedom. Read through its p as
+    # a normal z (0.67), the trend looked hopeless; its t and its Student tails do not.
+    test = Design(4, futility_seeds=2).test(1)
+    test.look(np.array([[0.25]]), np.array([[0.25]]), 1)
+    t, needed = 0.5, stats.t.isf(test.bounds[0, -1] / 2, 3)
+    expected = stats.t.cdf((1 / np.sqrt(t) - needed) / np.sqrt((1 - t) / t), 1)
+    assert test.predictive_power(0)[0, 0] == pytest.approx(expected)
+    z = stats.norm.isf(test.p[0, 0, 0] / 2)
+    before = stats.norm.cdf((z / np.sqrt(t) - stats.norm.isf(test.bounds[0, -1] / 2))
+                            / np.sqrt(1 - t))
+    assert before < FUTILITY < expected
+    assert not test.futile.any()
+    # A difference with no spread is certain: power 1, never futile.
+    sure = Design(4).test(1)
+    sure.look(np.array([[0.1]]), np.array([[0.0]]), 1)
+    assert sure.predictive_power(0)[0, 0] == 1.0

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from auxsearch.confirmation.simulation import NullRates, null_scores, type_one_error
+from auxsearch.confirmation.simulation import (
+    NullRates,
+    null_scores,
+    train_or_fail,
+    train_or_fail_scores,
+    type_one_error,
+)
 from auxsearch.core.errors import SpaceError
 
 
@@ -64,3 +70,39 @@ def test_futility_stops_cut_the_null_cost_without_adding_claims():
     without = type_one_error(0.02, 360, simulations=400, seed=1, futility=None)
     assert with_stops.trainings < 0.7 * without.trainings
     assert with_stops.better <= without.better
+
+
+def test_a_failed_training_scores_at_most_chance_and_a_trained_one_above():
+    rng = np.random.default_rng(0)
+    scores, chance = train_or_fail_scores(rng, 50, np.array([0.0, 1.0]), 3, 360, 0.6, 0.1)
+    per_seed = scores.mean(axis=-1)  # (simulations, trainings, seeds)
+    assert chance.shape == (50,) and np.all((chance > 0.1) & (chance < 0.2))  # 10 classes
+    assert np.all(per_seed[:, 0] <= chance[:, None] + 1e-6)  # one class for every example
+    assert np.all(per_seed[:, 1] > chance[:, None] + 0.1)
+    assert per_seed[:, 1].mean() == pytest.approx(0.6, abs=0.02)
+
+
+def test_train_or_fail_nulls_stay_within_alpha_and_a_reliable_winner_is_found():
+    # Equal failure rates: the type-I error of "better" at its nominal half of alpha.
+    null = train_or_fail(0.5, [0.5, 0.5, 0.5], 200, 6, 0.6, 0.12, simulations=600, seed=2)
+    assert null.better <= 0.025 + 2 * null.error and null.claims <= 0.05 + 2 * null.error
+    # A configuration that always trains against a baseline that never does.
+    sure = train_or_fail(0.0, [1.0], 200, 4, 0.6, 0.12, simulations=200, seed=2)
+    assert sure.power > 0.95 and sure.trainings < sure.most
+    assert sure.unsettled == pytest.approx(1 - sure.power)  # any other end differs in training
+    # One that trains on 3 seeds of 4 against one that trains on 1: at a limit of 3 seeds
+    # most end without a claim, and those with unequal training are "not settled".
+    few = train_or_fail(0.25, [0.75], 200, 3, 0.6, 0.12, simulations=200, seed=2)
+    assert few.power < 0.5 and 0.3 < few.unsettled <= 1 - few.power
+    with pytest.raises(SpaceError, match=r"^train_or_fail: trains must be probabilities"):
+        train_or_fail(0.5, [1.5], 200, 4, 0.6, 0.1)
+
+
+def test_a_look_on_one_degree_of_freedom_stops_nothing_for_futility():
+    # The case, simulated: at deep_plain's rates, no futility stop costs
+    # no power; the z of the design before did (see `sequential`).
+    kwargs = {"simulations": 300, "seed": 4}
+    stops = train_or_fail(0.0, [0.75], 200, 6, 0.6, 0.12, **kwargs)
+    never = train_or_fail(0.0, [0.75], 200, 6, 0.6, 0.12, futility=None, **kwargs)
+    assert stops.power >= never.power - 0.02
+    assert stops.trainings <= never.trainings

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from auxsearch.core.errors import RunDirError
-from auxsearch.core.rundir import RunDir
+from auxsearch.core.rundir import RunDir, new_run_id
 from auxsearch.core.space import dump_space, parse_space
 from tests.conftest import TINY_SPACE
 
@@ -97,6 +97,63 @@ def test_an_unreadable_space_cannot_be_resumed(tmp_path):
                        r"\(.*invalid TOML") as info:
         run.check_resumable(parse_space(TINY_SPACE, name="tiny"))
     assert info.value.discardable and "--" not in str(info.value)
+
+
+def _committed(run):
+    """Another search's tables, as a fresh clone holds them: no manifest, no project."""
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.race.write_text("config,seed,score\n0006,10001,0.9638888835906982\n")
+    run.baseline_seeds.write_text("seed,score\n10001,0.9666666388511658\n")
+    run.confirmed.write_text("config,mean\n0006,0.96\n")
+    run.effects.write_text("layer,effect\nconv1,0.008\n")
+    run.leaderboard.write_text("rank,config\n1,0006\n")
+    run.plot.write_bytes(b"png")
+    run.confirm_scores.mkdir()
+    (run.confirm_scores / "0006_seed1001_x.npz").write_bytes(b"npz")
+
+
+def test_a_run_id_ties_the_tables_to_their_search(tmp_path):
+    run = RunDir(tmp_path / "run")
+    assert (run.manifest, run.confirm_scores) == (run.root / "run.json",
+                                                  run.root / "confirm_scores")
+    assert run.run_id() is run.files_id() is run.search_id() is None
+    _committed(run)
+    # Tables alone (a committed run) are read as they are: no project says otherwise.
+    assert run.owns_files() and run.race_scores() == {"0006": {10001: 0.9638888835906982}}
+    assert run.baseline_scores() == {10001: 0.9666666388511658}
+    # A new search starts here: the other search's tables go, unread; the space stays.
+    run.space.write_text(TINY_SPACE)
+    assert run.claim("abc") == ["leaderboard.csv", "race.csv", "baseline_seeds.csv",
+                                "confirmed.csv", "confirm_scores", "effects.csv",
+                                "leaderboard.png"]
+    assert sorted(p.name for p in run.root.iterdir()) == ["run.json", "space.toml"]
+    assert run.files_id() == run.run_id() == "abc" and run.search_id() is None
+    run.name_search("abc")
+    assert run.search_id() == "abc" and (run.project / "run.json").is_file()
+    # Its own tables are kept on a resume, and read.
+    run.race.write_text("config,seed,score\n0001,10003,0.5\n")
+    assert run.claim("abc") == [] and run.race.is_file()
+    assert run.owns_files() and run.race_scores() == {"0001": {10003: 0.5}}
+
+
+def test_tables_of_another_search_beside_a_project_are_not_read(tmp_path):
+    # The project's search is not the one that wrote the tables (e.g. a pull
+    # replaced them with a committed run's): its race and noise floor read as none.
+    run = RunDir(tmp_path)
+    run.name_search("mine")
+    _committed(run)
+    assert not run.owns_files() and run.race_scores() == {} and run.baseline_scores() == {}
+    run.manifest.write_text(json.dumps({"run_id": "theirs"}))
+    assert run.files_id() == "theirs" and run.run_id() == "mine" and not run.owns_files()
+    assert "race.csv" in run.claim("mine") and run.owns_files() and run.race_scores() == {}
+
+
+def test_an_unreadable_manifest_names_no_run(tmp_path):
+    run = RunDir(tmp_path)
+    for text in ("{", "[1]", json.dumps({"run_id": 3}), json.dumps({"run_id": ""})):
+        run.manifest.write_text(text)
+        assert run.files_id() is None
+    assert len(new_run_id()) == 16 and new_run_id() != new_run_id()
 
 
 @pytest.mark.e2e

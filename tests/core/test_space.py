@@ -11,6 +11,7 @@ from auxsearch.core.space import (
     objective_of,
     parse_space,
 )
+from auxsearch.core.tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = '[model]\nbuiltin = "digits_cnn"\n[data]\nbuiltin = "digits"\n'
@@ -52,8 +53,8 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
         (MINIMAL + "[trainig]\n", r"unknown key 'trainig' \(did you mean 'training'\?\)"),
         (MINIMAL + "[data]\nzzz = 1\n", r"invalid TOML"),
         (MINIMAL.replace('[data]', '[data]\nzzz = 1'),
-         (r"unknown key 'data.zzz'; allowed keys in \[data\]: builtin, file, label, task, "
-          r"validation_fraction, test_fraction$")),
+         (r"unknown key 'data.zzz'; allowed keys in \[data\]: builtin, file, loader, label, "
+          r"task, ignore_label, validation_fraction, test_fraction$")),
         ('[data]\nbuiltin = "digits"\n', r"the \[model\] table is required"),
         (MINIMAL + "[hyperband]\nmax_epochs = 'nine'\n",
          r"hyperband.max_epochs must be an integer; got 'nine'"),
@@ -98,7 +99,7 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
          r"data.file = '.*d.csv': no such file$"),
         (MINIMAL + "[data]\n", r"invalid TOML"),
         (MINIMAL.replace('builtin = "digits"', 'builtin = "digits"\ntask = "multi"'),
-         (r"data.task must be one of multiclass, binary, regression; got 'multi' "
+         (rf"data.task must be one of {', '.join(TASKS)}; got 'multi' "
           r"\(did you mean 'multiclass'\?\)$")),
         (MINIMAL.replace('builtin = "digits"', 'builtin = "digits"\nlabel = "y"'),
          r"data.label must be set for a .csv file \(its label column\), and only then; got 'y'$"),
@@ -123,6 +124,17 @@ def test_minimal_space_takes_defaults_and_the_file_stem(tmp_path):
          r"objective.direction must be one of max, min; got 'up'$"),
         (MINIMAL.replace("[model]", "[model]\nunsafe = 1"),
          r"model.unsafe must be true or false; got 1$"),
+        (MINIMAL.replace('builtin = "digits"', 'builtin = "digits"\nloader = "m:load"'),
+         r"\[data\] needs exactly one of builtin, file, loader; got builtin and loader$"),
+        (MINIMAL.replace('builtin = "digits"', 'loader = "data.npz"'),
+         r"data.loader must be 'package.module:function'; got 'data.npz'$"),
+        (MINIMAL.replace('builtin = "digits"', 'loader = "m:load"\nlabel = "y"'),
+         r"data.label must be set for a .csv file"),
+        (MINIMAL.replace('builtin = "digits"', 'builtin = "digits"\nignore_label = 255'),
+         (r"data.ignore_label must be set only for a per-position task \(segmentation\); "
+         r"got 255$")),
+        (MINIMAL.replace('builtin = "digits"', 'builtin = "digits"\nignore_label = "255"'),
+         r"data.ignore_label must be an integer; got '255'$"),
     ],
 )
 def test_bad_spaces_name_the_file_and_the_key(tmp_path, text, message):
@@ -165,3 +177,23 @@ def test_pack_is_a_number_or_auto():
     assert parse_space(MINIMAL + "[training]\npack = 4\n", "m").training.pack == 4
     assert parse_space(MINIMAL + "[training]\npack = 'auto'\n", "m").training.pack == "auto"
     assert parse_space(MINIMAL, "m").training.pack == 1
+
+
+def test_a_loader_is_kept_as_written_and_survives_the_run_directory(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(MINIMAL.replace('builtin = "digits"', 'loader = "pkg.data:load"'))
+    space = load_space(path)  # not resolved against the space file: a module, not a path
+    assert space.data.loader == "pkg.data:load" and space.data.ignore_label is None
+    assert 'loader = "pkg.data:load"' in dump_space(space)
+    assert "ignore_label" not in dump_space(space)
+    assert parse_space(dump_space(space), "s") == space
+
+
+@pytest.mark.skipif("segmentation" not in TASKS, reason="the segmentation task is not in TASKS")
+@pytest.mark.parametrize("label", [0, 255, -100])
+def test_ignore_label_is_any_integer_for_segmentation(label):
+    text = MINIMAL.replace('builtin = "digits"',
+                           f'loader = "m:load"\ntask = "segmentation"\nignore_label = {label}')
+    space = parse_space(text, "s")
+    assert space.data.ignore_label == label
+    assert parse_space(dump_space(space), "s") == space

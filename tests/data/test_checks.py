@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,7 @@ def test_check_dataset_refuses_unfit_data(task, changes, words):
 
 def test_check_task_suggests_the_closest_task():
     words = (r"task = 'multiclas' is not allowed \(did you mean 'multiclass'\?\); "
-             "allowed: multiclass, binary, regression$")
+             "allowed: multiclass, binary, regression, segmentation$")
     with pytest.raises(DataError, match=words):
         check_task("multiclas", "d.npz")
     with pytest.raises(DataError, match="task = \\['x'\\] is not allowed; allowed"):
@@ -192,3 +194,31 @@ def test_check_inputs_suggests_the_model_input_for_a_misspelt_name():
     with pytest.raises(DataError, match=words):
         check_inputs(data, ["image", "meta"], {"image": (None, 4, 4), "meta": (None, 4)},
                      "data.npz")
+
+
+def test_segmentation_masks_are_integer_classes_per_position():
+    masks = np.array([[[0, 1], [2, 255]]] * 2, "float32")[..., None]  # (n, H, W, 1) floats
+    y = check_y(masks, "segmentation", "m.npz", "y_train")
+    assert y.shape == (2, 2, 2) and y.dtype == np.int32
+    one_hot = np.eye(3, dtype="float32")[[[[0, 1], [2, 0]]]]
+    assert check_y(one_hot, "segmentation", "m.npz", "y_train").tolist() == [[[0, 1], [2, 0]]]
+    assert check_y(np.zeros((3, 12)), "segmentation", "m.npz", "y_train").shape == (3, 12)
+    with pytest.raises(DataError, match=r"^m.npz: y_train has label 0.4 at index \(0, 1\); "
+                                        r"segmentation labels must be integers"):
+        check_y(np.array([[0, 0.4]]), "segmentation", "m.npz", "y_train")
+    with pytest.raises(DataError, match=r"y_train at \(0, 0, 0\) is not one-hot"):
+        check_y(np.full((1, 2, 2, 3), 0.5), "segmentation", "m.npz", "y_train")
+    with pytest.raises(DataError, match=r"y_train has shape \(4,\); segmentation labels must "
+                                        r"be integer class masks"):
+        check_y(np.zeros(4), "segmentation", "m.npz", "y_train")
+
+
+def test_segmentation_needs_two_classes_besides_the_ignore_label():
+    x = np.zeros((4, 2, 2, 1), "float32")
+    masks = np.zeros((4, 2, 2), "int32")
+    masks[:, 0] = 255
+    data = Dataset(x, masks, x, masks, x[:0], masks[:0], task="segmentation")
+    check_dataset(data, "m.npz")  # 255 counts as a class while no ignore label is set
+    with pytest.raises(DataError, match=r"^m.npz: y_train masks have only class 0 besides the "
+                                        r"ignore label; a segmentation needs two classes"):
+        check_dataset(dataclasses.replace(data, ignore_label=255), "m.npz")

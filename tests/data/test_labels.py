@@ -176,3 +176,38 @@ def test_converted_labels_train_with_the_loss_of_one_hot_labels() -> None:
         history = model.fit(x, labels, batch_size=4, epochs=1, shuffle=False, verbose=0)
         losses.append((history.history["loss"][0], model.evaluate(x, labels, verbose=0)))
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_masks_are_checked_against_the_outputs_positions_and_classes():
+    task = TASKS["segmentation"]
+    facts = {"units": 3, "positions": (4, 4), "ignore_label": 255}
+    masks = np.zeros((2, 4, 4), "int32")
+    assert prepare_labels(task, masks, **facts) is masks  # fit: no copy
+    masks[0, 0, 0] = 255
+    assert prepare_labels(task, masks, **facts) is masks
+    trailing = prepare_labels(task, masks[..., None], **facts)
+    assert trailing.shape == (2, 4, 4)
+    one_hot = np.eye(3)[np.arange(32).reshape(2, 4, 4) % 3]
+    assert (prepare_labels(task, one_hot, **facts) == np.arange(32).reshape(2, 4, 4) % 3).all()
+    with pytest.raises(DataError, match=r"^fit: y has label 7 at index \(1, 2, 3\), but the "
+                                        r"model has 3 classes; pass labels 0\.\.2 or the "
+                                        r"ignore label 255$"):
+        prepare_labels(task, np.where(np.arange(32).reshape(2, 4, 4) == 27, 7, 0), **facts)
+    with pytest.raises(DataError, match=r"^fit: y has label -1 .* \(or set ignore_label\)$"):
+        prepare_labels(task, -np.ones((2, 4, 4)), units=3, positions=(4, 4))
+    with pytest.raises(DataError, match=r"y has masks of shape \(2, 2\), but the model's output "
+                                        r"has positions \(4, 4\); pass masks \(n, 4, 4\)"):
+        prepare_labels(task, np.zeros((2, 2, 2)), **facts)
+    with pytest.raises(DataError, match=r"y has shape \(2, 4, 4, 5\); the model outputs 3 "
+                                        r"classes per position"):
+        prepare_labels(task, np.zeros((2, 4, 4, 5)), **facts)
+    with pytest.raises(DataError, match=r"y has label 0.5 at index \(0, 0, 0\)"):
+        prepare_labels(task, np.full((2, 4, 4), 0.5), **facts)
+
+
+def test_unknown_positions_take_masks_of_any_size_and_one_hot_steps():
+    task = TASKS["segmentation"]
+    assert prepare_labels(task, np.ones((2, 9, 7)), units=2,
+                          positions=(None, None)).shape == (2, 9, 7)
+    steps = prepare_labels(task, np.eye(4)[[[0, 3, 1], [2, 2, 0]]], units=4, positions=(3,))
+    assert steps.tolist() == [[0, 3, 1], [2, 2, 0]]

@@ -1,4 +1,6 @@
 import pathlib
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from auxsearch.data.load import (
     load_csv,
     load_data,
     load_digits,
+    load_function,
     load_npz,
     split,
 )
@@ -314,3 +317,78 @@ def test_bad_data_raises_one_line_data_error(tmp_path, name, write, task, label,
     assert message.startswith(f"{path}: ") and "\n" not in message, message
     for word in words:
         assert word.lower() in message.lower(), message
+
+
+# --- a loader function: the archive's arrays, returned --------------------------
+
+
+@pytest.fixture
+def loaders(tmp_path, monkeypatch):
+    """A `myloaders.py` in a temporary working directory, as a user writes it."""
+    (tmp_path / "myloaders.py").write_text(textwrap.dedent("""
+        import numpy as np
+
+        def load():
+            rng = np.random.default_rng(0)
+            x = rng.normal(size=(90, 4))
+            return {"x_train": x[:60], "y_train": np.arange(60) % 3,
+                    "x_val": x[60:75], "y_val": np.arange(15) % 3,
+                    "x_test": x[75:], "y_test": np.arange(15) % 3}
+
+        def tiny():
+            return {"x_train": np.zeros((4, 2)), "y_train": np.array([0, 1, 1, 1])}
+    """))
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    sys.modules.pop("myloaders", None)
+
+
+def test_a_loader_reference_loads_like_its_archive(loaders):
+    data = load_data("myloaders:load", "multiclass", seed=1)
+    sys.path.insert(0, str(loaders))
+    try:
+        import myloaders
+    finally:
+        sys.path.remove(str(loaders))
+    np.savez(loaders / "same.npz", **myloaders.load())
+    archive = load_npz(loaders / "same.npz", "multiclass", seed=1)
+    for part in ("train", "val", "test"):  # given splits are taken as they are
+        np.testing.assert_array_equal(getattr(data, f"x_{part}"), getattr(archive, f"x_{part}"))
+        np.testing.assert_array_equal(getattr(data, f"y_{part}"), getattr(archive, f"y_{part}"))
+    assert data.x_train.dtype == np.float32 and data.num_classes == 3
+
+
+def test_a_loader_function_splits_and_checks_as_an_archive_does(tmp_path):
+    x, y = _two_inputs()
+    hint = x["meta"][:, :2] * 2
+    data = load_function(lambda: {"x_train": x, "y_train": y, "hint": {"h": hint}},
+                         "multiclass", 3, 0.2, 0.2)
+    np.savez(tmp_path / "d.npz", y_train=y, **{"x_train/image": x["image"],
+                                               "x_train/meta": x["meta"], "hint/h": hint})
+    archive = load_npz(tmp_path / "d.npz", "multiclass", 3, 0.2, 0.2)
+    assert data.input_names == ["image", "meta"]
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(data, f"y_{part}"), getattr(archive, f"y_{part}"))
+        np.testing.assert_array_equal(getattr(data, f"x_{part}")["image"],
+                                      getattr(archive, f"x_{part}")["image"])
+    np.testing.assert_array_equal(data.hints["h"][1], archive.hints["h"][1])
+    plain = load_data(lambda: {"x_train": x["meta"], "y_train": y}, "multiclass", 3)
+    np.testing.assert_array_equal(plain.y_test, archive.y_test)  # a callable is a source too
+
+
+def _boom():
+    raise OSError("cannot open /data/masks")
+
+
+@pytest.mark.parametrize("source, words", [
+    ("myloaders:lod", (r"^data.loader = 'myloaders:lod': module 'myloaders' has no attribute "
+                      r"'lod' \(did you mean 'load'\?\)")),
+    ("nomodule_xyz:load", r"^data.loader = 'nomodule_xyz:load': cannot import module"),
+    ("myloaders:tiny",  # the data checks run on what it returns, and name it
+     r"^data.loader = 'myloaders:tiny': class 0 has only 1 example in y_train"),
+    (_boom, r"^data loader _boom raised OSError: cannot open /data/masks$"),
+    (lambda: (1, 2), r"^data loader <lambda> returned a tuple; it must return a dict of arrays"),
+])
+def test_a_loader_that_cannot_give_data_is_refused_naming_it(loaders, source, words):
+    with pytest.raises(DataError, match=words):
+        load_data(source, "multiclass", 0)

@@ -118,3 +118,16 @@ def test_named_inputs_are_checked_before_splitting():
     with pytest.raises(DataError, match=r"x_val has inputs a but x_train has inputs a, b"):
         split({"a": x, "b": x}, y, 0, 0.2, 0.2, val=({"a": x}, y),
               names=("x_train", "y_train"))
+
+
+def test_masks_split_unstratified_and_seeded():
+    x = np.arange(40, dtype="float32").reshape(10, 2, 2, 1)
+    masks = np.zeros((10, 2, 2), "int32")
+    masks[:, 0] = np.arange(10)[:, None] % 2  # a stratified split would need one class each
+    masks[0, 1, 1] = 7  # one example of class 7: no stratified split could hold it
+    data = split(x, masks, 0, 0.2, 0.2, task="segmentation")
+    again = split(x, masks, 0, 0.2, 0.2, task="segmentation")
+    assert [data.num_examples(s) for s in ("train", "val", "test")] == [6, 2, 2]
+    assert (data.x_test == again.x_test).all() and data.y_train.shape[1:] == (2, 2)
+    assert sorted(np.concatenate([data.x_train, data.x_val, data.x_test])[:, 0, 0, 0]) == list(
+        x[:, 0, 0, 0])

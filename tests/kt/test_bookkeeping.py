@@ -15,8 +15,8 @@ from auxsearch.kt.bookkeeping import (
     oracle_state,
     running_trials,
 )
-from auxsearch.kt.project import set_project_dir
 from tests.conftest import finishes
+from tests.oracles import set_project_dir
 
 
 def _oracle(tmp_path) -> kt.Oracle:

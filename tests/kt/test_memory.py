@@ -9,7 +9,7 @@ import pytest
 
 from auxsearch.core.tapspace import TapSpace
 from auxsearch.kt.memory import in_memory
-from auxsearch.kt.project import set_project_dir
+from tests.oracles import set_project_dir
 
 
 def _drive(oracle: kt.Oracle, space: TapSpace) -> list[dict]:

@@ -9,8 +9,8 @@ import pytest
 
 from auxsearch.core.errors import SearchFailed
 from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
-from auxsearch.kt.project import set_project_dir
 from tests.conftest import finishes
+from tests.oracles import set_project_dir
 
 
 def _space() -> kt.HyperParameters:

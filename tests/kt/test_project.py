@@ -9,7 +9,8 @@ import keras_tuner as kt
 
 from auxsearch.kt import project
 from auxsearch.kt.oracle import HyperbandOracleBase
-from auxsearch.kt.project import save_trial_state, set_project_dir
+from auxsearch.kt.project import save_trial_state
+from tests.oracles import set_project_dir
 
 
 def _oracle(tmp_path) -> HyperbandOracleBase:

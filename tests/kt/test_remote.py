@@ -10,7 +10,6 @@ import keras_tuner as kt
 import pytest
 
 from auxsearch.kt.output import muted_condition_print
-from auxsearch.kt.project import set_project_dir
 from auxsearch.kt.remote import (
     ChiefServicer,
     WorkerClient,
@@ -19,6 +18,7 @@ from auxsearch.kt.remote import (
     serve,
     tuner_env,
 )
+from tests.oracles import set_project_dir
 
 
 def _oracle(tmp_path) -> kt.Oracle:

@@ -115,3 +115,18 @@ def test_branching_graphs_tap_add_and_concatenate():
     joined = keras.layers.Concatenate(name="cat")([added, a])
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(joined))
     assert [t.name for t in find_taps(model)] == ["a", "b", "add", "cat"]
+
+
+def test_a_per_position_task_taps_only_maps_and_says_why_not_the_others():
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(2, 3, padding="same", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(conv)
+    dense = keras.layers.Dense(2, name="dense")(pooled)
+    excite = keras.layers.Reshape((1, 1, 2), name="excite")(dense)
+    scaled = keras.layers.Multiply(name="scale")([conv, excite])
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="out")(scaled))
+    assert [tap.name for tap in find_taps(model)][:3] == ["conv", "gap", "dense"]
+    assert [tap.name for tap in find_taps(model, rank=4)] == ["conv", "excite", "scale"]
+    with pytest.raises(TapError, match=r"layer 'gap' cannot be tapped: its output \(None, 2\) "
+                                       r"has no spatial axes left for a per-position head"):
+        select_taps(model, ["gap"], rank=4)

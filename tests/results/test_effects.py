@@ -12,7 +12,6 @@ from auxsearch.results.effects import (
     UNCLEAR,
     budget_scores,
     explain_observations,
-    holm,
     tap_effects,
     verdict_line,
 )
@@ -150,12 +149,6 @@ def test_the_combined_table_adds_importance_and_lines():
     assert table.attrs["importance"].startswith("Importance (conditional PED-ANOVA; the best 50%")
     kinds = search(30, kind="penalty") + search(30, seed=1)
     assert "importance_kind" in explain_observations(kinds, LAYERS).columns
-
-
-def test_holm_adjusts_and_skips_nan():
-    adjusted = holm(np.array([0.01, np.nan, 0.04, 0.03]))
-    assert np.isnan(adjusted[1])
-    assert np.allclose(adjusted[[0, 3, 2]], [0.03, 0.06, 0.06])
 
 
 @pytest.mark.e2e

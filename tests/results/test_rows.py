@@ -3,7 +3,18 @@ import pandas as pd
 import pytest
 
 from auxsearch.core.rundir import RunDir
-from auxsearch.results.rows import flag_chance, row_values, trial_epochs, trial_metrics, trial_row
+from auxsearch.results.rows import (
+    baseline_rows,
+    finished,
+    flag_chance,
+    is_true,
+    read_table,
+    row_values,
+    tapped_rows,
+    trial_epochs,
+    trial_metrics,
+    trial_row,
+)
 from auxsearch.results.tables import leaderboard
 from auxsearch.results.write import write_leaderboards
 
@@ -58,3 +69,24 @@ def test_a_score_no_better_than_chance_is_flagged(score, flag):
 @pytest.mark.parametrize("cell", [None, float("nan"), "", "diverged", "at chance level: 0.1"])
 def test_a_cell_that_names_no_chance_score_reads_as_none(cell):
     assert flag_chance(cell) is None
+
+
+def test_finished_rows_read_alike_in_memory_and_from_the_csv(tmp_path):
+    # Completed at the full budget only; a CSV with a gap reads `full_budget` as text.
+    board = pd.DataFrame({"config": ["0001", "0002", "0003", "0004"],
+                          "status": ["COMPLETED", "COMPLETED", "RUNNING", "COMPLETED"],
+                          "full_budget": [True, False, True, None], "n_taps": [1, 0, 0, 0]})
+    board.to_csv(tmp_path / "board.csv", index=False)
+    for table in (board, read_table(tmp_path / "board.csv")):
+        assert list(finished(table)["config"]) == ["0001"]
+        assert list(baseline_rows(table)["config"]) == ["0002", "0003", "0004"]
+        assert list(tapped_rows(table)["config"]) == ["0001"]
+        assert baseline_rows(finished(table)).empty
+
+
+@pytest.mark.parametrize("cell, value", [
+    (True, True), ("True", True), (" true ", True), (1, True), (1.0, True),
+    (False, False), ("False", False), (0, False), (None, False), (float("nan"), False),
+])
+def test_a_boolean_cell_reads_from_memory_and_from_csv_text(cell, value):
+    assert is_true(cell) is value

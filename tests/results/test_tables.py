@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from auxsearch.core.rundir import RunDir
-from auxsearch.results.tables import leaderboard, run_objective, saved_leaderboard, trials
+from auxsearch.results.tables import (
+    leaderboard,
+    metric_range,
+    run_objective,
+    saved_leaderboard,
+    trials,
+)
 from auxsearch.results.write import write_leaderboards
 from tests.results.conftest import save_trial
 
@@ -106,6 +112,7 @@ def test_a_bare_keras_tuner_project_reads_like_a_run_directory(run_dir):
     project = run_dir / "search"
     (project / "oracle.json").write_text(json.dumps({"max_epochs": 3}))
     assert run_objective(project).name == "val_main_accuracy"
+    assert metric_range(run_objective(project)) == (0.0, 1.0)  # accuracy's
     pd.testing.assert_frame_equal(leaderboard(project), leaderboard(run_dir))
     assert list(trials(project)["trial_id"]) == list(trials(run_dir)["trial_id"])
 

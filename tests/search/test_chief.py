@@ -14,8 +14,8 @@ import pytest
 from auxsearch.cli.main import main
 from auxsearch.core.space import load_space
 from auxsearch.kt.bookkeeping import oracle_state, running_trials
-from auxsearch.kt.project import set_project_dir
 from auxsearch.search.chief import Chief, _report, _Watchdog
+from tests.oracles import set_project_dir
 
 
 @pytest.mark.e2e

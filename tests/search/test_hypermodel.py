@@ -620,3 +620,80 @@ def test_labels_that_do_not_fit_end_the_search_at_its_first_trial(tiny_data, tmp
                                               r"the model has 3 classes; pass integer labels"):
         tuner.search(x, np.eye(10)[y], validation_data=(xv, yv), epochs=1, verbose=0)
     assert len(tuner.oracle.trials) == 1
+
+
+def conv1d_labeller(steps=12, classes=3):
+    """A per-step labeller: (batch, 12, 2) -> (batch, 12, classes), a tap at 1/2 in time."""
+    inputs = keras.Input((steps, 2))
+    h = keras.layers.Conv1D(4, 3, strides=2, padding="same", activation="relu", name="c1")(inputs)
+    pooled = keras.layers.GlobalAveragePooling1D(name="pooled")(h)
+    h = keras.layers.UpSampling1D(2, name="up")(h)
+    h = h + keras.layers.RepeatVector(steps, name="again")(pooled)
+    return keras.Model(inputs, keras.layers.Conv1D(classes, 1, name="out")(h))  # logits
+
+
+@pytest.mark.e2e  # a conv model's first traced step takes seconds on 2 cores
+def test_a_segmentation_search_trains_heads_on_masks_with_an_ignore_label():
+    from tests.trial.test_dense import encoder_decoder
+
+    hm = AuxLossHyperModel(encoder_decoder, ["enc2", "dec1"], task="segmentation",
+                           ignore_label=255)
+    assert hm.objective.name == "val_main_mean_iou" and hm.objective.direction == "max"
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 16, 16, 1)).astype("float32")
+    y = (x[..., 0] * 3).astype("int64")
+    y[:, :2] = 255
+    hp = _hp(hm, enc2=0.3, dec1=0.3)
+    history = hm.fit(hp, hm.build(hp), x, y.astype("float32"), validation_data=(x, y),
+                     epochs=1, verbose=0)
+    logs = history.history
+    assert 0 <= logs["val_main_mean_iou"][0] <= 1 and "val_aux_enc2_mean_iou" in logs
+    assert "val_main_accuracy" in logs
+    counted = y[y != 255]
+    assert logs["chance_score"][0] == pytest.approx(
+        np.bincount(counted).max() / counted.size / 3)
+
+
+def test_a_per_step_labeller_taps_only_layers_that_keep_their_steps():
+    hm = AuxLossHyperModel(conv1d_labeller, task="segmentation")
+    assert [tap.name for tap in hm.taps] == ["c1", "up", "again"]  # not the pooled one
+    assert hm.trainer.assembly.logits and hm.trainer.assembly.positions == (12,)
+    with pytest.raises(TapError, match="'pooled' cannot be tapped: its output .* no time axes"):
+        AuxLossHyperModel(conv1d_labeller, ["pooled"], task="segmentation")
+
+
+@pytest.mark.e2e  # a conv model's first traced step takes seconds on 2 cores
+def test_a_per_step_labeller_trains_on_one_hot_steps_as_their_classes():
+    hm = AuxLossHyperModel(conv1d_labeller, task="segmentation")
+    rng = np.random.default_rng(1)
+    x = rng.random((8, 12, 2)).astype("float32")
+    y = (x[..., 0] * 3).astype("int32")
+    hp = _hp(hm, c1=0.5)
+    history = hm.fit(hp, hm.build(hp), x, np.eye(3)[y], validation_data=(x, y), epochs=1,
+                     verbose=0)
+    assert "val_aux_c1_mean_iou" in history.history
+
+
+def test_segmentation_refuses_masks_and_settings_that_do_not_fit():
+    from tests.trial.test_dense import encoder_decoder
+
+    hm = AuxLossHyperModel(encoder_decoder, ["enc2"], task="segmentation")
+    hp = _hp(hm)
+    x = np.zeros((4, 16, 16, 1), "float32")
+    with pytest.raises(FatalTrialError, match=r"y has masks of shape \(8, 8\), but the model's "
+                                              r"output has positions \(16, 16\)"):
+        hm.fit(hp, hm.build(hp), x, np.zeros((4, 8, 8)), epochs=1, verbose=0)
+    with pytest.raises(FatalTrialError, match=r"y has label 3 at index \(0, 0, 0\), but the "
+                                              r"model has 3 classes; pass labels 0\.\.2"):
+        hm.fit(hp, hm.build(hp), x, np.full((4, 16, 16), 3), epochs=1, verbose=0)
+    with pytest.raises(FatalTrialError, match="y has label 0.5 at index"):
+        hm.fit(hp, hm.build(hp), x, np.full((4, 16, 16), 0.5), epochs=1, verbose=0)
+    with pytest.raises(SpaceError, match="ignore_label must be outside the model's classes 0..2"):
+        AuxLossHyperModel(encoder_decoder, task="segmentation", ignore_label=0)
+    with pytest.raises(SpaceError, match="ignore_label must be None for a task with one label"):
+        AuxLossHyperModel(functional_mlp, ignore_label=255)
+    with pytest.raises(ModelError, match=r"must output class scores per position.*\(None, 3\)"):
+        AuxLossHyperModel(functional_mlp, task="segmentation")
+    with pytest.raises(ModelError, match=r"its output has shape \(None, 16, 16, 3\) \(an output "
+                                         r"for task = 'segmentation'\)$"):
+        AuxLossHyperModel(encoder_decoder)

@@ -10,7 +10,7 @@ import pytest
 from auxsearch.core.rundir import RunDir
 from auxsearch.core.space import dump_space, load_space
 from auxsearch.results.tables import leaderboard
-from auxsearch.search.race import Race, race_seeds
+from auxsearch.search.race import Race, paired_seeds
 from auxsearch.search.run import Search
 
 
@@ -44,7 +44,7 @@ def test_the_race_trains_paired_seeds_drops_the_worse_and_resumes(tiny_run, monk
     trained = _fake(monkeypatch, lambda c, s: 0.1 + s % 7 / 1e4 if c == base else 0.9)
     search = _search(run, race=4, floor=5)
     result = search.race()
-    seeds = race_seeds(search.space)
+    seeds = paired_seeds(search.space)
     assert seeds == [search.space.seed + 10_000 * i for i in range(1, 6)]
     # Both on the first two seeds; the baseline then drops, and trains on for its noise floor.
     assert set(trained[:2]) == {(other, seeds[0]), (base, seeds[0])}

@@ -1,4 +1,5 @@
 import dataclasses
+import shutil
 import sys
 from pathlib import Path
 
@@ -6,9 +7,10 @@ import pandas as pd
 import pytest
 
 from auxsearch.core.errors import ModelError, RunDirError, SearchFailed, SpaceError
-from auxsearch.core.rundir import RunDir
-from auxsearch.core.space import load_space, objective_of
+from auxsearch.core.rundir import OUTPUTS, RunDir
+from auxsearch.core.space import dump_space, load_space, objective_of
 from auxsearch.results.ranking import RACE_ORDER
+from auxsearch.search.race import paired_seeds
 from auxsearch.search.run import Search, run_search, with_overrides
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
@@ -54,7 +56,7 @@ def test_run_search_writes_a_ranked_leaderboard_with_the_baseline(tiny_space, tm
 def test_hypermodel_follows_the_space(tiny_space):
     search = Search(load_space(tiny_space), "unused")
     hypermodel = search.hypermodel
-    assert search.planned == (2, 4) and not search.run_dir.exists()
+    assert search.planned == (2, 4) and not search.run_dir.root.exists()
     assert [tap.name for tap in hypermodel.taps] == ["conv2", "conv5"]
     assert hypermodel.trainer.units == 10 and hypermodel.trainer.batch_size() == 128
     assert hypermodel.seed == 3
@@ -212,3 +214,139 @@ def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_sp
     run.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
     search.run(overwrite=True, on_race=lambda *a: seen.append(a))
     assert len(seen) == 1 and run.baseline_scores() != {next(iter(scores)): 0.5}
+
+
+COMMITTED = Path(__file__).parents[2] / "results" / "digits_cnn"  # another machine's run
+
+
+def _warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+@pytest.mark.e2e
+def test_a_run_where_another_search_left_its_tables_starts_clean(tiny_space, tmp_path, caplog):
+    # A fresh clone: the committed run's tables and plot, no project (search/).
+    space = load_space(tiny_space)
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(COMMITTED, run.root)
+    run.space.write_text(dump_space(space))  # the same space, searched elsewhere
+    theirs = {name: (COMMITTED / name).read_bytes() for name in
+              ("race.csv", "baseline_seeds.csv", "leaderboard.csv", "trials.csv")}
+    foreign = set(pd.read_csv(run.race)["score"]) | set(pd.read_csv(run.baseline_seeds)["score"])
+    raced = []
+    result = Search(space, run).run(on_race=lambda *a: raced.append(a))
+    committed = [name for name in OUTPUTS if (COMMITTED / name).exists()]
+    assert {"race.csv", "baseline_seeds.csv", "confirmed.csv"} <= set(committed)
+    line = (f"{run.root} held another search's {', '.join(committed)}: removed unread, "
+            "this run writes its own")
+    assert _warnings(caplog) == [line]
+    assert not run.confirmed.exists() and not run.effects.exists()
+    assert all((run.root / name).read_bytes() != text for name, text in theirs.items())
+    assert run.files_id() == run.search_id() is not None
+    # The race ran here, on this search's configurations and seeds, and nothing else.
+    race = pd.read_csv(run.race, dtype={"config": str})
+    seeds = paired_seeds(space)
+    assert len(raced) == len(race) == 4 and set(race["seed"]) == set(seeds)
+    assert set(race["config"]) == set(result.leaderboard["config"])
+    assert sorted(run.baseline_scores()) == seeds
+    assert not foreign & (set(race["score"]) | set(run.baseline_scores().values()))
+    assert result.leaderboard["race_seeds"].tolist() == [2, 2]
+
+    # Its own run, resumed: its race is kept, nothing trains again, nothing is removed.
+    caplog.clear()
+    again = Search(space, run).run(on_race=lambda *a: raced.append(a))
+    assert len(raced) == 4 and _warnings(caplog) == []
+    pd.testing.assert_frame_equal(pd.read_csv(run.race, dtype={"config": str}), race)
+    assert list(again.leaderboard["race_mean"]) == list(result.leaderboard["race_mean"])
+
+
+def test_a_search_claims_its_run_directory(tiny_run, caplog):
+    run = RunDir(tiny_run)
+    mine = run.search_id()
+    assert mine and run.files_id() == mine  # the search wrote both
+    search = Search(load_space(run.space), run)
+    assert search.claim() == mine and _warnings(caplog) == [] and run.race.is_file()
+    # Tables another search wrote beside this project are removed, in one line.
+    run.manifest.write_text('{"run_id": "theirs"}')
+    search = Search(load_space(run.space), run)
+    assert search.claim() == mine and run.files_id() == mine
+    assert len(_warnings(caplog)) == 1 and "race.csv" in _warnings(caplog)[0]
+    assert not run.race.exists() and not run.leaderboard.exists()
+    assert search.claim() == mine and len(_warnings(caplog)) == 1  # nothing left to say
+    # A discarded search's id goes with it, and so do its tables.
+    run.race.write_text("config,seed,score\n0000,10003,0.5\n")
+    fresh = search.claim(overwrite=True)
+    assert fresh != mine and run.files_id() == fresh and not run.race.exists()
+    assert search.claim(overwrite=True) not in (fresh, mine)  # as often as it is discarded
+
+
+SEGMENTATION_BUILDER = """
+import keras
+
+
+def build(input_shape, num_outputs, activation):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(inputs)
+    x = keras.layers.MaxPooling2D(name="down1")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc2")(x)
+    x = keras.layers.MaxPooling2D(name="down2")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="dec1")(x)
+    x = keras.layers.UpSampling2D(4, name="up")(x)
+    return keras.Model(inputs, keras.layers.Conv2D(num_outputs, 1, activation=activation,
+                                                   name="out")(x))
+"""
+
+
+def segmentation_space(tmp_path, monkeypatch, mask_size=16):
+    """A tiny segmentation space: 16x16 images, 3 classes, a border labelled 255."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)  # the builder imports from here
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.delitem(sys.modules, "auxsearch_test_seg_builder", raising=False)
+    (tmp_path / "auxsearch_test_seg_builder.py").write_text(SEGMENTATION_BUILDER)
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 16, 16, 1)).astype("float32")
+    y = (x[..., 0] * 3).astype("int32")
+    y[:, 0] = 255
+    step = 16 // mask_size
+    np.savez(tmp_path / "masks.npz", x_train=x, y_train=y[:, ::step, ::step])
+    path = tmp_path / "seg.toml"
+    path.write_text('name = "seg"\nseed = 1\n\n[model]\nbuilder = "auxsearch_test_seg_builder:'
+                    'build"\n\n[data]\nfile = "masks.npz"\ntask = "segmentation"\n'
+                    'ignore_label = 255\n\n[taps]\ncandidates = ["enc2", "dec1"]\n\n'
+                    '[training]\nbatch_size = 16\npack = 2\n\n[hyperband]\nmax_epochs = 2\n')
+    return path
+
+
+@pytest.mark.e2e
+def test_a_segmentation_search_ranks_by_mean_iou_confirms_and_exports(tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    from auxsearch.confirmation.run import confirm
+    from auxsearch.search.export import export_model
+
+    space = load_space(segmentation_space(tmp_path, monkeypatch))
+    assert objective_of(space) == ("val_main_mean_iou", "max")
+    result = run_search(space, tmp_path / "run")
+    board = result.leaderboard
+    assert board["rank"].notna().all() and board["score"].between(0, 1).all()
+    assert "val_main_accuracy" in result.trials.columns
+    table = confirm(tmp_path / "run", top=1, seeds=2)
+    assert list(table["metric"].unique()) == ["test_main_mean_iou"]
+    out = export_model(tmp_path / "run", tmp_path / "mask.keras")
+    model = keras.models.load_model(out)  # plain Keras: no auxsearch layer in the main path
+    assert model.predict(np.zeros((2, 16, 16, 1)), verbose=0).shape == (2, 16, 16, 3)
+
+
+@pytest.mark.e2e
+def test_a_mask_at_another_resolution_is_refused_before_anything_is_written(tmp_path,
+                                                                          monkeypatch):
+    from auxsearch.core.errors import DataError
+
+    space = load_space(segmentation_space(tmp_path, monkeypatch, mask_size=8))
+    with pytest.raises(DataError, match=r"y_train has masks of shape \(8, 8\), but the model's "
+                                        r"output has positions \(16, 16\)"):
+        run_search(space, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -10,7 +10,6 @@ import pytest
 from auxsearch.core.errors import SearchFailed
 from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.kt.bookkeeping import oracle_lock, running_trials
-from auxsearch.kt.project import set_project_dir
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.search.sampler import TapSampler
 from auxsearch.search.tuner import (
@@ -20,6 +19,7 @@ from auxsearch.search.tuner import (
     observations,
 )
 from tests.conftest import functional_mlp
+from tests.oracles import set_project_dir
 
 
 def _oracle(tmp_path, max_epochs=9, factor=3, iterations=1, sampler=False):

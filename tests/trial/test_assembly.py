@@ -166,3 +166,33 @@ def test_several_outputs_are_refused_with_what_to_do():
     with pytest.raises(ModelError, match=r"model 'two' has 2 outputs; .* "
                                          r"keras.Model\(model.inputs, model.outputs\[i\]\)"):
         check_output(model, TASKS["multiclass"], None)
+
+
+@pytest.mark.parametrize("classes, activation, loss", [
+    (3, "softmax", "SparseCategoricalCrossentropy"),
+    (1, "sigmoid", "MaskBinaryCrossentropy"),  # a binary mask: one sigmoid per position
+])
+def test_a_segmentation_trial_gets_map_heads_mean_iou_and_pixel_accuracy(classes, activation,
+                                                                        loss):
+    from tests.trial.test_dense import encoder_decoder
+
+    def build():
+        model = encoder_decoder(classes=classes)
+        if classes == 1:  # the softmax of one class is 1: a sigmoid instead
+            out = keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask")(
+                model.get_layer("up").output)
+            model = keras.Model(model.inputs, out)
+        return model
+
+    model = fresh_model(build)
+    task = TASKS["segmentation"]
+    assembly = Assembly(build, model, task, select_taps(model, ["enc2"], 4), {},
+                        ignore_label=255)
+    assert assembly.positions == (16, 16) and assembly.activation == activation
+    structure = [("enc2", "head", 0)]
+    inputs, outputs = assembly.outputs(fresh_model(build), structure)
+    assert tuple(outputs["aux_enc2"].shape) == (None, 16, 16, classes)
+    args = assembly.compile_args(structure)
+    assert type(args["loss"]["aux_enc2"]).__name__ == loss
+    assert [m.name for m in args["metrics"]["main"]] == ["mean_iou", "accuracy"]
+    assert args["metrics"]["aux_enc2"] == []  # a map head reports its loss alone

@@ -99,3 +99,21 @@ def test_unscaled_images_get_one_warning(caplog, scale, rescaling, warned):
         expected = ("img.npz: x_train looks unscaled (values up to 255, whole numbers); "
                     "scale it to [0, 1], or start the model with keras.layers.Rescaling")
         assert lines == [expected]
+
+
+def test_a_segmentation_step_trains_every_head_kind_and_refuses_a_wrong_resolution():
+    from tests.trial.test_dense import encoder_decoder
+
+    hm = AuxLossHyperModel(encoder_decoder, TapSpec(candidates=("enc2", "dec1"),
+                                                    kinds=["head", "penalty"],
+                                                    head_units=[0, 4]),
+                           task="segmentation", ignore_label=255)
+    x = np.random.default_rng(0).random((16, 16, 16, 1)).astype("float32")
+    y = (x[..., 0] * 3).astype("int32")
+    y[:, 0] = 255
+    assert preflight(hm.trainer, _data(x, y, task="segmentation", ignore_label=255)) < 30
+    small = _data(x, y[:, ::2, ::2], task="segmentation", ignore_label=255)
+    with pytest.raises(DataError, match=r"^m.npz: y_train has masks of shape \(8, 8\), but "
+                                        r"the model's output has positions \(16, 16\); pass "
+                                        r"masks \(n, 16, 16\)"):
+        preflight(hm.trainer, small, "m.npz")

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from auxsearch.results.racing import (
+from auxsearch.results.race_rule import (
     greater_p,
-    holm_reject,
-    mean_interval,
     race_look,
     race_table,
     race_verdict,
     replay_race,
+    t_interval,
 )
-
-
-def test_holm_rejects_step_down():
-    assert holm_reject([0.01, 0.04, 0.03], 0.05) == [True, False, False]
-    assert holm_reject([0.01, 0.02, 0.016], 0.05) == [True, True, True]
 
 
 def test_greater_p_is_a_one_sided_paired_t_test():
@@ -48,9 +42,9 @@ def test_lower_is_better_drops_the_higher():
 
 
 def test_an_interval_stays_in_the_metrics_range():
-    assert mean_interval([0.99, 1.0, 0.9], 0.0, 1.0)[1] == 1.0
-    assert mean_interval([0.5], 0.0, 1.0) == (0.0, 1.0)
-    low, high = mean_interval([2.0, 3.0, 4.0], 0.0, None)
+    assert t_interval([0.99, 1.0, 0.9], 0.0, 1.0)[1] == 1.0
+    assert t_interval([0.5], 0.0, 1.0) == (0.0, 1.0)
+    low, high = t_interval([2.0, 3.0, 4.0], 0.0, None)
     assert 0 < low < 3 < high < np.inf
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from auxsearch.core.files import atomic_open, save_json
+from auxsearch.core.atomic import atomic_open, save_json
 
 
 def test_replaces_the_file_on_success(tmp_path):
@@ -38,7 +38,7 @@ def test_written_file_has_the_usual_permissions(tmp_path):
 
 
 def test_atomic_path_keeps_the_suffix_and_cleans_up(tmp_path):
-    from auxsearch.core.files import atomic_path
+    from auxsearch.core.atomic import atomic_path
 
     path = tmp_path / "model.keras"
     with atomic_path(path) as temp:

@@ -12,9 +12,11 @@ irace: López-Ibáñez et al. 2016). Those the test calls worse drop out.
 The family-wise error of dropping a configuration that is as good as the
 leader is kept at `alpha`: Holm's step-down over the comparisons of a look,
 each look at `alpha / looks` (Bonferroni over the looks: the race looks
-once per seed from the second on). The baseline never drops out: it is the
-reference, and its seeds are the leaderboard's noise floor. The race ends
-when one configuration is left besides the baseline, or the seeds are spent.
+once per seed from the second on). The baseline races as every
+configuration does and drops out when the test calls it worse than the
+leader; its noise floor does not depend on that, since it trains on its
+`baseline_seeds` seeds in any case (`search.race`). The race ends when one
+configuration is left, or the seeds are spent.
 
 `replay_race` replays the rule on saved scores (the leaderboard's columns:
 `race_table`), and `race_verdict` says in one line whether anything beats
@@ -31,18 +33,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from auxsearch.results.holm import holm
+
 ALPHA = 0.05  # the family-wise error of the drops
-
-
-def holm_reject(p_values: Sequence[float], alpha: float) -> list[bool]:
-    """Which hypotheses Holm's step-down procedure rejects at `alpha`."""
-    order = np.argsort(p_values, kind="stable")
-    rejected = [False] * len(p_values)
-    for rank, index in enumerate(order):
-        if not p_values[index] < alpha / (len(p_values) - rank):
-            break
-        rejected[index] = True
-    return rejected
 
 
 def greater_p(differences: np.ndarray) -> float:
@@ -86,7 +79,7 @@ def race_look(scores: Mapping[Hashable, Sequence[float]], racing: Sequence[Hasha
     others = [c for c in racing if c != best]
     p = [greater_p(sign * (np.asarray(scores[best][:seeds]) - np.asarray(scores[c][:seeds])))
          for c in others]
-    rejected = holm_reject(p, alpha / max(1, looks))
+    rejected = holm(p) < alpha / max(1, looks)
     return [c for c, out in zip(others, rejected) if out]
 
 
@@ -110,7 +103,7 @@ class Replayed:
     seeds: int = 0
 
 
-def run_race(configs: Sequence[Hashable], race_seeds: int, maximize: bool,
+def run_rule(configs: Sequence[Hashable], race_seeds: int, maximize: bool,
              score: Callable[[Hashable, int], float | None], alpha: float = ALPHA) -> Replayed:
     """Runs a race: each seed, every configuration still in it scores, then a look.
 
@@ -155,11 +148,11 @@ def replay_race(scores: Mapping[Hashable, Sequence[float]], race_seeds: int, max
         maximize: Boolean, whether a higher score is better.
         alpha: The family-wise error of the drops.
     """
-    return run_race(list(scores), race_seeds, maximize,
+    return run_rule(list(scores), race_seeds, maximize,
                     lambda c, i: scores[c][i] if i < len(scores[c]) else None, alpha)
 
 
-def mean_interval(values: Sequence[float], low: float | None, high: float | None,
+def t_interval(values: Sequence[float], low: float | None, high: float | None,
                   level: float = 1 - ALPHA) -> tuple[float, float]:
     """The t-interval of a mean over seeds, clipped to the metric's range.
 
@@ -195,7 +188,7 @@ def race_table(scores: Mapping[Hashable, Sequence[float]], race_seeds: int, maxi
         else:
             raced = raced[:replayed.seeds]
             how = "won" if config == best else "left"
-        lo, hi = mean_interval(raced, low, high)
+        lo, hi = t_interval(raced, low, high)
         rows.append({"config": config, "race_seeds": len(raced),
                      "race_mean": float(np.mean(raced)), "race_low": lo, "race_high": hi,
                      "race": how})
@@ -222,7 +215,7 @@ def race_verdict(scores: Mapping[Hashable, Sequence[float]], baseline: Hashable,
         d = sign * (np.asarray(scores[c][:n]) - np.asarray(scores[baseline][:n]))
         deltas[c], seeds[c] = float(np.mean(d)) * sign, n
         p.append(greater_p(d) if n > 1 else 1.0)
-    better = [c for c, out in zip(others, holm_reject(p, alpha)) if out]
+    better = [c for c, out in zip(others, holm(p) < alpha) if out]
     label = (names or {}).get
     if not better:
         return (f"Nothing beats the baseline beyond seed noise: {len(others)} configurations "

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from auxsearch.search.workers import LocalWorkers
+from auxsearch.search.local_workers import LocalWorkers
 
 
 @pytest.mark.e2e
@@ -47,7 +47,7 @@ class _Exited:
 
 def test_exited_workers_are_reported_once_and_summarised(tmp_path, monkeypatch):
     # In-process: Popen is replaced, so no worker starts (the e2e test above starts one).
-    import auxsearch.search.workers as module
+    import auxsearch.search.local_workers as module
 
     codes = iter([(2, "error: chief address 'nohost' is not HOST:PORT\n"), (0, "")])
     monkeypatch.setattr(module.subprocess, "Popen",

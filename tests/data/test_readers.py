@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from auxsearch.core.errors import DataError
-from auxsearch.data.files import hint_layers, input_names, inputs, read_csv, read_npz
+from auxsearch.data.readers import (
+    call_loader,
+    hint_layers,
+    input_names,
+    inputs,
+    read_csv,
+    read_npz,
+)
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "search_spaces" / "data"
 X, Y = np.arange(12.0).reshape(6, 2), np.arange(6) % 2
@@ -27,11 +34,11 @@ def test_the_example_archives_read():
     assert x.shape == (569, 30) and x.dtype == np.float32 and set(y) == {0, 1}
 
 
-@pytest.mark.parametrize("arrays, words", [
+LAYOUTS = [
     (dict(x_train=X, y_train=Y, x_valid=X), r"unknown array 'x_valid' \(did you mean 'x_val'\?\)"),
     (dict(x_train=X, y_train=Y, **{"hints/c": X}), r"did you mean 'hint/c'\?"),
     (dict(x_train=X, y_train=Y, **{"hint/": X}), "unknown array 'hint/'"),
-    (dict(x_train=X), "y_train is required; arrays in the file: x_train"),
+    (dict(x_train=X), "y_train is required; arrays given: x_train"),
     (dict(x_train=X, y_train=Y, y_val=Y), "y_val is given but x_val is not"),
     (dict(x_train=X, y_train=Y, **{"hint_val/c": X}), "hint_val/c is given but x_val is not"),
     (dict(x_train=X, y_train=Y, x_val=X, y_val=Y, **{"hint_val/c": X}),
@@ -55,7 +62,10 @@ def test_the_example_archives_read():
     (dict(y_train=Y, **{"x_train/a": X, "x_val/a": X}), "x_val/a is given but y_val is not"),
     (dict(y_train=Y, y_val=Y, **{"x_train/a": X}), "y_val is given but x_val is not"),
     (dict(y_train=Y, **{"x_train/a": X, "hint_val/c": X}), "hint_val/c is given but x_val"),
-])
+]
+
+
+@pytest.mark.parametrize("arrays, words", LAYOUTS)
 def test_read_npz_refuses_a_bad_layout(tmp_path, arrays, words):
     np.savez(tmp_path / "d.npz", **arrays)
     with pytest.raises(DataError, match="^d.npz: .*" + words):
@@ -116,3 +126,47 @@ def test_read_csv_names_the_bad_column(tmp_path, text, label, words):
         read_csv(tmp_path / "t.csv", label, "t.csv")
     with pytest.raises(DataError, match="^absent.csv: no such data file$"):
         read_csv(tmp_path / "absent.csv", label, "absent.csv")
+
+
+# --- a loader's arrays: the archive's layout, from a function ---------------
+
+
+@pytest.mark.parametrize("arrays, words",
+                         [(a, w) for a, w in LAYOUTS if "object" not in w])
+def test_a_loader_is_held_to_the_archive_layout(arrays, words):
+    with pytest.raises(DataError, match="^L: .*" + words):
+        call_loader(lambda: arrays, "L")
+
+
+def test_a_loader_returns_numpy_arrays_by_archive_name():
+    class Tensor:  # anything numpy converts counts as an array (tf/torch tensors do)
+        def __array__(self, dtype=None, copy=None):
+            return np.asarray(Y, dtype=dtype)
+
+    arrays = call_loader(lambda: {"x_train": X, "y_train": Tensor(),
+                                  "hint": {"c": X}}, "L")
+    assert set(arrays) == {"x_train", "y_train", "hint/c"}
+    assert all(isinstance(a, np.ndarray) for a in arrays.values())
+    np.testing.assert_array_equal(arrays["y_train"], Y)
+    nested = call_loader(lambda: {"x_train": {"image": X, "stats": X[:, :1]}, "y_train": Y},
+                         "L")  # a dict of inputs is x_train/<input>, in its order
+    assert input_names(nested) == ["image", "stats"]
+
+
+def _raises():
+    raise ValueError("no such folder: /data/x\nsecond line")
+
+
+@pytest.mark.parametrize("function, words", [
+    (_raises, r"^L raised ValueError: no such folder: /data/x"),
+    (lambda: [X, Y], r"^L returned a list; it must return a dict of arrays \(x_train, y_train"),
+    (lambda: None, r"^L returned a NoneType; it must return a dict of arrays"),
+    (lambda: {"x_train": X.tolist(), "y_train": Y},
+     r"^L returned x_train as a list; every value must be an array"),
+    (lambda: {"x_train": X, "y_train": np.array(["a"] * 6)},
+     r"^L returned y_train of dtype <U1; allowed: numeric arrays"),
+    (lambda: {"x_train": X, "y_train": Y, 3: X}, r"^L returned a key 3; keys must be array names"),
+])
+def test_a_loader_that_fails_or_returns_no_dict_of_arrays_is_refused(function, words):
+    with pytest.raises(DataError, match=words):
+        call_loader(function, "L")

@@ -1,9 +1,10 @@
-"""Data files: reading an `.npz` archive or a `.csv` table into arrays.
+"""Data files: reading an `.npz` archive, a `.csv` table or a loader's arrays.
 
-Reading checks what only the file can tell: that it exists and parses, that
-an archive names the arrays of its layout (below) in pairs, and that every
-column of a table is a finite number, named by column and line. What the
-arrays must be for a task is `datachecks`' job; splitting them is `data`'s.
+Reading checks what only the source can tell: that a file exists and parses,
+that an archive (or the dict a `[data] loader` function returns) names the
+arrays of its layout (below) in pairs, and that every column of a table is a
+finite number, named by column and line. What the
+arrays must be for a task is `checks`' job; splitting them is `split`'s.
 
 An `.npz` archive holds::
 
@@ -16,12 +17,15 @@ An `.npz` archive holds::
 For a model with several inputs, each x is named inputs instead of one
 array: `x_train/<input>` for every input of the model (and `x_val/<input>`,
 `x_test/<input>` likewise, for every input or for none). An archive has
-either plain x arrays or named ones, never both.
+either plain x arrays or named ones, never both. A loader returns the same
+names as the keys of a dict (any mapping) of arrays; a nested dict,
+`{"x_train": {"image": a}}`, stands for `x_train/image`.
 """
 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +56,71 @@ def read_npz(path: str | Path, where: str) -> dict[str, np.ndarray]:
             array, lacks x_train or y_train, or has half a pair.
     """
     arrays = _read_archive(path, where)
+    check_layout(arrays, where)
+    return arrays
+
+
+def call_loader(function: Callable[[], object], where: str) -> dict[str, np.ndarray]:
+    """Calls a `[data] loader` function and checks the layout of what it returns.
+
+    Args:
+        function: Takes no arguments; returns a dict of arrays named as in
+            an `.npz` archive (see the module docstring).
+        where: How messages name the loader, e.g. ``"data.loader = 'x:y'"``.
+
+    Returns:
+        Its arrays by name, as numpy arrays (not yet checked for a task).
+
+    Raises:
+        DataError: The function raises (named with what it raised), returns
+            no mapping, a value that is no numeric array, or a layout an
+            archive could not have.
+    """
+    try:
+        returned = function()
+    except Exception as err:  # a user function may raise anything
+        raise DataError(f"{where} raised {type(err).__name__}: "
+                        f"{error_line(err)}") from err
+    if not isinstance(returned, Mapping):
+        raise DataError(f"{where} returned a {type(returned).__name__}; it must "
+                        "return a dict of arrays (x_train, y_train, ...)")
+    arrays = {}
+    for key, value in _flat(returned):
+        if not isinstance(key, str):
+            raise DataError(f"{where} returned a key {key!r}; keys must be array "
+                            "names (strings: x_train, y_train, ...)")
+        if not (isinstance(value, np.ndarray) or hasattr(value, "__array__")):
+            raise DataError(f"{where} returned {key} as a {type(value).__name__}; "
+                            "every value must be an array (numpy, or one numpy converts)")
+        arrays[key] = np.asarray(value)
+        if arrays[key].dtype.kind not in "biuf":
+            raise DataError(f"{where} returned {key} of dtype {arrays[key].dtype}; "
+                            "allowed: numeric arrays (bool, int, float)")
+    check_layout(arrays, where)
+    return arrays
+
+
+def _flat(returned: Mapping) -> list[tuple[object, object]]:
+    """`{"x_train": {"image": a}}` as `x_train/image`, the archive's name."""
+    items = []
+    for key, value in returned.items():
+        if isinstance(value, Mapping) and isinstance(key, str):
+            items += [(f"{key}/{name}", inner) for name, inner in value.items()]
+        else:
+            items.append((key, value))
+    return items
+
+
+def check_layout(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Checks that arrays are named as the layout says, in pairs.
+
+    Raises:
+        DataError: An unknown name (with the closest allowed), no x_train or
+            y_train, plain and named inputs mixed, or half a pair.
+    """
     _check_keys(arrays, where)
     _check_inputs(arrays, where)
     _check_pairs(arrays, where)
-    return arrays
 
 
 def hint_layers(arrays: dict[str, np.ndarray], prefix: str = HINT) -> list[str]:
@@ -190,7 +255,7 @@ def _check_keys(arrays: dict[str, np.ndarray], where: str) -> None:
     if _x_key(arrays, "x_train") is None or "y_train" not in arrays:
         absent = ("x_train (or x_train/<input> arrays)"
                   if _x_key(arrays, "x_train") is None else "y_train")
-        raise DataError(f"{where}: {absent} is required; arrays in the file: "
+        raise DataError(f"{where}: {absent} is required; arrays given: "
                         f"{', '.join(arrays) or 'none'}")
 
 
