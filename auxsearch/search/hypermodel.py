@@ -152,6 +152,7 @@ class AuxLossHyperModel(kt.HyperModel):
         hp = kt.HyperParameters()
         self.declare(hp)
         hp.values.update(names.user_values(values))
+        hp.ensure_active_values()  # values may leave out what a tap they switch on makes active
         return hp
 
     def seeded(self, seed: int, paired: bool = False) -> AuxLossHyperModel:
