@@ -10,6 +10,7 @@ import re
 
 import keras_tuner as kt
 import numpy as np
+import pytest
 
 from auxsearch.core.space import load_space
 from bench.__main__ import _other_sections, segmentation_section
@@ -73,6 +74,7 @@ def test_workload_is_the_shipped_space_with_its_max_epochs(tmp_path):
     assert set(TWO_TAPS[SEGMENTATION]) <= set(SegmentationHyperModel.CANDIDATES)
 
 
+@pytest.mark.e2e
 def test_reference_model_has_dense_heads_at_the_mask_resolution():
     hypermodel = SegmentationHyperModel(0.01, 1.0, 0.003, 2, (12, 20, 1), 11)
     hp = kt.HyperParameters()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.replay.__main__ import main
 from bench.replay.replay import REACH, Job, anytime, regret_at, replay
@@ -11,6 +12,7 @@ from bench.replay.report import COLUMNS, markdown, summarise, targets
 from bench.replay.table import load_table
 
 
+@pytest.mark.e2e
 def test_replays_are_summarised_per_table_strategy_and_budget(small_table):
     replayed = replay([small_table], ["baseline", "random-search", "kt-hyperband"],
                       replays=4, multiples=(1, 10), workers=1)
@@ -51,6 +53,7 @@ def test_the_reference_is_read_at_each_replays_own_spending():
     assert regret_at(one, 1000, 1.0) == 0.1
 
 
+@pytest.mark.e2e
 def test_the_race_is_checked_on_the_seeds_it_did_not_train_on(slot_table):
     replayed = replay([slot_table], ["kt-hyperband", "auxsearch"], replays=3, multiples=(1,),
                       workers=1)

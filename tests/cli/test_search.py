@@ -27,6 +27,7 @@ def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
     assert list(board["status"]) == ["COMPLETED"] and list(board["n_taps"]) == [0]
 
 
+@pytest.mark.e2e
 def test_run_where_another_search_left_its_tables_says_so_in_one_line(tmp_path, capsys,
                                                                       caplog):
     # As on a fresh clone: another machine's race, noise floor and confirmation, no search/.
