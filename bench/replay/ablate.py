@@ -39,8 +39,6 @@ ablation's power here is on those seeds' spread, and its truth shares them.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -56,7 +54,7 @@ from auxsearch.core.tapspace import active_taps
 from auxsearch.core.tasks import METRIC_RANGES
 from auxsearch.core.verdicts import NEEDED, NOT_NEEDED, SEEDS
 from bench.replay.confirm import AGREEMENT, TOP, confirm_trainings
-from bench.replay.replay import EXAMPLES
+from bench.replay.replay import EXAMPLES, pool_map
 from bench.replay.strategies import STRATEGIES, hyperband_epochs, tap_space
 from bench.replay.table import Table, load_table
 
@@ -173,13 +171,7 @@ def ablate_tables(paths: Sequence[str | Path], replays: int = 100,
         max_seeds: The seed limit of the confirmation and the ablation (`confirm --seeds`).
     """
     jobs = [(str(p), r, max_seeds) for p in paths for r in range(replays)]
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        done = [_work(job) for job in jobs]
-    else:
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(workers) as pool:
-            done = pool.map(_work, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    done = pool_map(_work, jobs, workers)
     epochs: dict[str, list[int]] = {}
     epsilon: dict[str, float] = {}
     for (path, _, _), (_, spent) in zip(jobs, done):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -191,14 +192,24 @@ def replay(tables: Sequence[str | Path], strategies: Sequence[str], replays: int
             raise KeyError(name)
     works = [Work(str(t), tuple(strategies), tuple(multiples), r) for t in tables
              for r in range(replays)]
+    return [one for found in pool_map(run_work, works, workers) for one in found]
+
+
+def pool_map(function: Callable[[Any], Any], jobs: list[Any],
+             workers: int | None = None) -> list[Any]:
+    """`function` of each job, in order: in this process, or in `workers` processes.
+
+    Args:
+        function: A module-level function (pickled to the workers).
+        jobs: Its arguments, one per call.
+        workers: Processes (default: the CPUs); 1 runs here.
+    """
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        done = [run_work(work) for work in works]
-    else:
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(workers) as pool:
-            done = pool.map(run_work, works, chunksize=max(1, len(works) // (workers * 8)))
-    return [one for found in done for one in found]
+        return [function(job) for job in jobs]
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(workers) as pool:
+        return pool.map(function, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
 
 
 def anytime(replayed: Sequence[Replayed], epsilon: float, until: int
