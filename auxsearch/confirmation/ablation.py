@@ -42,7 +42,7 @@ import pandas as pd
 
 from auxsearch.confirmation.decisions import Decision
 from auxsearch.confirmation.noninferiority import AblationDesign
-from auxsearch.confirmation.run import _train_round, seed_of  # confirm's own round: one source
+from auxsearch.confirmation.run import seed_of, train_round  # confirm's own round: one source
 from auxsearch.confirmation.sequential import look_statistics
 from auxsearch.confirmation.store import ScoreStore, split_fingerprint
 from auxsearch.core import names
@@ -218,7 +218,7 @@ class Ablation:
             jobs = [(v.name, v.values, repetition) for v in training]
             if len(self.per_seed[self.winner]) <= repetition:
                 jobs.append((self.winner, self.values, repetition))
-            self.kept += _train_round(self.search, jobs, pack, self.per_seed, on_score,
+            self.kept += train_round(self.search, jobs, pack, self.per_seed, on_score,
                                       self.store)
             self.trainings += len(jobs)
             if repetition + 1 < self.design.looks[0]:

@@ -157,7 +157,7 @@ def confirm(
     training, kept = list(configs), 0
     for repetition in range(seeds):
         jobs = [(config, values[config], repetition) for config in training + [base]]
-        kept += _train_round(search, jobs, pack, per_seed, on_score, store)
+        kept += train_round(search, jobs, pack, per_seed, on_score, store)
         if repetition + 1 < design.looks[0]:
             continue
         if test is None:  # the first look fixes the margin
@@ -194,7 +194,7 @@ def confirm(
     return table
 
 
-def _train_round(search: Search, jobs: list[tuple[str, dict, int]], pack: int,
+def train_round(search: Search, jobs: list[tuple[str, dict, int]], pack: int,
                  per_seed: dict[str, list[np.ndarray]],
                  on_score: Callable[[str, int, float], None] | None,
                  store: ScoreStore) -> int:
