@@ -38,6 +38,26 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
+def encoder_decoder(size: int = 16, classes: int = 3, activation: str = "softmax",
+                    channels: int = 1) -> keras.Model:
+    """A tiny encoder-decoder without skips: taps at 1/2 and 1/4 resolution, both ways."""
+    inputs = keras.Input((size, size, channels))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(inputs)
+    x = keras.layers.MaxPooling2D(name="down1")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc2")(x)
+    x = keras.layers.MaxPooling2D(name="down2")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="dec1")(x)
+    x = keras.layers.UpSampling2D(4, name="up")(x)
+    return keras.Model(inputs, keras.layers.Conv2D(classes, 1, activation=activation,
+                                                   name="out")(x))
+
+
+def segmentation_builder(input_shape: tuple[int, ...], num_outputs: int,
+                         activation: str) -> keras.Model:
+    """`encoder_decoder` as a space's `[model] builder` is called."""
+    return encoder_decoder(input_shape[0], num_outputs, activation, input_shape[-1])
+
+
 def functional_mlp() -> keras.Model:
     """Input -> d1 -> d2 -> d3 -> 3-class softmax `out`."""
     inputs = keras.Input((6,), name="x")

@@ -18,6 +18,7 @@ This module keeps the public names of all of them importable from here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def load_data(
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
     label: str | None = None,
+    ignore_label: int | None = None,
 ) -> Dataset:
     """Loads a built-in data set, an `.npz` archive, a `.csv` table or a loader's.
 
@@ -92,6 +94,8 @@ def load_data(
         validation_fraction: Float, the share split off for validation.
         test_fraction: Float, the share split off for testing.
         label: The label column of a `.csv` file (required there only).
+        ignore_label: Per position (segmentation), the label of positions
+            that count in no loss; left out of the classes the data must have.
 
     Returns:
         The checked `Dataset`.
@@ -104,7 +108,8 @@ def load_data(
         if label is not None:
             raise DataError(f"label={label!r} applies to .csv files only; a loader "
                             "names its labels y_*")
-        return load_function(source, task, seed, validation_fraction, test_fraction)
+        return load_function(source, task, seed, validation_fraction, test_fraction,
+                             ignore_label)
     where = str(source)
     check_task(task, where)
     suffix = Path(where).suffix.lower()
@@ -116,15 +121,15 @@ def load_data(
         if data.task != task:
             raise DataError(f"{where}: the built-in data set is {data.task}; "
                             f"got task={task!r}, allowed: {data.task!r}")
-        return data
+        return dataclasses.replace(data, ignore_label=ignore_label)
     if suffix == ".npz":
-        return load_npz(source, task, seed, validation_fraction, test_fraction)
+        return load_npz(source, task, seed, validation_fraction, test_fraction, ignore_label)
     if suffix == ".csv":
         if label is None:
             raise DataError(f"{where}: a .csv source needs label= (the name "
                             "of its label column)")
         return load_csv(source, label, task, seed, validation_fraction,
-                        test_fraction)
+                        test_fraction, ignore_label)
     raise DataError(f"{where}: unknown data source{did_you_mean(where, BUILTIN_DATA)}; "
                     f"allowed: a built-in name ({', '.join(BUILTIN_DATA)}), a "
                     "path ending .npz or .csv, or a loader 'package.module:function'")
@@ -136,6 +141,7 @@ def load_npz(
     seed: int,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    ignore_label: int | None = None,
 ) -> Dataset:
     """Loads an `.npz` archive of named arrays (layout: `auxsearch.data.readers`).
 
@@ -150,6 +156,7 @@ def load_npz(
             validation when the archive has no x_val.
         test_fraction: Float, the share of x_train split off for testing
             when the archive has no x_test (0: no test split).
+        ignore_label: As `load_data` takes it.
 
     Returns:
         The checked `Dataset`, with the archive's hint targets.
@@ -160,7 +167,7 @@ def load_npz(
     where = str(path)
     check_task(task, where)
     return _from_arrays(read_npz(path, where), task, seed, validation_fraction,
-                        test_fraction, where)
+                        test_fraction, where, ignore_label)
 
 
 def load_function(
@@ -169,6 +176,7 @@ def load_function(
     seed: int,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    ignore_label: int | None = None,
 ) -> Dataset:
     """Loads the arrays a function returns, as if read from an `.npz` archive.
 
@@ -186,6 +194,7 @@ def load_function(
             validation when the function returns no x_val.
         test_fraction: Float, the share of x_train split off for testing
             when the function returns no x_test (0: no test split).
+        ignore_label: As `load_data` takes it.
 
     Returns:
         The checked `Dataset`.
@@ -203,7 +212,7 @@ def load_function(
         function = loader
     check_task(task, where)
     return _from_arrays(call_loader(function, where), task, seed, validation_fraction,
-                        test_fraction, where)
+                        test_fraction, where, ignore_label)
 
 
 def _from_arrays(
@@ -213,6 +222,7 @@ def _from_arrays(
     validation_fraction: float,
     test_fraction: float,
     where: str,
+    ignore_label: int | None,
 ) -> Dataset:
     """The checked, split `Dataset` of arrays in the `.npz` layout."""
     layers = hint_layers(arrays)
@@ -225,7 +235,7 @@ def _from_arrays(
     hints = {layer: arrays[HINT + layer] for layer in layers}
     return split(inputs(arrays, "x_train"), arrays["y_train"], seed,
                  validation_fraction, test_fraction, task, hints, where,
-                 val=val, test=test, names=("x_train", "y_train"))
+                 val=val, test=test, names=("x_train", "y_train"), ignore_label=ignore_label)
 
 
 def load_csv(
@@ -235,6 +245,7 @@ def load_csv(
     seed: int,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    ignore_label: int | None = None,
 ) -> Dataset:
     """Loads a `.csv` table with a header: one label column, numeric features.
 
@@ -247,6 +258,7 @@ def load_csv(
         seed: Integer, the seed of the splits.
         validation_fraction: Float, the share of all rows to validate on.
         test_fraction: Float, the share of all rows held out for testing.
+        ignore_label: As `load_data` takes it.
 
     Returns:
         The checked `Dataset`; x is float32 of shape `(rows, features)`.
@@ -259,4 +271,4 @@ def load_csv(
     x, y = read_csv(path, label, where)
     y = check_y(y, task, where, f"column {label!r}")
     return split(x, y, seed, validation_fraction, test_fraction, task=task,
-                 where=where)
+                 where=where, ignore_label=ignore_label)

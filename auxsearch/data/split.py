@@ -45,6 +45,7 @@ def split(
     val: tuple[Inputs | np.ndarray, ...] | None = None,
     test: tuple[Inputs, np.ndarray] | None = None,
     names: tuple[str, str] = ("x", "y"),
+    ignore_label: int | None = None,
 ) -> Dataset:
     """Splits labelled arrays three ways: stratified by class, one label per example.
 
@@ -64,6 +65,8 @@ def split(
         test: `(x_test, y_test)`, taken as is instead of split off.
         names: What `x` and `y` are called in errors (an input of `x`:
             `<x name>/<input>`).
+        ignore_label: Per position, the label of positions that count in no
+            loss (see `Dataset`).
 
     Returns:
         The checked `Dataset`.
@@ -104,6 +107,7 @@ def split(
     data = Dataset(
         train[0], train[1], val[0], val[1], test[0], test[1], task=task,
         hints={layer: (train[2 + i], val[2 + i]) for i, layer in enumerate(hints)},
+        ignore_label=ignore_label,
     )
     return check_dataset(data, where)
 

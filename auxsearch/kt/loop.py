@@ -3,7 +3,7 @@
 `HyperbandTunerBase` runs Keras Tuner's search loop holding several trials at
 once (for packed training, and as a worker does), with public hooks for what
 auxsearch's tuner adds: declaring the space at once, training trials
-together, loading a promotion's parent.
+together, reading a checkpoint.
 """
 
 from __future__ import annotations
@@ -163,14 +163,35 @@ class HyperbandTunerBase(kt.Hyperband):
         self.declare_space(hp)
         self.oracle.update_space(hp)
 
-    def loaded_parent(self, model: Any) -> None:
-        """Called once a promotion's model holds its parent's checkpoint."""
+    def load_checkpoint(self, model: Any, trial_id: str) -> None:
+        """Loads a trial's checkpoint into a model, as Keras Tuner does by default."""
+        model.load_weights(self.checkpoint_path(trial_id))
+
+    def _build_hypermodel(self, hp: kt.HyperParameters) -> Any:
+        # Keras Tuner's Hyperband loads a promotion's parent here with
+        # `load_weights`: through `load_checkpoint` instead.
+        model = kt.Tuner._build_hypermodel(self, hp)
+        if names.PARENT in hp.values:
+            self.load_checkpoint(model, hp.values[names.PARENT])
+        return model
+
+    def load_model(self, trial: Trial) -> Any:
+        # Keras Tuner's, with the checkpoint read through `load_checkpoint`.
+        model = self._try_build(trial.hyperparameters)
+        self.load_checkpoint(model, trial.trial_id)
+        return model
+
+    def _configure_tensorboard_dir(self, callbacks: list[Any], trial: Trial,
+                                   execution: int = 0) -> None:
+        # Keras Tuner imports TensorBoard's HParams plugin (0.3 s) for every
+        # search; only a search with a TensorBoard callback uses it.
+        if any(type(c).__name__ == "TensorBoard" for c in callbacks):
+            super()._configure_tensorboard_dir(callbacks, trial, execution)
 
     def _try_build(self, hp: kt.HyperParameters) -> Any:
-        model = self._build_hypermodel(hp)  # Keras Tuner loads a promotion's parent
-        if names.PARENT in hp.values:
-            self.loaded_parent(model)
-        return model
+        # Keras Tuner's clears the Keras session first: the HyperModel
+        # reuses its traced model, and clearing would drop it.
+        return self._build_hypermodel(hp)
 
     def _try_run_and_update_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> None:
         # Keras Tuner lets a fatal error leave its trial RUNNING, so the CSVs

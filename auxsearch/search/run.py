@@ -21,7 +21,6 @@ from auxsearch.core.atomic import atomic_open
 from auxsearch.core.errors import SpaceError
 from auxsearch.core.rundir import RunDir, RunPath, new_run_id
 from auxsearch.core.space import SearchSpace, dump_space, load_space, objective_of
-from auxsearch.data.checks import check_dataset
 from auxsearch.data.load import Dataset, load_data
 from auxsearch.kt.errors import FatalTrialError
 from auxsearch.models.builders import model_builder
@@ -64,14 +63,9 @@ def data_source(space: SearchSpace) -> str:
 def load_dataset(space: SearchSpace) -> Dataset:
     """Loads, checks and splits the space's data."""
     spec = space.data
-    data = load_data(data_source(space), spec.task, space.seed,
+    return load_data(data_source(space), spec.task, space.seed,
                      spec.validation_fraction, spec.test_fraction,
-                     label=spec.label or None)
-    if spec.ignore_label is None:
-        return data
-    # Its classes, and the two-class check, leave the ignore label out.
-    return check_dataset(dataclasses.replace(data, ignore_label=spec.ignore_label),
-                         data_source(space))
+                     label=spec.label or None, ignore_label=spec.ignore_label)
 
 
 def make_hypermodel(space: SearchSpace, data: Dataset) -> AuxLossHyperModel:

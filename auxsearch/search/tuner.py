@@ -16,6 +16,7 @@ from auxsearch.kt.oracle import HyperbandOracleBase, hyperband_brackets
 from auxsearch.packing.policy import resolve_pack
 from auxsearch.search.hypermodel import AuxLossHyperModel
 from auxsearch.search.sampler import TapSampler
+from auxsearch.trial import checkpoints
 from auxsearch.trial.trainer import PackedTrial
 
 _INVALID = "<invalid configuration>"  # the identity of every invalid configuration
@@ -193,12 +194,11 @@ class Hyperband(HyperbandTunerBase):
         # weights included, without building anything.
         self.hypermodel.declare(hp)
 
-    def loaded_parent(self, model: Any) -> None:
-        # Keras 3's checkpoint also holds the parent's optimizer state; a
-        # promotion starts from its weights with a fresh optimizer, as Keras
-        # Tuner's did before Keras 3, and as a packed one must (its copies
-        # share one step counter).
-        self.hypermodel.trainer.restart_optimizer(model)
+    def load_checkpoint(self, model: Any, trial_id: str) -> None:
+        # The weights alone (see `trial.checkpoints`): a promotion starts
+        # with a fresh optimizer, as Keras Tuner's did before Keras 3, and as
+        # a packed one must (its copies share one step counter).
+        checkpoints.read(model, self.checkpoint_path(trial_id))
 
     def slots(self, x: Any = None, y: Any = None, **fit_kwargs: Any) -> int:
         self.packed = resolve_pack(self.hypermodel.trainer, self.pack, x, y, fit_kwargs)

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from auxsearch.core.names import MAIN, copy_logs, packed_input, packed_output
+from auxsearch.trial import checkpoints
 from auxsearch.trial.traced import TracedModel
 
 
@@ -152,7 +153,7 @@ class PackedModels:
     def load(self, path: str) -> list[np.ndarray]:
         """Returns the weights of a trial's checkpoint (unpacked format)."""
         template = self.template
-        template.model.load_weights(path)
+        checkpoints.read(template.model, path)
         return [v.numpy() for v in template.layer_weights]
 
     def save(self, values: list[np.ndarray], path: str, loss_weights: dict[str, float]) -> None:

@@ -307,6 +307,28 @@ def route_validation(data: Any, route: Callable[[Any], dict[str, Any]], batch_si
     return batched(x, route(y), batch_size, shuffle_seed=None)
 
 
+def first_example(x: Any, y: Any, route: Callable[[Any], dict[str, Any]],
+                  copies: int = 0) -> tuple[Any, Any] | None:
+    """The first example of arrays, as a batch of one that `fit` would read.
+
+    Args:
+        x, y: The features and labels, as `fit_inputs` takes them.
+        route: Routes labels to every output (`targets` with the model's).
+        copies: The copies of a packed model (`packed_batches`' batches), or
+            0 for a trial model (`batched`'s).
+
+    Returns:
+        `(x, y)` of one example, or `None` if `x` is a dataset (reading one
+        could cost a shuffle buffer's worth).
+    """
+    if is_dataset(x):
+        return None
+    x, y = (keras.tree.map_structure(lambda a: a[:1], data) for data in (x, y))
+    data = (packed_batches(x, route(y), 1, [None] * copies) if copies
+            else batched(x, route(y), 1, shuffle_seed=None))
+    return data[0] if isinstance(data, keras.utils.PyDataset) else next(iter(data))
+
+
 def num_examples(x: Any) -> int:
     """The number of examples of the features: one array, or several."""
     if isinstance(x, dict):

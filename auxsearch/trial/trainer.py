@@ -34,7 +34,7 @@ from auxsearch.trial.assembly import Assembly, check_names, fresh_model
 from auxsearch.trial.packed import PackedModel, PackedModels
 from auxsearch.trial.records import TrialRecords
 from auxsearch.trial.report import add_report, chance_score
-from auxsearch.trial.traced import TracedModel, TracedModels, seeded
+from auxsearch.trial.traced import TracedModel, TracedModels, build_metrics, seeded
 
 # Up to this many auxiliary outputs, one compiled model holds them all (see
 # `traced`); with more, each configuration gets a model with only its own.
@@ -186,6 +186,7 @@ class Trainer:
         data, kwargs = routing.fit_inputs(x, y, route, batch_size, trial.seed, kwargs)
         validation = routing.route_validation(validation_data, route,
                                               routing.validation_batch(batch_size))
+        self._build_metrics(group, x, y, route)
         [result] = self._train(group, group.save, [trial], data, validation,
                                validation_data, callbacks=list(callbacks), **kwargs)
         self.models.trained(model)  # the next build assigns fresh weights anyway
@@ -241,6 +242,7 @@ class Trainer:
             group.switch_on(i)
         batch_size = self.batch_size(batch_size)
         route = self.router(group.output_names)
+        self._build_metrics(group, x, y, route, group.size)
         seeds = [t.seed for t in trials] + [None] * (group.size - len(trials))
         data = routing.packed_batches(x, route(y), batch_size, seeds)
         validation = None if validation_data is None else routing.packed_batches(
@@ -251,12 +253,6 @@ class Trainer:
                               shuffle=False)
         return results, group
 
-    def restart_optimizer(self, model: keras.Model) -> None:
-        """Puts a trial model's optimizer back at step 0 (a promotion's fresh start)."""
-        traced = self.models.owns(model)
-        if traced is not None:
-            traced.restart_optimizer()
-
     @property
     def checkpoint_model(self) -> keras.Model:
         """A trial model of the format every checkpoint has, packed or not."""
@@ -266,6 +262,18 @@ class Trainer:
         """A trial's initial weights: a fresh model's, drawn as `traced` draws them."""
         with seeded(seed):
             return self.packs.make().get_weights()
+
+    @staticmethod
+    def _build_metrics(group: TracedModel | PackedModel, x: Any, y: Any,
+                       route: Callable[[Any], dict[str, Any]], copies: int = 0) -> None:
+        """Before a model's first fit, on its first example (see `traced.build_metrics`).
+
+        A fit on a dataset leaves it to Keras.
+        """
+        if group.model.train_function is None:
+            batch = routing.first_example(x, y, route, copies)
+            if batch is not None:
+                build_metrics(group.model, batch)
 
     def _train(self, group: TracedModel | PackedModel, save: Callable[..., None],
                trials: Sequence[PackedTrial], data: tuple[Any, ...], validation: Any,

@@ -43,6 +43,7 @@ from auxsearch.core.tapspace import TapSpace, active_taps, format_taps
 from auxsearch.kt.oracle import hyperband_brackets
 from auxsearch.kt.project import SaveBestEpoch
 from auxsearch.search.run import Search, with_overrides
+from auxsearch.trial import checkpoints
 from auxsearch.trial.report import chance_score
 from bench.replay.table import COLUMNS, CURVES, META
 
@@ -179,9 +180,8 @@ class Recorder:
             with tempfile.TemporaryDirectory() as folder:
                 for i, end in enumerate(ends):
                     model = twin.build(hp)
-                    if parent:
-                        model.load_weights(parent)
-                        twin.trainer.restart_optimizer(model)
+                    if parent:  # its weights, and a fresh optimizer (as a promotion)
+                        checkpoints.read(model, parent)
                     path = str(Path(folder) / f"round{i}.weights.h5")
                     try:
                         history = twin.fit(hp, model, *self._data(), epochs=end,

@@ -94,20 +94,20 @@ def test_a_failed_search_ends_with_one_line_and_writes_both_csvs(
     monkeypatch.delitem(sys.modules, module, raising=False)
     (tmp_path / f"{module}.py").write_text(CHANGING_BUILDER if kind == "changing"
                                            else NAN_BUILDER)
-    run = RunDir(tmp_path / "run")
-    monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(run))
+    run_dir = RunDir(tmp_path / "run")
+    monkeypatch.setenv("AUXSEARCH_TEST_RUN", str(run_dir))
     text = tiny_space.read_text().replace('builtin = "digits_cnn"', f'builder = "{module}:build"')
     if kind == "nan":  # 6 trials planned: the 3rd failure in a row ends the search
         text = text.replace('["conv2", "conv5"]', '["d1"]').replace("max_epochs = 2",
                                                                   "max_epochs = 3")
     (tmp_path / "space.toml").write_text(text)
-    assert main(["run", str(tmp_path / "space.toml"), "--out", str(run)]) == code
+    assert main(["run", str(tmp_path / "space.toml"), "--out", str(run_dir)]) == code
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(message), err
     assert err.strip().splitlines()[-1] == errors[0] and "Traceback" not in err
-    table = pd.read_csv(run.trials, dtype={"trial_id": str})
-    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    table = pd.read_csv(run_dir.trials, dtype={"trial_id": str})
+    board = pd.read_csv(run_dir.leaderboard, dtype={"config": str})
     if kind == "nan":
         assert list(table["status"]) == list(board["status"]) == ["FAILED"] * 3
         assert board["rank"].isna().all()

@@ -16,12 +16,12 @@ from auxsearch.search.run import open_run
 
 def tapped_run(tiny_run, taps):
     """The tiny run as committed, its tapped configuration tapping `taps` ({layer: weight})."""
-    run = RunDir(tiny_run)
-    shutil.rmtree(run.project)  # confirm reads the CSVs, as in a committed run
-    space = run.space.read_text().replace('candidates = ["conv2", "conv5"]',
+    run_dir = RunDir(tiny_run)
+    shutil.rmtree(run_dir.project)  # confirm reads the CSVs, as in a committed run
+    space = run_dir.space.read_text().replace('candidates = ["conv2", "conv5"]',
                                           f"candidates = {sorted(taps)!r}".replace("'", '"'))
-    run.space.write_text(space)
-    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    run_dir.space.write_text(space)
+    board = pd.read_csv(run_dir.leaderboard, dtype={"config": str})
     board = board.drop(columns=[c for c in board if c.startswith(("tap/", "weight/"))])
     tapped = board["n_taps"] > 0
     for layer, weight in taps.items():
@@ -29,7 +29,7 @@ def tapped_run(tiny_run, taps):
         board[f"weight/{layer}"] = np.where(tapped, weight, np.nan)
     board.loc[tapped, "n_taps"] = len(taps)
     board.loc[tapped, "taps"] = ";".join(f"{k}:{v:.2g}" for k, v in taps.items())
-    board.to_csv(run.leaderboard, index=False)
+    board.to_csv(run_dir.leaderboard, index=False)
     return tiny_run
 
 

@@ -25,10 +25,10 @@ def ablation(smallest="not needed"):
 
 
 def test_the_block_says_what_to_use_its_gain_the_taps_and_the_epochs(tiny_run):
-    run = RunDir(tiny_run)
-    confirmed().to_csv(run.confirmed, index=False)
-    ablation().to_csv(run.ablation, index=False)
-    lines = answer(run)
+    run_dir = RunDir(tiny_run)
+    confirmed().to_csv(run_dir.confirmed, index=False)
+    ablation().to_csv(run_dir.ablation, index=False)
+    lines = answer(run_dir)
     assert 3 <= len(lines) <= 6
     assert lines[0] == "answer: use conv2:0.3 (config 0001, without its not-needed taps)"
     assert lines[1].startswith("gain on the test split: +0.310 [+0.120, +0.450] over the "
@@ -38,30 +38,30 @@ def test_the_block_says_what_to_use_its_gain_the_taps_and_the_epochs(tiny_run):
                         "conv4:0.1 not needed; conv5:0.05 not needed")
     # Search: its trials' epochs (2 + 2); race: 4 trainings of 2 epochs; confirm: 3 + 3
     # seeds; ablation: 3 + 2 + 4 + 2 seeds, and the winner's 4th seed (confirm gave it 3).
-    assert phase_epochs(run) == {"search": 4, "race": 8, "confirm": 12, "ablation": 24}
+    assert phase_epochs(run_dir) == {"search": 4, "race": 8, "confirm": 12, "ablation": 24}
     assert lines[4] == "epochs: search 4, race 8, confirm 12, ablation 24"
 
 
 def test_a_smallest_not_shown_as_good_leaves_the_winner(tiny_run):
-    run = RunDir(tiny_run)
-    confirmed().to_csv(run.confirmed, index=False)
-    ablation("not settled").to_csv(run.ablation, index=False)
-    assert answer(run)[0] == "answer: use conv2:0.3;conv4:0.1;conv5:0.05 (config 0001)"
+    run_dir = RunDir(tiny_run)
+    confirmed().to_csv(run_dir.confirmed, index=False)
+    ablation("not settled").to_csv(run_dir.ablation, index=False)
+    assert answer(run_dir)[0] == "answer: use conv2:0.3;conv4:0.1;conv5:0.05 (config 0001)"
 
 
 def test_nothing_better_is_one_line(tiny_run):
-    run = RunDir(tiny_run)
-    confirmed("no detectable difference").to_csv(run.confirmed, index=False)
-    assert answer(run) == [("answer: nothing beats the baseline on the test split; keep the "
+    run_dir = RunDir(tiny_run)
+    confirmed("no detectable difference").to_csv(run_dir.confirmed, index=False)
+    assert answer(run_dir) == [("answer: nothing beats the baseline on the test split; keep the "
                             "model without taps (epochs: search 4, race 8, confirm 12, "
                             "ablation 0)")]
 
 
 def test_without_ablation_the_taps_are_not_known_and_without_confirm_no_block(tiny_run):
-    run = RunDir(tiny_run)
-    assert answer(run) is None
-    confirmed().to_csv(run.confirmed, index=False)
-    lines = answer(run)
+    run_dir = RunDir(tiny_run)
+    assert answer(run_dir) is None
+    confirmed().to_csv(run_dir.confirmed, index=False)
+    lines = answer(run_dir)
     assert lines[0] == "answer: use conv2:0.3;conv4:0.1;conv5:0.05 (config 0001)"
     assert lines[2].startswith("taps: not ablated (confirm --no-ablation)")
     assert len(lines) == 4

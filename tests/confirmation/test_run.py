@@ -166,11 +166,11 @@ class _Killed(Exception):
 
 def test_a_confirm_killed_midway_resumes_without_retraining(tiny_run, monkeypatch):
     trained = fake_training(monkeypatch, lambda tapped, _: 0.9 if tapped else 0.05)
-    run = RunDir(tiny_run)
+    run_dir = RunDir(tiny_run)
     whole = confirm(tiny_run, top=1, seeds=5)  # uninterrupted: settled after 3 seeds
     assert len(trained) == 6 and whole.attrs["kept"] == 0
-    shutil.rmtree(run.confirm_scores)
-    run.confirmed.unlink()
+    shutil.rmtree(run_dir.confirm_scores)
+    run_dir.confirmed.unlink()
     trained.clear()
 
     def killed(*_):
@@ -179,7 +179,7 @@ def test_a_confirm_killed_midway_resumes_without_retraining(tiny_run, monkeypatc
 
     with pytest.raises(_Killed):
         confirm(tiny_run, top=1, seeds=5, on_score=killed)
-    assert not run.confirmed.exists() and len(list(run.confirm_scores.iterdir())) == 4
+    assert not run_dir.confirmed.exists() and len(list(run_dir.confirm_scores.iterdir())) == 4
     trained.clear()
     resumed = confirm(tiny_run, top=1, seeds=5)
     assert trained == [("tapped", 2), ("baseline", 2)]  # only what the killed one lacked
@@ -222,8 +222,8 @@ def test_a_confirm_killed_by_sigkill_resumes_with_the_same_verdicts(tiny_run, tm
     killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_3, str(tiny_run)], env=env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    run = RunDir(tiny_run)
-    assert len(list(run.confirm_scores.glob("*.npz"))) == 3 and not run.confirmed.exists()
+    run_dir = RunDir(tiny_run)
+    assert len(list(run_dir.confirm_scores.glob("*.npz"))) == 3 and not run_dir.confirmed.exists()
     resumed = cli(tiny_run)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     trained = [line for line in resumed.stderr.splitlines() if line.startswith("  config ")]
@@ -231,4 +231,4 @@ def test_a_confirm_killed_by_sigkill_resumes_with_the_same_verdicts(tiny_run, tm
     assert f"{trainings} of 6 trainings" in resumed.stdout
     assert "; 3 read back from an earlier confirm with these settings" in resumed.stdout
     pd.testing.assert_frame_equal(
-        pd.read_csv(run.confirmed, dtype={"config": str, "seeds": str}), whole)
+        pd.read_csv(run_dir.confirmed, dtype={"config": str, "seeds": str}), whole)

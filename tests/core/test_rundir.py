@@ -13,146 +13,150 @@ from auxsearch.core.space import dump_space, parse_space
 from tests.conftest import TINY_SPACE
 
 
-def _trial(run, trial_id, score, status="COMPLETED"):
-    folder = run.trial_dir(trial_id)
+def _trial(run_dir, trial_id, score, status="COMPLETED"):
+    folder = run_dir.trial_dir(trial_id)
     folder.mkdir(parents=True)
     state = {"trial_id": trial_id, "status": status, "score": score}
     (folder / "trial.json").write_text(json.dumps(state))  # NaN as Keras Tuner writes it
 
 
 def test_every_path_of_a_run_directory(tmp_path):
-    run = RunDir(tmp_path)
-    assert run.root == tmp_path and Path(run) == tmp_path and str(run) == str(tmp_path)
-    assert run.space == tmp_path / "space.toml"
-    assert (run.leaderboard, run.trials) == (tmp_path / "leaderboard.csv",
+    run_dir = RunDir(tmp_path)
+    assert run_dir.root == tmp_path and Path(run_dir) == tmp_path and str(run_dir) == str(tmp_path)
+    assert run_dir.space == tmp_path / "space.toml"
+    assert (run_dir.leaderboard, run_dir.trials) == (tmp_path / "leaderboard.csv",
                                              tmp_path / "trials.csv")
-    assert run.confirmed == tmp_path / "confirmed.csv"
-    assert run.plot == tmp_path / "leaderboard.png"
-    assert run.logs == tmp_path / "logs"
-    assert run.project == tmp_path / "search" and run.project_name == "search"
-    assert run.oracle == tmp_path / "search" / "oracle.json"
-    assert run.trial_dir("0003") == tmp_path / "search" / "trial_0003"
-    assert run.checkpoint("0003") == tmp_path / "search" / "trial_0003" / "checkpoint.weights.h5"
-    assert RunDir(run) == run and RunDir(str(tmp_path)) == run
+    assert run_dir.confirmed == tmp_path / "confirmed.csv"
+    assert run_dir.plot == tmp_path / "leaderboard.png"
+    assert run_dir.logs == tmp_path / "logs"
+    assert run_dir.project == tmp_path / "search" and run_dir.project_name == "search"
+    assert run_dir.oracle == tmp_path / "search" / "oracle.json"
+    assert run_dir.trial_dir("0003") == tmp_path / "search" / "trial_0003"
+    trial = tmp_path / "search" / "trial_0003"
+    assert run_dir.checkpoint("0003") == trial / "checkpoint.weights.h5"
+    assert RunDir(run_dir) == run_dir and RunDir(str(tmp_path)) == run_dir
     assert not list(tmp_path.iterdir())  # asking creates nothing
 
 
 def test_a_bare_keras_tuner_project_is_its_own_project(tmp_path):
     (tmp_path / "oracle.json").write_text(json.dumps({"max_epochs": 9}))
-    run = RunDir(tmp_path)
-    assert run.project == tmp_path and run.trial_dir("0001") == tmp_path / "trial_0001"
-    assert run.max_epochs() == 9
+    run_dir = RunDir(tmp_path)
+    assert run_dir.project == tmp_path and run_dir.trial_dir("0001") == tmp_path / "trial_0001"
+    assert run_dir.max_epochs() == 9
 
 
 def test_trial_states_in_trial_order_with_nan_scores(tmp_path):
-    run = RunDir(tmp_path)
-    assert run.trial_states() == [] and run.max_epochs() is None
-    _trial(run, "0001", float("nan"), "FAILED")
-    _trial(run, "0000", 0.9)
-    run.oracle.write_text(json.dumps({"max_epochs": 3}))
-    states = run.trial_states()
+    run_dir = RunDir(tmp_path)
+    assert run_dir.trial_states() == [] and run_dir.max_epochs() is None
+    _trial(run_dir, "0001", float("nan"), "FAILED")
+    _trial(run_dir, "0000", 0.9)
+    run_dir.oracle.write_text(json.dumps({"max_epochs": 3}))
+    states = run_dir.trial_states()
     assert [s["trial_id"] for s in states] == ["0000", "0001"]
     assert states[0]["score"] == 0.9 and math.isnan(states[1]["score"])
-    assert run.trial_state("0000") == states[0]
-    assert run.max_epochs() == 3
+    assert run_dir.trial_state("0000") == states[0]
+    assert run_dir.max_epochs() == 3
     with pytest.raises(RunDirError, match=r"trial_0007.trial.json: no such trial state"):
-        run.trial_state("0007")
+        run_dir.trial_state("0007")
 
 
 def test_only_a_directory_with_a_space_is_a_run_directory(tmp_path):
-    run = RunDir(tmp_path / "nope")
-    assert not run.exists()
+    run_dir = RunDir(tmp_path / "nope")
+    assert not run_dir.exists()
     with pytest.raises(RunDirError, match=r"nope: not a run directory of a search "
                        r"\(no space.toml\)$") as info:
-        run.require()
+        run_dir.require()
     assert not info.value.discardable and "--" not in str(info.value)
-    run.root.mkdir()
-    run.space.write_text(TINY_SPACE)
-    assert run.exists() and run.require() is run
+    run_dir.root.mkdir()
+    run_dir.space.write_text(TINY_SPACE)
+    assert run_dir.exists() and run_dir.require() is run_dir
 
 
 def test_resuming_needs_the_same_space(tmp_path):
     space = parse_space(TINY_SPACE, name="tiny")
-    run = RunDir(tmp_path)
-    run.check_resumable(space)  # nothing searched here yet
-    run.space.write_text(TINY_SPACE)  # keys left out mean their defaults
-    run.check_resumable(space)
-    run.space.write_text(dump_space(space))
-    run.check_resumable(space)
+    run_dir = RunDir(tmp_path)
+    run_dir.check_resumable(space)  # nothing searched here yet
+    run_dir.space.write_text(TINY_SPACE)  # keys left out mean their defaults
+    run_dir.check_resumable(space)
+    run_dir.space.write_text(dump_space(space))
+    run_dir.check_resumable(space)
     other = dataclasses.replace(space, seed=9, hyperband=dataclasses.replace(
         space.hyperband, max_epochs=4))
     with pytest.raises(RunDirError, match=r"holds a search of another space "
                        r"\(hyperband.max_epochs: 2 -> 4; seed: 3 -> 9\)$") as info:
-        run.check_resumable(other)
+        run_dir.check_resumable(other)
     assert info.value.discardable and "--overwrite" not in str(info.value)
     # How many trials train at once changes no result: a run resumes with another.
-    run.check_resumable(dataclasses.replace(space, training=dataclasses.replace(
+    run_dir.check_resumable(dataclasses.replace(space, training=dataclasses.replace(
         space.training, pack="auto")))
 
 
 def test_an_unreadable_space_cannot_be_resumed(tmp_path):
-    run = RunDir(tmp_path)
-    run.space.write_text("name = [\n")
+    run_dir = RunDir(tmp_path)
+    run_dir.space.write_text("name = [\n")
     with pytest.raises(RunDirError, match="holds a search this version cannot resume "
                        r"\(.*invalid TOML") as info:
-        run.check_resumable(parse_space(TINY_SPACE, name="tiny"))
+        run_dir.check_resumable(parse_space(TINY_SPACE, name="tiny"))
     assert info.value.discardable and "--" not in str(info.value)
 
 
-def _committed(run):
+def _committed(run_dir):
     """Another search's tables, as a fresh clone holds them: no manifest, no project."""
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.race.write_text("config,seed,score\n0006,10001,0.9638888835906982\n")
-    run.baseline_seeds.write_text("seed,score\n10001,0.9666666388511658\n")
-    run.confirmed.write_text("config,mean\n0006,0.96\n")
-    run.effects.write_text("layer,effect\nconv1,0.008\n")
-    run.leaderboard.write_text("rank,config\n1,0006\n")
-    run.plot.write_bytes(b"png")
-    run.confirm_scores.mkdir()
-    (run.confirm_scores / "0006_seed1001_x.npz").write_bytes(b"npz")
+    run_dir.root.mkdir(parents=True, exist_ok=True)
+    run_dir.race.write_text("config,seed,score\n0006,10001,0.9638888835906982\n")
+    run_dir.baseline_seeds.write_text("seed,score\n10001,0.9666666388511658\n")
+    run_dir.confirmed.write_text("config,mean\n0006,0.96\n")
+    run_dir.effects.write_text("layer,effect\nconv1,0.008\n")
+    run_dir.leaderboard.write_text("rank,config\n1,0006\n")
+    run_dir.plot.write_bytes(b"png")
+    run_dir.confirm_scores.mkdir()
+    (run_dir.confirm_scores / "0006_seed1001_x.npz").write_bytes(b"npz")
 
 
 def test_a_run_id_ties_the_tables_to_their_search(tmp_path):
-    run = RunDir(tmp_path / "run")
-    assert (run.manifest, run.confirm_scores) == (run.root / "run.json",
-                                                  run.root / "confirm_scores")
-    assert run.run_id() is run.files_id() is run.search_id() is None
-    _committed(run)
+    run_dir = RunDir(tmp_path / "run")
+    assert (run_dir.manifest, run_dir.confirm_scores) == (run_dir.root / "run.json",
+                                                  run_dir.root / "confirm_scores")
+    assert run_dir.run_id() is run_dir.files_id() is run_dir.search_id() is None
+    _committed(run_dir)
     # Tables alone (a committed run) are read as they are: no project says otherwise.
-    assert run.owns_files() and run.race_scores() == {"0006": {10001: 0.9638888835906982}}
-    assert run.baseline_scores() == {10001: 0.9666666388511658}
+    assert run_dir.owns_files() and run_dir.race_scores() == {"0006": {10001: 0.9638888835906982}}
+    assert run_dir.baseline_scores() == {10001: 0.9666666388511658}
     # A new search starts here: the other search's tables go, unread; the space stays.
-    run.space.write_text(TINY_SPACE)
-    assert run.claim("abc") == ["leaderboard.csv", "race.csv", "baseline_seeds.csv",
+    run_dir.space.write_text(TINY_SPACE)
+    assert run_dir.claim("abc") == ["leaderboard.csv", "race.csv", "baseline_seeds.csv",
                                 "confirmed.csv", "confirm_scores", "effects.csv",
                                 "leaderboard.png"]
-    assert sorted(p.name for p in run.root.iterdir()) == ["run.json", "space.toml"]
-    assert run.files_id() == run.run_id() == "abc" and run.search_id() is None
-    run.name_search("abc")
-    assert run.search_id() == "abc" and (run.project / "run.json").is_file()
+    assert sorted(p.name for p in run_dir.root.iterdir()) == ["run.json", "space.toml"]
+    assert run_dir.files_id() == run_dir.run_id() == "abc" and run_dir.search_id() is None
+    run_dir.name_search("abc")
+    assert run_dir.search_id() == "abc" and (run_dir.project / "run.json").is_file()
     # Its own tables are kept on a resume, and read.
-    run.race.write_text("config,seed,score\n0001,10003,0.5\n")
-    assert run.claim("abc") == [] and run.race.is_file()
-    assert run.owns_files() and run.race_scores() == {"0001": {10003: 0.5}}
+    run_dir.race.write_text("config,seed,score\n0001,10003,0.5\n")
+    assert run_dir.claim("abc") == [] and run_dir.race.is_file()
+    assert run_dir.owns_files() and run_dir.race_scores() == {"0001": {10003: 0.5}}
 
 
 def test_tables_of_another_search_beside_a_project_are_not_read(tmp_path):
     # The project's search is not the one that wrote the tables (e.g. a pull
     # replaced them with a committed run's): its race and noise floor read as none.
-    run = RunDir(tmp_path)
-    run.name_search("mine")
-    _committed(run)
-    assert not run.owns_files() and run.race_scores() == {} and run.baseline_scores() == {}
-    run.manifest.write_text(json.dumps({"run_id": "theirs"}))
-    assert run.files_id() == "theirs" and run.run_id() == "mine" and not run.owns_files()
-    assert "race.csv" in run.claim("mine") and run.owns_files() and run.race_scores() == {}
+    run_dir = RunDir(tmp_path)
+    run_dir.name_search("mine")
+    _committed(run_dir)
+    assert not run_dir.owns_files()
+    assert run_dir.race_scores() == {} and run_dir.baseline_scores() == {}
+    run_dir.manifest.write_text(json.dumps({"run_id": "theirs"}))
+    assert run_dir.files_id() == "theirs" and run_dir.run_id() == "mine"
+    assert not run_dir.owns_files()
+    assert "race.csv" in run_dir.claim("mine")
+    assert run_dir.owns_files() and run_dir.race_scores() == {}
 
 
 def test_an_unreadable_manifest_names_no_run(tmp_path):
-    run = RunDir(tmp_path)
+    run_dir = RunDir(tmp_path)
     for text in ("{", "[1]", json.dumps({"run_id": 3}), json.dumps({"run_id": ""})):
-        run.manifest.write_text(text)
-        assert run.files_id() is None
+        run_dir.manifest.write_text(text)
+        assert run_dir.files_id() is None
     assert len(new_run_id()) == 16 and new_run_id() != new_run_id()
 
 

@@ -392,3 +392,19 @@ def _boom():
 def test_a_loader_that_cannot_give_data_is_refused_naming_it(loaders, source, words):
     with pytest.raises(DataError, match=words):
         load_data(source, "multiclass", 0)
+
+
+def test_the_ignore_label_is_checked_once_whatever_the_source(tmp_path):
+    x = np.zeros((6, 2, 2, 1), "float32")
+    masks = np.zeros((6, 2, 2), "int32")
+    masks[:, 0] = 255  # class 0 and the ignore label: one class
+    arrays = {"x_train": x, "y_train": masks, "x_val": x, "y_val": masks}
+    np.savez(tmp_path / "m.npz", **arrays)
+    plain = load_data(str(tmp_path / "m.npz"), "segmentation", 0, test_fraction=0)
+    assert plain.ignore_label is None  # 255 counts as a class
+    for source in (str(tmp_path / "m.npz"), lambda: dict(arrays)):
+        with pytest.raises(DataError, match="only class 0 besides the ignore label"):
+            load_data(source, "segmentation", 0, test_fraction=0, ignore_label=255)
+    masks[:3, 1] = 1
+    data = load_data(lambda: dict(arrays), "segmentation", 0, test_fraction=0, ignore_label=255)
+    assert data.ignore_label == 255 and data.num_classes == 2

@@ -119,19 +119,19 @@ def confirmed(baseline_trained="3/3"):
 
 def write_run(tmp_path, leaderboard, confirmed=None, baseline_seeds=None):
     """Writes a run's files; `baseline_seeds`: the baseline's scores on its extra seeds."""
-    run = RunDir(tmp_path)
-    leaderboard.to_csv(run.leaderboard, index=False)
+    run_dir = RunDir(tmp_path)
+    leaderboard.to_csv(run_dir.leaderboard, index=False)
     if confirmed is not None:
-        confirmed.to_csv(run.confirmed, index=False)
+        confirmed.to_csv(run_dir.confirmed, index=False)
     if baseline_seeds is not None:
         pd.DataFrame({"seed": range(1, len(baseline_seeds) + 1),
-                      "score": baseline_seeds}).to_csv(run.baseline_seeds, index=False)
+                      "score": baseline_seeds}).to_csv(run_dir.baseline_seeds, index=False)
     return tmp_path
 
 
-def save_space(run, space):
+def save_space(run_dir, space):
     """Saves one trial state whose search space holds `space` (name, class, values)."""
-    path = RunDir(run).trial_dir("0000") / "trial.json"
+    path = RunDir(run_dir).trial_dir("0000") / "trial.json"
     path.parent.mkdir(parents=True)
     hps = [{"class_name": kind, "config": {"name": name, "values": values, "conditions": []}}
            for name, kind, values in space]
@@ -143,11 +143,11 @@ def axes(fig):
     return {ax.get_label(): ax for ax in fig.axes}
 
 
-def draw(run):
+def draw(run_dir):
     """The run's figure, as `plot_run` draws it (not rendered: `plot_run`'s test renders)."""
     from auxsearch.results.plots import figure
 
-    return figure(run)
+    return figure(run_dir)
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,10 @@ def save_search(root, trials, layers=LAYERS, slots=None, space=TINY_SPACE):
     `trials`: `(status, score, {layer: weight}, epochs)`; with `slots`, the
     space has that many `tap/slot<i>` choices instead of a switch per layer.
     """
-    run = RunDir(root)
+    run_dir = RunDir(root)
     if space is not None:
         root.mkdir(parents=True, exist_ok=True)
-        run.space.write_text(space)
+        run_dir.space.write_text(space)
     if slots:
         hps = [{"class_name": "Choice", "config": {"name": f"tap/slot{i}",
                                                     "values": ["none", *layers]}}
@@ -57,7 +57,7 @@ def save_search(root, trials, layers=LAYERS, slots=None, space=TINY_SPACE):
         state = {"trial_id": f"{i:04d}", "status": status, "score": score,
                  "hyperparameters": {"space": hps, "values": values},
                  "metrics": {"metrics": metrics}}
-        folder = run.trial_dir(f"{i:04d}")
+        folder = run_dir.trial_dir(f"{i:04d}")
         folder.mkdir(parents=True)
         (folder / "trial.json").write_text(json.dumps(state))
     return root

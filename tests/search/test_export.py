@@ -23,10 +23,10 @@ def test_exported_model_is_the_main_head_with_trained_weights(tiny_run):
     search = open_run(tiny_run)
     row = leaderboard(tiny_run).iloc[0]
     trial = row["trials"].split(">")[-1]
-    run = RunDir(tiny_run)
-    values = run.trial_state(trial)["hyperparameters"]["values"]
+    run_dir = RunDir(tiny_run)
+    values = run_dir.trial_state(trial)["hyperparameters"]["values"]
     full = search.hypermodel.build(search.hypermodel.hyperparameters(values))
-    full.load_weights(run.checkpoint(trial))
+    full.load_weights(run_dir.checkpoint(trial))
     x = search.data.x_val[:32]
     np.testing.assert_allclose(exported.predict(x, verbose=0),
                                full.predict(x, verbose=0)["main"], rtol=1e-5, atol=1e-6)

@@ -172,27 +172,6 @@ def test_a_trial_with_all_taps_off_trains_like_the_plain_model(tiny_data):
 
 
 @pytest.mark.e2e
-def test_a_reloaded_checkpoint_restores_weights_and_optimizer_state(tiny_data, tmp_path):
-    # What Hyperband does for a promotion: build, then load the parent's checkpoint.
-    hm = AuxLossHyperModel(functional_mlp)
-    hp = _hp(hm, d2=0.25)
-    parent = hm.build(hp)
-    _fit(hm, hp, parent, tiny_data, epochs=2)
-    path = tmp_path / "checkpoint.weights.h5"
-    parent.save_weights(path)
-    saved = [v.numpy().copy() for v in parent.optimizer.variables]
-    weights = [w.copy() for w in parent.get_weights()]
-
-    child = hm.build(hp)
-    assert int(child.optimizer.iterations) == 0
-    child.load_weights(path)
-    for got, want in zip(child.get_weights(), weights):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(child.optimizer.variables, saved):
-        np.testing.assert_array_equal(got.numpy(), want)
-
-
-@pytest.mark.e2e
 def test_same_configuration_same_result(tiny_data):
     hm = AuxLossHyperModel(functional_mlp)
     hp = _hp(hm, d1=0.5)
@@ -634,7 +613,7 @@ def conv1d_labeller(steps=12, classes=3):
 
 @pytest.mark.e2e  # a conv model's first traced step takes seconds on 2 cores
 def test_a_segmentation_search_trains_heads_on_masks_with_an_ignore_label():
-    from tests.trial.test_dense import encoder_decoder
+    from tests.conftest import encoder_decoder
 
     hm = AuxLossHyperModel(encoder_decoder, ["enc2", "dec1"], task="segmentation",
                            ignore_label=255)
@@ -675,7 +654,7 @@ def test_a_per_step_labeller_trains_on_one_hot_steps_as_their_classes():
 
 
 def test_segmentation_refuses_masks_and_settings_that_do_not_fit():
-    from tests.trial.test_dense import encoder_decoder
+    from tests.conftest import encoder_decoder
 
     hm = AuxLossHyperModel(encoder_decoder, ["enc2"], task="segmentation")
     hp = _hp(hm)

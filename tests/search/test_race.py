@@ -14,13 +14,13 @@ from auxsearch.search.race import Race, paired_seeds
 from auxsearch.search.run import Search
 
 
-def _search(run: RunDir, race: int, floor: int) -> Search:
-    run.race.unlink(missing_ok=True)  # the search's own noise floor, trained already
-    space = load_space(run.space)
+def _search(run_dir: RunDir, race: int, floor: int) -> Search:
+    run_dir.race.unlink(missing_ok=True)  # the search's own noise floor, trained already
+    space = load_space(run_dir.space)
     band = dataclasses.replace(space.hyperband, race_seeds=race, baseline_seeds=floor)
     space = dataclasses.replace(space, hyperband=band)
-    run.space.write_text(dump_space(space))  # as a run writes it (a resume may change both)
-    return Search(space, run)
+    run_dir.space.write_text(dump_space(space))  # as a run writes it (a resume may change both)
+    return Search(space, run_dir)
 
 
 def _fake(monkeypatch, scores):
@@ -37,12 +37,12 @@ def _fake(monkeypatch, scores):
 
 
 def test_the_race_trains_paired_seeds_drops_the_worse_and_resumes(tiny_run, monkeypatch):
-    run = RunDir(tiny_run)
-    board = leaderboard(run)
+    run_dir = RunDir(tiny_run)
+    board = leaderboard(run_dir)
     base = board.loc[board["n_taps"] == 0, "config"].iloc[0]
     other = board.loc[board["n_taps"] > 0, "config"].iloc[0]
     trained = _fake(monkeypatch, lambda c, s: 0.1 + s % 7 / 1e4 if c == base else 0.9)
-    search = _search(run, race=4, floor=5)
+    search = _search(run_dir, race=4, floor=5)
     result = search.race()
     seeds = paired_seeds(search.space)
     assert seeds == [search.space.seed + 10_000 * i for i in range(1, 6)]
@@ -51,17 +51,17 @@ def test_the_race_trains_paired_seeds_drops_the_worse_and_resumes(tiny_run, monk
     assert set(trained[2:4]) == {(other, seeds[1]), (base, seeds[1])}
     assert result.dropped == {base: 2} and result.racing == [other]
     assert sorted(result.scores[base]) == seeds and sorted(result.scores[other]) == seeds[:2]
-    assert len(run.baseline_scores()) == 5
-    saved = pd.read_csv(run.race, dtype={"config": str})
+    assert len(run_dir.baseline_scores()) == 5
+    saved = pd.read_csv(run_dir.race, dtype={"config": str})
     assert len(saved) == 7 and set(saved["config"]) == {base, other}
-    board = leaderboard(run)
+    board = leaderboard(run_dir)
     first = board.iloc[0]
     assert first["config"] == other and first["race"] == "won" and first["race_seeds"] == 2
     assert board.set_index("config").loc[base, "race"] == "dropped after 2 seeds"
     before = len(trained)
-    space = _search(run, race=4, floor=5).space
-    run.race.write_text(saved.to_csv(index=False))
-    Search(space, run).race()  # resumed: nothing left to train
+    space = _search(run_dir, race=4, floor=5).space
+    run_dir.race.write_text(saved.to_csv(index=False))
+    Search(space, run_dir).race()  # resumed: nothing left to train
     assert len(trained) == before
 
 

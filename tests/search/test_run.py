@@ -102,10 +102,10 @@ def test_a_failed_search_writes_its_csvs_and_raises_its_error(tiny_space, tmp_pa
         raise SearchFailed("3 trials failed in a row; the last (trial 0002) failed with: boom")
 
     monkeypatch.setattr(Search, "train_trials", fail)
-    run = RunDir(tmp_path / "run")
+    run_dir = RunDir(tmp_path / "run")
     with pytest.raises(SearchFailed, match="^3 trials failed in a row"):
-        run_search(load_space(tiny_space), run)
-    assert run.leaderboard.exists() and run.trials.exists()
+        run_search(load_space(tiny_space), run_dir)
+    assert run_dir.leaderboard.exists() and run_dir.trials.exists()
 
 
 def test_a_wrapped_configuration_error_is_raised_as_itself(tiny_space, tmp_path, monkeypatch):
@@ -142,8 +142,8 @@ def failing_space(tmp_path, monkeypatch, tiny_space, kind):
     return path
 
 
-def _statuses(run):
-    table = pd.read_csv(run.trials, dtype={"trial_id": str})
+def _statuses(run_dir):
+    table = pd.read_csv(run_dir.trials, dtype={"trial_id": str})
     return dict(zip(table["trial_id"], table["status"]))
 
 
@@ -151,12 +151,12 @@ def _statuses(run):
 def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
         tiny_space, tmp_path, monkeypatch):
     space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "changing"))
-    run = RunDir(tmp_path / "run")
+    run_dir = RunDir(tmp_path / "run")
     with pytest.raises(ModelError, match="first built 9 layers, then 10"):
-        run_search(space, run)
-    statuses = _statuses(run)
+        run_search(space, run_dir)
+    statuses = _statuses(run_dir)
     assert statuses["0000"] == "COMPLETED" and statuses["0001"] != "COMPLETED"
-    board = pd.read_csv(run.leaderboard, dtype={"config": str})
+    board = pd.read_csv(run_dir.leaderboard, dtype={"config": str})
     assert len(board) == 2 and board["rank"].notna().sum() == 1
 
 
@@ -164,11 +164,11 @@ def test_a_builder_that_breaks_its_contract_ends_the_search_with_its_error(
 def test_a_search_whose_trials_all_fail_ends_with_search_failed(tiny_space, tmp_path,
                                                                 monkeypatch):
     space = load_space(failing_space(tmp_path, monkeypatch, tiny_space, "nan"))
-    run = RunDir(tmp_path / "run")
+    run_dir = RunDir(tmp_path / "run")
     with pytest.raises(SearchFailed, match="^3 trials failed in a row; .*loss became nan"):
-        run_search(space, run)
-    assert set(_statuses(run).values()) == {"FAILED"} and len(_statuses(run)) == 3
-    board = pd.read_csv(run.leaderboard)
+        run_search(space, run_dir)
+    assert set(_statuses(run_dir).values()) == {"FAILED"} and len(_statuses(run_dir)) == 3
+    board = pd.read_csv(run_dir.leaderboard)
     assert list(board["status"]) == ["FAILED"] * 3 and board["rank"].isna().all()
     assert board["message"].str.contains("loss became nan").all()
 
@@ -203,17 +203,17 @@ def test_example_space_searches(path, tmp_path, monkeypatch):
 def test_baseline_seeds_are_kept_on_resume_and_discarded_with_the_search(tiny_space, tmp_path):
     space = dataclasses.replace(load_space(tiny_space), hyperband=dataclasses.replace(
         load_space(tiny_space).hyperband, max_epochs=1, baseline_seeds=1))
-    run = RunDir(tmp_path / "run")
-    search = Search(space, run)
+    run_dir = RunDir(tmp_path / "run")
+    search = Search(space, run_dir)
     search.run()
-    scores = run.baseline_scores()
+    scores = run_dir.baseline_scores()
     assert len(scores) == 1
     seen = []
     search.run(on_race=lambda *a: seen.append(a))  # resumed: nothing to train again
-    assert seen == [] and run.baseline_scores() == scores
-    run.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
+    assert seen == [] and run_dir.baseline_scores() == scores
+    run_dir.baseline_seeds.write_text("seed,score\n" + f"{next(iter(scores))},0.5\n")
     search.run(overwrite=True, on_race=lambda *a: seen.append(a))
-    assert len(seen) == 1 and run.baseline_scores() != {next(iter(scores)): 0.5}
+    assert len(seen) == 1 and run_dir.baseline_scores() != {next(iter(scores)): 0.5}
 
 
 COMMITTED = Path(__file__).parents[2] / "results" / "digits_cnn"  # another machine's run
@@ -227,84 +227,65 @@ def _warnings(caplog):
 def test_a_run_where_another_search_left_its_tables_starts_clean(tiny_space, tmp_path, caplog):
     # A fresh clone: the committed run's tables and plot, no project (search/).
     space = load_space(tiny_space)
-    run = RunDir(tmp_path / "run")
-    shutil.copytree(COMMITTED, run.root)
-    run.space.write_text(dump_space(space))  # the same space, searched elsewhere
+    run_dir = RunDir(tmp_path / "run")
+    shutil.copytree(COMMITTED, run_dir.root)
+    run_dir.space.write_text(dump_space(space))  # the same space, searched elsewhere
     theirs = {name: (COMMITTED / name).read_bytes() for name in
               ("race.csv", "baseline_seeds.csv", "leaderboard.csv", "trials.csv")}
-    foreign = set(pd.read_csv(run.race)["score"]) | set(pd.read_csv(run.baseline_seeds)["score"])
+    foreign = (set(pd.read_csv(run_dir.race)["score"])
+               | set(pd.read_csv(run_dir.baseline_seeds)["score"]))
     raced = []
-    result = Search(space, run).run(on_race=lambda *a: raced.append(a))
+    result = Search(space, run_dir).run(on_race=lambda *a: raced.append(a))
     committed = [name for name in OUTPUTS if (COMMITTED / name).exists()]
     assert {"race.csv", "baseline_seeds.csv", "confirmed.csv"} <= set(committed)
-    line = (f"{run.root} held another search's {', '.join(committed)}: removed unread, "
+    line = (f"{run_dir.root} held another search's {', '.join(committed)}: removed unread, "
             "this run writes its own")
     assert _warnings(caplog) == [line]
-    assert not run.confirmed.exists() and not run.effects.exists()
-    assert all((run.root / name).read_bytes() != text for name, text in theirs.items())
-    assert run.files_id() == run.search_id() is not None
+    assert not run_dir.confirmed.exists() and not run_dir.effects.exists()
+    assert all((run_dir.root / name).read_bytes() != text for name, text in theirs.items())
+    assert run_dir.files_id() == run_dir.search_id() is not None
     # The race ran here, on this search's configurations and seeds, and nothing else.
-    race = pd.read_csv(run.race, dtype={"config": str})
+    race = pd.read_csv(run_dir.race, dtype={"config": str})
     seeds = paired_seeds(space)
     assert len(raced) == len(race) == 4 and set(race["seed"]) == set(seeds)
     assert set(race["config"]) == set(result.leaderboard["config"])
-    assert sorted(run.baseline_scores()) == seeds
-    assert not foreign & (set(race["score"]) | set(run.baseline_scores().values()))
+    assert sorted(run_dir.baseline_scores()) == seeds
+    assert not foreign & (set(race["score"]) | set(run_dir.baseline_scores().values()))
     assert result.leaderboard["race_seeds"].tolist() == [2, 2]
 
     # Its own run, resumed: its race is kept, nothing trains again, nothing is removed.
     caplog.clear()
-    again = Search(space, run).run(on_race=lambda *a: raced.append(a))
+    again = Search(space, run_dir).run(on_race=lambda *a: raced.append(a))
     assert len(raced) == 4 and _warnings(caplog) == []
-    pd.testing.assert_frame_equal(pd.read_csv(run.race, dtype={"config": str}), race)
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir.race, dtype={"config": str}), race)
     assert list(again.leaderboard["race_mean"]) == list(result.leaderboard["race_mean"])
 
 
 def test_a_search_claims_its_run_directory(tiny_run, caplog):
-    run = RunDir(tiny_run)
-    mine = run.search_id()
-    assert mine and run.files_id() == mine  # the search wrote both
-    search = Search(load_space(run.space), run)
-    assert search.claim() == mine and _warnings(caplog) == [] and run.race.is_file()
+    run_dir = RunDir(tiny_run)
+    mine = run_dir.search_id()
+    assert mine and run_dir.files_id() == mine  # the search wrote both
+    search = Search(load_space(run_dir.space), run_dir)
+    assert search.claim() == mine and _warnings(caplog) == [] and run_dir.race.is_file()
     # Tables another search wrote beside this project are removed, in one line.
-    run.manifest.write_text('{"run_id": "theirs"}')
-    search = Search(load_space(run.space), run)
-    assert search.claim() == mine and run.files_id() == mine
+    run_dir.manifest.write_text('{"run_id": "theirs"}')
+    search = Search(load_space(run_dir.space), run_dir)
+    assert search.claim() == mine and run_dir.files_id() == mine
     assert len(_warnings(caplog)) == 1 and "race.csv" in _warnings(caplog)[0]
-    assert not run.race.exists() and not run.leaderboard.exists()
+    assert not run_dir.race.exists() and not run_dir.leaderboard.exists()
     assert search.claim() == mine and len(_warnings(caplog)) == 1  # nothing left to say
     # A discarded search's id goes with it, and so do its tables.
-    run.race.write_text("config,seed,score\n0000,10003,0.5\n")
+    run_dir.race.write_text("config,seed,score\n0000,10003,0.5\n")
     fresh = search.claim(overwrite=True)
-    assert fresh != mine and run.files_id() == fresh and not run.race.exists()
+    assert fresh != mine and run_dir.files_id() == fresh and not run_dir.race.exists()
     assert search.claim(overwrite=True) not in (fresh, mine)  # as often as it is discarded
-
-
-SEGMENTATION_BUILDER = """
-import keras
-
-
-def build(input_shape, num_outputs, activation):
-    inputs = keras.Input(input_shape)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(inputs)
-    x = keras.layers.MaxPooling2D(name="down1")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc2")(x)
-    x = keras.layers.MaxPooling2D(name="down2")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="dec1")(x)
-    x = keras.layers.UpSampling2D(4, name="up")(x)
-    return keras.Model(inputs, keras.layers.Conv2D(num_outputs, 1, activation=activation,
-                                                   name="out")(x))
-"""
 
 
 def segmentation_space(tmp_path, monkeypatch, mask_size=16):
     """A tiny segmentation space: 16x16 images, 3 classes, a border labelled 255."""
     import numpy as np
 
-    monkeypatch.chdir(tmp_path)  # the builder imports from here
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    monkeypatch.delitem(sys.modules, "auxsearch_test_seg_builder", raising=False)
-    (tmp_path / "auxsearch_test_seg_builder.py").write_text(SEGMENTATION_BUILDER)
+    monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     x = rng.random((60, 16, 16, 1)).astype("float32")
     y = (x[..., 0] * 3).astype("int32")
@@ -312,8 +293,8 @@ def segmentation_space(tmp_path, monkeypatch, mask_size=16):
     step = 16 // mask_size
     np.savez(tmp_path / "masks.npz", x_train=x, y_train=y[:, ::step, ::step])
     path = tmp_path / "seg.toml"
-    path.write_text('name = "seg"\nseed = 1\n\n[model]\nbuilder = "auxsearch_test_seg_builder:'
-                    'build"\n\n[data]\nfile = "masks.npz"\ntask = "segmentation"\n'
+    path.write_text('name = "seg"\nseed = 1\n\n[model]\nbuilder = "tests.conftest:'
+                    'segmentation_builder"\n\n[data]\nfile = "masks.npz"\ntask = "segmentation"\n'
                     'ignore_label = 255\n\n[taps]\ncandidates = ["enc2", "dec1"]\n\n'
                     '[training]\nbatch_size = 16\npack = 2\n\n[hyperband]\nmax_epochs = 2\n')
     return path

@@ -174,7 +174,7 @@ def test_several_outputs_are_refused_with_what_to_do():
 ])
 def test_a_segmentation_trial_gets_map_heads_mean_iou_and_pixel_accuracy(classes, activation,
                                                                         loss):
-    from tests.trial.test_dense import encoder_decoder
+    from tests.conftest import encoder_decoder
 
     def build():
         model = encoder_decoder(classes=classes)

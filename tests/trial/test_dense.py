@@ -12,19 +12,7 @@ from auxsearch.trial.dense import (
     attach_dense_head,
     per_example_scores,
 )
-
-
-def encoder_decoder(size=16, classes=3):
-    """A tiny encoder-decoder: taps at 1/2 and 1/4 resolution, both ways."""
-    inputs = keras.Input((size, size, 1))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(inputs)
-    x = keras.layers.MaxPooling2D(name="down1")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="enc2")(x)
-    x = keras.layers.MaxPooling2D(name="down2")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="dec1")(x)
-    x = keras.layers.UpSampling2D(4, name="up")(x)
-    return keras.Model(inputs, keras.layers.Conv2D(classes, 1, activation="softmax",
-                                                   name="out")(x))
+from tests.conftest import encoder_decoder
 
 
 def test_resize_like_takes_the_positions_of_its_reference():

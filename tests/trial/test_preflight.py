@@ -102,7 +102,7 @@ def test_unscaled_images_get_one_warning(caplog, scale, rescaling, warned):
 
 
 def test_a_segmentation_step_trains_every_head_kind_and_refuses_a_wrong_resolution():
-    from tests.trial.test_dense import encoder_decoder
+    from tests.conftest import encoder_decoder
 
     hm = AuxLossHyperModel(encoder_decoder, TapSpec(candidates=("enc2", "dec1"),
                                                     kinds=["head", "penalty"],

@@ -8,6 +8,7 @@ import pytest
 from auxsearch.core.space import TrainingSpec
 from auxsearch.kt.project import SaveBestEpoch
 from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.trial import checkpoints
 from auxsearch.trial.records import LossWeightSchedule, TrialRecords
 from auxsearch.trial.traced import TracedModel
 from tests.conftest import functional_mlp
@@ -48,8 +49,8 @@ def test_best_epoch_checkpoint_is_written_once_at_the_best_epoch(tiny_data, tmp_
     path = str(tmp_path / "checkpoint.weights.h5")
     objective = kt.Objective("val_main_loss", "min")
     writes = []
-    original = model.save_weights
-    monkeypatch.setattr(model, "save_weights", lambda p: (writes.append(p), original(p)))
+    original = checkpoints.write
+    monkeypatch.setattr(checkpoints, "write", lambda m, p: (writes.append(p), original(m, p)))
     history = _fit(hm, hp, model, tiny_data, epochs=4, callbacks=[SaveBestEpoch(objective, path)])
     assert writes == [path]
     losses = history.history["val_main_loss"]

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from auxsearch.trial.traced import TracedModel, TracedModels, seeded
+from auxsearch.trial.traced import TracedModel, TracedModels, build_metrics, seeded
 
 
 def _model():
@@ -141,3 +141,22 @@ def test_weights_a_builder_sets_itself_are_built_every_time():
         model.get_layer("h").set_weights([np.random.normal(size=(4, 4)), np.zeros(4)])
         return model
     assert _builds(noisy) == 4  # the confirming build differed: every reuse builds
+
+
+def test_metrics_built_before_the_first_fit_leave_training_as_it_was():
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = {"main": np.arange(16) % 2, "aux_h": np.arange(16) % 2}
+
+    def fit(prebuild):
+        keras.utils.set_random_seed(0)
+        traced = _traced()
+        if prebuild:
+            build_metrics(traced.model, (x[:1], {k: v[:1] for k, v in y.items()}))
+            assert all(float(keras.ops.sum(v)) == 0 for v in traced.model.metrics_variables)
+        count = len(traced.model.metrics_variables)
+        history = traced.model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        return count, len(traced.model.metrics_variables), history.history
+
+    before, after, built = fit(prebuild=True)
+    assert before == after  # the first trace creates no variable: it is traced once
+    assert built == fit(prebuild=False)[2]

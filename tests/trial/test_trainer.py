@@ -7,6 +7,7 @@ import pytest
 
 from auxsearch.core.space import TapSpec, TrainingSpec
 from auxsearch.search.hypermodel import AuxLossHyperModel
+from auxsearch.trial import checkpoints
 from auxsearch.trial.trainer import PackedTrial
 from tests.conftest import packable_data, packable_hypermodel
 
@@ -48,9 +49,8 @@ def test_a_promotion_starts_from_its_parent_checkpoint(tmp_path):
     results, _ = hm.fit_packed([PackedTrial(hp, 7, checkpoint=parent),
                                 PackedTrial(hm.hyperparameters({}), 8)],
                                x, y, validation_data=val, epochs=1)
-    model = hm.build(hp)  # unpacked: the checkpoint, then a fresh optimizer
-    model.load_weights(parent)
-    hm.trainer.models.current.restart_optimizer()
+    model = hm.build(hp)  # unpacked: a fresh optimizer, then the checkpoint's weights
+    checkpoints.read(model, parent)
     want = hm.fit(hp, model, x, y, validation_data=val, epochs=3, initial_epoch=1,
                   verbose=0).history
     got, _ = hm.fit_packed([PackedTrial(hp, hm.trial_seed(hp), parent=parent),
