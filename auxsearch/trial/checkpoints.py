@@ -22,7 +22,15 @@ from typing import Any
 import keras
 import numpy as np
 
+try:  # private Keras names, for `_cache_skipsets`; without them Keras runs as it is
+    from keras.src.backend.common import global_state as _keras_state
+    from keras.src.saving.saving_lib import get_attr_skipset as _skipset
+except ImportError:  # another Keras
+    _keras_state = _skipset = None
+
 MEMORY_BYTES = 256 * 2**20  # the most that the values written are kept for
+# The kinds of object whose attributes Keras' saving skips (`get_attr_skipset`).
+_SKIPSET_KINDS = ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss")
 
 # Each path written: the file's identity when written, and the values.
 _written: OrderedDict[str, tuple[tuple[int, int, int] | None, list[np.ndarray]]] = OrderedDict()
@@ -31,6 +39,7 @@ _written: OrderedDict[str, tuple[tuple[int, int, int] | None, list[np.ndarray]]]
 def write(model: keras.Model, path: str | Path) -> None:
     """Writes a model's weights (its optimizer's state left out) as a checkpoint."""
     path = str(path)
+    _cache_skipsets()
     keras.saving.save_weights(model, path, objects_to_skip=_optimizer(model))
     _written.pop(path, None)
     values = [keras.ops.convert_to_numpy(v) for v in model.weights]
@@ -56,7 +65,26 @@ def read(model: keras.Model, path: str | Path) -> None:
         for variable, value in zip(weights, kept[1]):
             variable.assign(value)
         return
+    _cache_skipsets()
     keras.saving.load_weights(model, path, objects_to_skip=_optimizer(model))
+
+
+def _cache_skipsets() -> None:
+    """Makes Keras 3.15's saving build each attribute skip set once, not once per layer.
+
+    Its `get_attr_skipset` stores a set under `saving_attr_skipset_<kind>`
+    and looks under `saving_attr_skiplist_<kind>`, so every layer a save or
+    load walks builds a throwaway `Layer` to list its attributes: 40% of a
+    checkpoint write (58 ms against 36 ms for the default model). Storing
+    each set under the key Keras reads gives the same sets, built once per
+    Keras session (`clear_session` empties them: they are stored again).
+    """
+    if _keras_state is None:
+        return
+    for kind in _SKIPSET_KINDS:
+        key = f"saving_attr_skiplist_{kind}"
+        if _keras_state.get_global_attribute(key) is None:
+            _keras_state.set_global_attribute(key, _skipset(kind))
 
 
 def _optimizer(model: keras.Model) -> list[Any] | None:

@@ -87,3 +87,18 @@ def test_only_so_much_is_kept_in_memory(tmp_path, monkeypatch):
 def test_a_missing_checkpoint_fails_as_keras_does(tmp_path):
     with pytest.raises((FileNotFoundError, OSError, ValueError)):
         checkpoints.read(_fresh_compiled(), str(tmp_path / "gone.weights.h5"))
+
+
+def test_a_write_walks_the_model_without_building_throwaway_layers(tmp_path, monkeypatch):
+    model = _trained()
+    checkpoints.write(model, str(tmp_path / "a.weights.h5"))  # the skip sets, once
+    built = []
+    init = keras.layers.Layer.__init__
+    monkeypatch.setattr(keras.layers.Layer, "__init__",
+                        lambda self, *a, **k: (built.append(type(self)), init(self, *a, **k))[1])
+    checkpoints.write(model, str(tmp_path / "b.weights.h5"))
+    assert built == []
+    with h5py.File(tmp_path / "a.weights.h5") as a, h5py.File(tmp_path / "b.weights.h5") as b:
+        names = []
+        a.visit(names.append)
+        assert names and all(n in b for n in names)
