@@ -2,7 +2,7 @@
 
 A checkpoint holds the model's weights and its loss weights, not the
 optimizer's state: a promotion starts with a fresh optimizer (see
-`search.tuner.Hyperband.loaded_parent`), and `export-model` loads the
+`search.tuner.Hyperband.load_checkpoint`), and `export-model` loads the
 weights into an uncompiled model. Plain `keras.Model.load_weights` reads it.
 
 Hyperband reads a parent's checkpoint soon after the round that wrote it,
