@@ -74,13 +74,20 @@ class AuxHyperModel(kt.HyperModel):
         else:
             h = keras.layers.GlobalAveragePooling2D()(h)
         outputs["main"] = keras.layers.Dense(10, activation="softmax", name="main")(h)
-        model = keras.Model(inputs, outputs)
+        return self.compiled(keras.Model(inputs, outputs), weights,
+                             lambda names: {n: ["accuracy"] for n in names})
+
+    def compiled(self, model, weights, metrics):
+        """The model compiled as the Keras guides do: a loss dict, `loss_weights`, Adam.
+
+        `metrics` gives the metrics dict from the output names.
+        """
         names = model.output_names
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
             loss={n: "sparse_categorical_crossentropy" for n in names},
             loss_weights={n: weights.get(n, 1.0) for n in names},
-            metrics={n: ["accuracy"] for n in names},
+            metrics=metrics(names),
         )
         return model
 
@@ -137,16 +144,9 @@ class SegmentationHyperModel(AuxHyperModel):
                     outputs[f"aux_{name}"] = keras.layers.Softmax(name=f"aux_{name}")(logits)
         outputs["main"] = keras.layers.Conv2D(self.num_classes, 1, activation="softmax",
                                               name="main")(h)
-        model = keras.Model(inputs, outputs)
-        names = model.output_names
-        model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate),
-            loss={n: "sparse_categorical_crossentropy" for n in names},
-            loss_weights={n: weights.get(n, 1.0) for n in names},
-            metrics={"main": [keras.metrics.MeanIoU(self.num_classes, sparse_y_pred=False,
-                                                    name="mean_iou")]},
-        )
-        return model
+        return self.compiled(keras.Model(inputs, outputs), weights, lambda names: {
+            "main": [keras.metrics.MeanIoU(self.num_classes, sparse_y_pred=False,
+                                           name="mean_iou")]})
 
 
 def main(run_dir: str, max_epochs: str | int | None = None, workload: str = "default") -> dict:

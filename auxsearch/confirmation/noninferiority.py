@@ -41,7 +41,13 @@ from scipy import stats
 
 from auxsearch.confirmation.boundaries import t_levels
 from auxsearch.confirmation.decisions import Decision
-from auxsearch.confirmation.sequential import ALPHA, MIN_SEEDS, check_seeds, look_interval
+from auxsearch.confirmation.sequential import (
+    ALPHA,
+    MIN_SEEDS,
+    check_seeds,
+    look_interval,
+    seed_looks,
+)
 from auxsearch.core import rules
 from auxsearch.core.verdicts import NEEDED, NOT_NEEDED, NOT_SETTLED
 
@@ -68,8 +74,8 @@ class AblationDesign:
 
     @property
     def looks(self) -> tuple[int, ...]:
-        """The seeds at each look: min_seeds .. max_seeds."""
-        return tuple(range(min(self.min_seeds, self.max_seeds), self.max_seeds + 1))
+        """The seeds at each look (`sequential.seed_looks`)."""
+        return seed_looks(self.min_seeds, self.max_seeds)
 
     def bounds(self, hypotheses: int) -> np.ndarray:
         """One-sided nominal levels (hypotheses, looks): row m - 1 at level alpha / m."""

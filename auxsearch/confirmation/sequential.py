@@ -97,6 +97,12 @@ def check_seeds(seeds: int, key: str = "seeds") -> int:
     return rules.check("seeds", seeds, key)
 
 
+def seed_looks(min_seeds: int, max_seeds: int) -> tuple[int, ...]:
+    """The seeds at each look: min_seeds .. max_seeds, one look a seed (one at
+    max_seeds when min_seeds exceeds it)."""
+    return tuple(range(min(min_seeds, max_seeds), max_seeds + 1))
+
+
 def check_margin(margin: float | None, key: str = "margin") -> float | None:
     """Checks an equivalence margin: None (the default) or a number > 0.
 
@@ -145,8 +151,8 @@ class Design:
 
     @property
     def looks(self) -> tuple[int, ...]:
-        """The seeds at each look: min_seeds .. max_seeds, one look a seed."""
-        return tuple(range(min(self.min_seeds, self.max_seeds), self.max_seeds + 1))
+        """The seeds at each look (see `seed_looks`)."""
+        return seed_looks(self.min_seeds, self.max_seeds)
 
     def bounds(self, hypotheses: int) -> np.ndarray:
         """Nominal levels (hypotheses, looks): row m - 1 at level alpha / m."""

@@ -9,17 +9,23 @@ from tests.cli.conftest import assert_refused, images
 from tests.conftest import CHANGING_BUILDER, NAN_BUILDER
 
 
-def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
-    # The command line's whole `run`, as small as a search gets: one trial of
-    # one epoch on 40 examples, no extra baseline seeds (the e2e tests run more).
+def _small_space(tmp_path, hyperband):
+    """The smallest search: an MLP tapped at dense2, one epoch on 40 examples; its path."""
     x, y = images()
     np.savez(tmp_path / "data.npz", x_train=x, y_train=y)
     (tmp_path / "small.toml").write_text(
         'name = "small"\n[model]\nbuiltin = "mlp"\n[data]\nfile = "data.npz"\n'
         '[taps]\ncandidates = ["dense2"]\n[training]\nbatch_size = 32\n'
-        "[hyperband]\nmax_epochs = 1\nbaseline_seeds = 0\n")
+        f"[hyperband]\nmax_epochs = 1\n{hyperband}")
+    return str(tmp_path / "small.toml")
+
+
+def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
+    # The command line's whole `run`, as small as a search gets: one trial of
+    # one epoch on 40 examples, no extra baseline seeds (the e2e tests run more).
+    space = _small_space(tmp_path, "baseline_seeds = 0\n")
     out = tmp_path / "run"
-    assert main(["run", str(tmp_path / "small.toml"), "--out", str(out)]) == 0
+    assert main(["run", space, "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "1 trials, 1 epochs planned" in captured.err and "[1/1 trials" in captured.err
     assert f"leaderboard: {out / 'leaderboard.csv'}" in captured.out
@@ -31,18 +37,13 @@ def test_run_in_process_trains_writes_and_prints(tmp_path, capsys):
 def test_run_where_another_search_left_its_tables_says_so_in_one_line(tmp_path, capsys,
                                                                       caplog):
     # As on a fresh clone: another machine's race, noise floor and confirmation, no search/.
-    x, y = images()
-    np.savez(tmp_path / "data.npz", x_train=x, y_train=y)
-    (tmp_path / "small.toml").write_text(
-        'name = "small"\n[model]\nbuiltin = "mlp"\n[data]\nfile = "data.npz"\n'
-        '[taps]\ncandidates = ["dense2"]\n[training]\nbatch_size = 32\n'
-        "[hyperband]\nmax_epochs = 1\nbaseline_seeds = 1\nrace_seeds = 0\n")
+    space = _small_space(tmp_path, "baseline_seeds = 1\nrace_seeds = 0\n")
     out = tmp_path / "run"
     out.mkdir()
     (out / "baseline_seeds.csv").write_text("seed,score\n10001,0.123456\n")
     (out / "confirmed.csv").write_text("config,mean\n0006,0.96\n")
     (out / "race.csv").write_text("config,seed,score\n0000,10001,0.123456\n")  # the same ids
-    assert main(["run", str(tmp_path / "small.toml"), "--out", str(out)]) == 0
+    assert main(["run", space, "--out", str(out)]) == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     line = (f"{out} held another search's race.csv, baseline_seeds.csv, confirmed.csv: "
             "removed unread, this run writes its own")
